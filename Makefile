@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine with only Python and pip:
+#   make demo   install the core package and run the main job on the shipped example (offline)
+#   make test   install everything (core, train and dev extras, chromium) and run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+CORE_STAMP := $(VENV)/.core-installed
+DEV_STAMP := $(VENV)/.dev-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+$(CORE_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[train,dev]'
+	touch $@ $(CORE_STAMP)
+
+install: $(CORE_STAMP)
+install-dev: $(DEV_STAMP)
+
+# Headless chromium for the report browser test (Debian package; needs root).
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+demo: $(CORE_STAMP)
+	$(BIN)/reasonlens demo --out out/demo --report reports/demo.html
+
+test: $(DEV_STAMP) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache tests/artifacts

@@ -1,0 +1,322 @@
+"""OpenAI-compatible client shared by generation, the judge, the ablation and rewriting.
+
+Split as in lm-evaluation-harness: :func:`build_chat_request` and :func:`parse_chat_response` are
+pure and tested without a network; :class:`EndpointPool` only sends. The pool spreads requests over
+one or more base URLs (least in-flight first), bounds concurrency, retries 429/5xx/timeouts/
+connection errors/unparseable bodies with exponential backoff and full jitter, honours
+``Retry-After``, and accounts token usage. API keys come from the environment only and are never
+returned, logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from reasonlens.errors import ConfigError, EndpointError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524})
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where and how to send. ``api_key_env`` names the variable holding the key (never the key)."""
+
+    base_urls: tuple[str, ...]
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 600.0
+    connect_timeout: float = 10.0
+    max_retries: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    concurrency: int = 8
+
+    def __post_init__(self):
+        if not self.base_urls:
+            raise ConfigError("at least one --base-url is required")
+        for u in self.base_urls:
+            if not u.startswith(("http://", "https://")):
+                raise ConfigError(f"--base-url must start with http:// or https://, got {u!r}")
+        if self.concurrency < 1:
+            raise ConfigError("--concurrency must be >= 1")
+
+    def public(self) -> dict[str, Any]:
+        """What may go into provenance: no key."""
+        return {"base_urls": list(self.base_urls), "model": self.model,
+                "api_key_env": self.api_key_env, "timeout": self.timeout,
+                "max_retries": self.max_retries, "concurrency": self.concurrency}
+
+
+# --- pure parts -------------------------------------------------------------------------------
+
+def build_chat_request(model: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
+                       top_p: float | None = None, max_tokens: int | None = None,
+                       seed: int | None = None, n: int = 1, stop: list[str] | None = None,
+                       logit_bias: dict[int, float] | None = None,
+                       response_format: dict[str, Any] | None = None,
+                       logprobs: bool | None = None, top_logprobs: int | None = None,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of a ``/chat/completions`` request. Pure; only set fields are included."""
+    if not messages:
+        raise ConfigError("a chat request needs at least one message")
+    body: dict[str, Any] = {"model": model, "messages": messages, "temperature": temperature}
+    if top_p is not None:
+        body["top_p"] = top_p
+    if max_tokens is not None:
+        body["max_tokens"] = int(max_tokens)
+    if seed is not None:
+        body["seed"] = int(seed)
+    if n != 1:
+        body["n"] = int(n)
+    if stop:
+        body["stop"] = list(stop)
+    if logit_bias:
+        body["logit_bias"] = validate_logit_bias(logit_bias)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if logprobs:
+        body["logprobs"] = True
+        if top_logprobs:
+            body["top_logprobs"] = int(top_logprobs)
+    if extra:
+        body.update(extra)
+    return body
+
+
+def validate_logit_bias(bias: dict[Any, Any]) -> dict[str, float]:
+    """Keys to str(int id) (the wire format), values checked to lie in [-100, 100]."""
+    out: dict[str, float] = {}
+    for k, v in bias.items():
+        try:
+            tid = int(k)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"logit_bias key {k!r} is not a token id") from exc
+        if tid < 0:
+            raise ConfigError(f"logit_bias token id {tid} is negative")
+        fv = float(v)
+        if not -100.0 <= fv <= 100.0:
+            raise ConfigError(f"logit_bias value {fv} for token {tid} is outside [-100, 100]")
+        out[str(tid)] = fv
+    return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    index: int
+    text: str | None           # message content (None when the server sent none)
+    reasoning: str | None      # reasoning_content / reasoning, when the server splits it
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    choices: tuple[Choice, ...]
+    usage: dict[str, int]
+    model: str | None
+    raw: dict[str, Any]
+
+
+def parse_chat_response(body: Any) -> ChatResponse:
+    """Parse a chat-completions body. Raises EndpointError when it is not one."""
+    if not isinstance(body, dict):
+        raise EndpointError(f"response is not a JSON object: {str(body)[:200]!r}")
+    if "error" in body and "choices" not in body:
+        raise EndpointError(f"server error: {str(body['error'])[:500]}")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise EndpointError(f"response has no choices: {str(body)[:300]!r}")
+    parsed = []
+    for i, c in enumerate(choices):
+        if not isinstance(c, dict):
+            raise EndpointError(f"choice {i} is not an object")
+        msg = c.get("message") or {}
+        text = msg.get("content") if isinstance(msg, dict) else None
+        if text is None and isinstance(c.get("text"), str):
+            text = c["text"]  # completions-style
+        reasoning = None
+        if isinstance(msg, dict):
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+        parsed.append(Choice(index=int(c.get("index", i)), text=text,
+                             reasoning=reasoning if isinstance(reasoning, str) else None,
+                             finish_reason=c.get("finish_reason")))
+    usage = body.get("usage") or {}
+    usage = {k: int(v) for k, v in usage.items() if isinstance(v, (int, float))
+             and not isinstance(v, bool)}
+    return ChatResponse(choices=tuple(parsed), usage=usage, model=body.get("model"), raw=body)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
+                  rng: random.Random) -> float:
+    """Full-jitter exponential backoff, never shorter than the server's Retry-After."""
+    delay = rng.uniform(0, min(cap, base * (2 ** attempt)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, max(cap, retry_after)))
+    return delay
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+@dataclass
+class Usage:
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    per_url: dict[str, int] = field(default_factory=dict)
+
+    def add(self, usage: dict[str, int]) -> None:
+        self.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.completion_tokens += usage.get("completion_tokens", 0)
+
+    def cost(self, price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0) -> float:
+        return (self.prompt_tokens * price_in_per_mtok
+                + self.completion_tokens * price_out_per_mtok) / 1e6
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "retries": self.retries, "failures": self.failures,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "per_url": dict(self.per_url)}
+
+
+class EndpointPool:
+    """Async sender over one or more OpenAI-compatible base URLs.
+
+    Use as ``async with EndpointPool(cfg) as pool: resp = await pool.chat(body)``.
+    """
+
+    def __init__(self, config: EndpointConfig, *, seed: int | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config
+        self.usage = Usage()
+        self._rng = random.Random(seed)
+        self._sem = asyncio.Semaphore(config.concurrency)
+        self._inflight = {u.rstrip("/"): 0 for u in config.base_urls}
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.config.api_key_env)
+        h = {"Content-Type": "application/json"}
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        return h
+
+    async def __aenter__(self) -> EndpointPool:
+        limits = httpx.Limits(max_connections=self.config.concurrency * 2,
+                              max_keepalive_connections=self.config.concurrency * 2)
+        timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits,
+                                         transport=self._transport)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _pick(self, avoid: str | None) -> str:
+        urls = sorted(self._inflight, key=lambda u: (u == avoid, self._inflight[u],
+                                                     self._rng.random()))
+        return urls[0]
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """POST ``body`` to ``path`` (e.g. ``/chat/completions``) with retries.
+
+        Returns (parsed JSON, base URL that answered). Raises EndpointError after the last retry
+        or at once on a non-retryable 4xx.
+        """
+        assert self._client is not None, "use EndpointPool as an async context manager"
+        payload = orjson.dumps(body)
+        last_err = "no attempt made"
+        avoid: str | None = None
+        for attempt in range(self.config.max_retries + 1):
+            url = self._pick(avoid)
+            retry_after = None
+            async with self._sem:
+                self._inflight[url] += 1
+                try:
+                    self.usage.requests += 1
+                    r = await self._client.post(url + path, content=payload,
+                                                headers=self._headers())
+                except (httpx.TimeoutException, httpx.TransportError) as exc:
+                    last_err = f"{type(exc).__name__}: {exc}"
+                    r = None
+                finally:
+                    self._inflight[url] -= 1
+            if r is not None:
+                if r.status_code == 200:
+                    try:
+                        data = orjson.loads(r.content)
+                        if not isinstance(data, dict):
+                            raise ValueError("not a JSON object")
+                        self.usage.per_url[url] = self.usage.per_url.get(url, 0) + 1
+                        return data, url
+                    except ValueError as exc:
+                        last_err = f"unparseable 200 body ({exc}): {r.content[:200]!r}"
+                elif r.status_code in RETRY_STATUS:
+                    last_err = f"HTTP {r.status_code}: {r.text[:300]}"
+                    retry_after = retry_after_seconds(r.headers.get("Retry-After"))
+                else:
+                    self.usage.failures += 1
+                    raise EndpointError(f"{url}{path} answered HTTP {r.status_code}: "
+                                        f"{r.text[:500]}")
+            if attempt == self.config.max_retries:
+                break
+            self.usage.retries += 1
+            avoid = url if len(self._inflight) > 1 else None
+            delay = backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max,
+                                  retry_after, self._rng)
+            log.info("retrying %s after %s (attempt %d, sleeping %.2fs)", path, last_err,
+                     attempt + 1, delay)
+            await asyncio.sleep(delay)
+        self.usage.failures += 1
+        raise EndpointError(f"{path} failed after {self.config.max_retries + 1} attempts: "
+                            f"{last_err}")
+
+    async def chat(self, body: dict[str, Any]) -> ChatResponse:
+        data, _ = await self.post_json("/chat/completions", body)
+        resp = parse_chat_response(data)
+        self.usage.add(resp.usage)
+        return resp
+
+    async def get_json(self, path: str) -> dict[str, Any]:
+        assert self._client is not None
+        url = self._pick(None)
+        r = await self._client.get(url + path, headers=self._headers())
+        if r.status_code != 200:
+            raise EndpointError(f"{url}{path} answered HTTP {r.status_code}: {r.text[:300]}")
+        return orjson.loads(r.content)
+
+
+def run_async(coro):
+    """Run a coroutine from synchronous code (the CLI)."""
+    return asyncio.run(coro)

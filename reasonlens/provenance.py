@@ -1,0 +1,91 @@
+"""Provenance block written with every output: versions, git hash, config, data-file versions."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reasonlens import __version__
+from reasonlens.schema import SCHEMA_VERSION
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no spaces) for hashing."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str)
+
+
+def content_hash(obj: Any, prefix: str = "b2:") -> str:
+    """Short stable hash of a JSON-able object (blake2b over canonical JSON)."""
+    data = obj if isinstance(obj, bytes) else canonical_json(obj)
+    return prefix + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_hash(path: str | os.PathLike, *, max_bytes: int | None = None) -> str:
+    """blake2b of a file (or of a directory's files, sorted), streamed in 1 MiB blocks."""
+    p = Path(path)
+    h = hashlib.blake2b(digest_size=16)
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    seen = 0
+    for f in files:
+        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+                seen += len(block)
+                if max_bytes is not None and seen >= max_bytes:
+                    return "b2:" + h.hexdigest() + f":first{max_bytes}"
+    return "b2:" + h.hexdigest()
+
+
+def _git_hash() -> str | None:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
+    pkgs = ("polars", "pyarrow", "spacy", "statsmodels", "altair", "math-verify", "openai") + extra
+    return {p: _version(p) for p in pkgs}
+
+
+def provenance(*, command: str, config: dict[str, Any] | None = None,
+               data_files: list[dict[str, Any]] | None = None,
+               inputs: list[dict[str, Any]] | None = None,
+               extra_packages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The provenance block. ``data_files``: lexicons/prompts/rubrics used (name, version, hash)."""
+    config = config or {}
+    return {
+        "reasonlens_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "git_commit": _git_hash(),
+        "command": command,
+        "argv": sys.argv[1:],
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(extra_packages),
+        "config": config,
+        "config_hash": content_hash(config),
+        "data_files": data_files or [],
+        "inputs": inputs or [],
+    }

@@ -1,0 +1,345 @@
+"""Load traces from any supported source into frames of :data:`~reasonlens.schema.TRACE_SCHEMA`.
+
+:func:`iter_trace_batches` streams: it holds one batch (``batch_rows`` rows) at a time, so a 10 GB
+file is never in memory at once. Malformed records raise :class:`InputError` naming file, line and
+field (``on_error="fail"``), or are counted, reported and appended to a rejects JSONL file
+(``on_error="skip"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import polars as pl
+
+from reasonlens.errors import ConfigError, InputError
+from reasonlens.schema import TRACE_SCHEMA
+from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
+                                       is_missing, load_mapping_file)
+from reasonlens.traces.model import join_reasoning, split_reasoning
+from reasonlens.traces.readers import iter_records
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read traces. ``fields`` override the detected or file mapping."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    mapping_file: str | None = None
+    model: str | None = None          # default model name when records carry none
+    benchmark: str | None = None      # default benchmark name
+    on_error: Literal["fail", "skip"] = "fail"
+    allow_empty: bool = False         # accept empty responses instead of rejecting them
+    split: str | None = None          # for datasets inputs
+    batch_rows: int = 4096
+
+    def __post_init__(self):
+        if self.on_error not in ("fail", "skip"):
+            raise ConfigError(f"on_error must be 'fail' or 'skip', got {self.on_error!r}")
+
+
+@dataclass
+class LoadReport:
+    """What loading saw. ``rejects_path`` receives one JSON line per skipped record."""
+
+    rejects_path: str | None = None
+    n_records: int = 0
+    n_rows: int = 0
+    n_rejected: int = 0
+    layouts: dict[str, str] = field(default_factory=dict)   # source -> layout name
+    first_errors: list[str] = field(default_factory=list)
+    _fh: Any = None
+
+    def reject(self, err: InputError, raw: bytes | None) -> None:
+        self.n_rejected += 1
+        if len(self.first_errors) < 5:
+            self.first_errors.append(str(err))
+        if self.rejects_path is None:
+            return
+        if self._fh is None:
+            Path(self.rejects_path).parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.rejects_path, "ab")
+        rec = err.as_record()
+        if raw is not None:
+            try:
+                rec["raw"] = raw.decode("utf-8").rstrip("\n")
+            except UnicodeDecodeError:
+                rec["raw_base64"] = base64.b64encode(raw).decode()
+        self._fh.write(orjson.dumps(rec) + b"\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"records": self.n_records, "responses": self.n_rows, "rejected": self.n_rejected,
+                "rejects_file": self.rejects_path if self.n_rejected else None,
+                "layouts": self.layouts}
+
+
+def _as_text(value: Any, name: str, path: str, line: int, *, required: bool) -> str | None:
+    if value is None or is_missing(value):
+        if required:
+            raise InputError("required field is missing", path=path, line=line, field=name)
+        return None
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if isinstance(value, str):
+        return value
+    raise InputError(f"expected a string, got {type(value).__name__}", path=path, line=line,
+                     field=name)
+
+
+def _as_label(value: Any, name: str, path: str, line: int) -> str | None:
+    if value is None or is_missing(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"expected a string or number, got {type(value).__name__}", path=path,
+                         line=line, field=name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _as_int(value: Any, name: str, path: str, line: int, *, count_list: bool = False) -> int | None:
+    if value is None or is_missing(value):
+        return None
+    if count_list and isinstance(value, list):
+        return len(value)
+    if isinstance(value, bool):
+        raise InputError("expected an integer, got bool", path=path, line=line, field=name)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise InputError(f"expected an integer, got {type(value).__name__} {str(value)[:40]!r}",
+                     path=path, line=line, field=name)
+
+
+def _gold_text(value: Any) -> str | None:
+    if value is None or is_missing(value):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list) and len(value) == 1:
+        return _gold_text(value[0])
+    return orjson.dumps(value).decode()
+
+
+def _chat_messages(record: dict, path: str, line: int) -> tuple[str, str | None, str | None]:
+    """(response, reasoning, prompt) from a ``messages`` list: the last assistant turn."""
+    msgs = record.get("messages")
+    if not isinstance(msgs, list):
+        raise InputError("expected a list of messages", path=path, line=line, field="messages")
+    for i in range(len(msgs) - 1, -1, -1):
+        m = msgs[i]
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            content = _as_text(m.get("content"), f"messages.{i}.content", path, line, required=True)
+            reasoning = m.get("reasoning_content") or m.get("reasoning") or m.get("thinking")
+            prompt = next((msgs[j].get("content") for j in range(i - 1, -1, -1)
+                           if isinstance(msgs[j], dict) and msgs[j].get("role") == "user"), None)
+            return content, reasoning if isinstance(reasoning, str) else None, \
+                prompt if isinstance(prompt, str) else None
+    raise InputError("no assistant message", path=path, line=line, field="messages")
+
+
+class _RowBuilder:
+    """Turns records into rows; keeps the per-problem sample counter across batches."""
+
+    def __init__(self, mapping: FieldMapping, options: LoadOptions, source: str):
+        self.m = mapping.fields
+        self.layout = mapping.layout
+        self.options = options
+        self.source = source
+        self.default_model = options.model or mapping.default_model or _stem(source)
+        self.default_benchmark = options.benchmark or mapping.default_benchmark or "unknown"
+        expand = [p for p in self.m.values() if "[]" in p]
+        self.expand_prefix = _split_path(expand[0])[0] if expand else None
+        self.counters: dict[tuple[str, str, str], int] = {}
+        used = {p.split("[]")[0].split(".")[0] for p in self.m.values()}
+        self.used_top = used
+
+    def _get(self, rec: Any, name: str, element: Any = None) -> Any:
+        p = self.m.get(name)
+        if p is None:
+            return None
+        if "[]" in p:
+            return get_path(element, _split_path(p)[1]) if element is not None else None
+        return get_path(rec, p)
+
+    def rows(self, rec: Any, line: int) -> list[dict[str, Any]]:
+        path = self.source
+        if not isinstance(rec, dict):
+            raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path,
+                             line=line)
+        if self.expand_prefix is not None:
+            elements = get_path(rec, self.expand_prefix)
+            if is_missing(elements) or elements is None:
+                raise InputError("required field is missing", path=path, line=line,
+                                 field=self.expand_prefix)
+            if not isinstance(elements, list):
+                raise InputError(f"expected a list, got {type(elements).__name__}", path=path,
+                                 line=line, field=self.expand_prefix)
+            if not elements:
+                raise InputError("empty list: no responses", path=path, line=line,
+                                 field=self.expand_prefix)
+        else:
+            elements = [None]
+        model = _as_label(self._get(rec, "model"), "model", path, line) or self.default_model
+        bench = _as_label(self._get(rec, "benchmark"), "benchmark", path, line) \
+            or self.default_benchmark
+        prompt_v = self._get(rec, "prompt")
+        prompt = prompt_v if isinstance(prompt_v, str) else _chat_prompt(prompt_v)
+        pid = _as_label(self._get(rec, "problem_id"), "problem_id", path, line)
+        if pid is None:
+            pid = ("p-" + hashlib.blake2b(prompt.encode(), digest_size=6).hexdigest()) if prompt \
+                else f"{_stem(path)}:{line}"
+        rec_sample = _as_int(self._get(rec, "sample"), "sample", path, line)
+        rec_id = _as_label(self._get(rec, "id"), "id", path, line)
+        gold = _gold_text(self._get(rec, "gold"))
+        meta = {k: v for k, v in rec.items() if k not in self.used_top
+                and (v is None or isinstance(v, (bool, int, float))
+                     or (isinstance(v, str) and len(v) <= 512))}
+        out = []
+        for i, el in enumerate(elements):
+            rname = self.m["response"] + (f"[{i}]" if el is not None else "")
+            if self.layout.startswith("chat-messages"):
+                response, reasoning, mprompt = _chat_messages(rec, path, line)
+                prompt = prompt or mprompt
+            else:
+                response = _as_text(self._get(rec, "response", el), rname, path, line,
+                                    required=True)
+                reasoning = _as_text(self._get(rec, "reasoning", el), "reasoning", path, line,
+                                     required=False)
+            if not response.strip() and not (reasoning or "").strip() \
+                    and not self.options.allow_empty:
+                raise InputError("empty response", path=path, line=line, field=rname)
+            split = split_reasoning(response, reasoning)
+            full = join_reasoning(split.reasoning, split.answer) if reasoning else response
+            key = (model, bench, pid)
+            if rec_sample is not None:
+                sample = rec_sample + i
+            else:
+                sample = self.counters.get(key, 0)
+                self.counters[key] = sample + 1
+            if rec_id is not None:
+                rid = rec_id if len(elements) == 1 else f"{rec_id}#{i}"
+            else:
+                rid = f"{model}:{bench}:{pid}:{sample}"
+            count_list = self.layout == "vllm"
+            out.append({
+                "id": rid, "model": model, "benchmark": bench, "problem_id": pid,
+                "sample": sample, "prompt": prompt or "", "response": full,
+                "reasoning": split.reasoning, "answer": split.answer,
+                "think_closed": split.think_closed, "gold": gold,
+                "finish_reason": _as_label(self._get(rec, "finish_reason", el), "finish_reason",
+                                           path, line),
+                "prompt_tokens": _as_int(self._get(rec, "prompt_tokens", el), "prompt_tokens",
+                                         path, line),
+                "completion_tokens": _as_int(self._get(rec, "completion_tokens", el),
+                                             "completion_tokens", path, line,
+                                             count_list=count_list) if len(elements) == 1
+                or "[]" in self.m.get("completion_tokens", "") else None,
+                "metadata": orjson.dumps(meta).decode() if meta else None,
+                "source": path, "source_line": line,
+            })
+        return out
+
+
+def _chat_prompt(v: Any) -> str | None:
+    """A prompt given as chat messages -> the last user message's text."""
+    if isinstance(v, list):
+        for m in reversed(v):
+            if isinstance(m, dict):
+                text = m.get("content", m.get("value"))
+                if isinstance(text, str) and m.get("role", m.get("from", "user")) in ("user",
+                                                                                      "human"):
+                    return text
+    return None
+
+
+def _stem(source: str) -> str:
+    name = Path(source).name
+    for suf in (".gz", ".jsonl", ".ndjson", ".json", ".parquet"):
+        if name.endswith(suf):
+            name = name[: -len(suf)]
+    return name or source
+
+
+def _resolve_mapping(options: LoadOptions, first: Any) -> FieldMapping:
+    base = FieldMapping()
+    if options.mapping_file:
+        base = FieldMapping(load_mapping_file(options.mapping_file), layout="file")
+    elif "response" not in options.fields:
+        base = detect_layout(first)
+    return base.merged(options.fields) if options.fields else base
+
+
+def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = None,
+                       report: LoadReport | None = None) -> Iterator[pl.DataFrame]:
+    """Yield frames of TRACE_SCHEMA, at most ``options.batch_rows`` rows each."""
+    options = options or LoadOptions()
+    report = report if report is not None else LoadReport()
+    if isinstance(sources, str):
+        sources = [sources]
+    for source in sources:
+        builder: _RowBuilder | None = None
+        buf: list[dict[str, Any]] = []
+        for line, rec, raw in iter_records(source, options.split):
+            report.n_records += 1
+            try:
+                if isinstance(rec, InputError):
+                    raise rec
+                if builder is None:
+                    builder = _RowBuilder(_resolve_mapping(options, rec), options, source)
+                    report.layouts[source] = builder.layout
+                buf.extend(builder.rows(rec, line))
+            except InputError as err:
+                if err.path is None:
+                    err = InputError(err.reason, path=source, line=line, field=err.field)
+                if options.on_error == "fail":
+                    if buf:  # hand over what is done before failing: nothing computed is lost
+                        report.n_rows += len(buf)
+                        yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+                    raise err
+                report.reject(err, raw)
+                continue
+            if len(buf) >= options.batch_rows:
+                report.n_rows += len(buf)
+                yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+                buf = []
+        if buf:
+            report.n_rows += len(buf)
+            yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+    report.close()
+
+
+def load_traces(sources: list[str] | str, options: LoadOptions | None = None,
+                report: LoadReport | None = None) -> pl.DataFrame:
+    """All traces in one frame (for inputs that fit in memory)."""
+    frames = list(iter_trace_batches(sources, options, report))
+    if not frames:
+        return pl.DataFrame(schema=TRACE_SCHEMA)
+    return pl.concat(frames, how="vertical")
+
+
+def read_trace_table(path: str | Path) -> pl.DataFrame:
+    """Read a parquet written by a reasonlens stage (traces plus stage columns)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"not found: {p}")
+    return pl.read_parquet(p)
