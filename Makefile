@@ -19,7 +19,15 @@ $(CORE_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
+# llama-cpp-python (the local test server) is built from source. A native build (-march=native)
+# dies with "Illegal instruction" on VMs that advertise AMX/AVX-512 without enabling them, so it is
+# built for a portable AVX2 baseline, never from pip's wheel cache (which may hold a native build).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_OPENMP=OFF
+
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --no-cache-dir \
+		"llama-cpp-python[server]==0.3.36"
 	$(PIP) install -e '.[train,dev]'
 	touch $@ $(CORE_STAMP)
 

@@ -248,17 +248,20 @@ class EndpointPool:
                                                      self._rng.random()))
         return urls[0]
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    async def post_json(self, path: str, body: dict[str, Any], *,
+                        max_retries: int | None = None) -> tuple[dict[str, Any], str]:
         """POST ``body`` to ``path`` (e.g. ``/chat/completions``) with retries.
 
         Returns (parsed JSON, base URL that answered). Raises EndpointError after the last retry
-        or at once on a non-retryable 4xx.
+        or at once on a non-retryable 4xx. ``max_retries`` overrides the config for this call
+        (e.g. 0 to probe a server feature without waiting through backoff).
         """
         assert self._client is not None, "use EndpointPool as an async context manager"
+        retries = self.config.max_retries if max_retries is None else max(0, int(max_retries))
         payload = orjson.dumps(body)
         last_err = "no attempt made"
         avoid: str | None = None
-        for attempt in range(self.config.max_retries + 1):
+        for attempt in range(retries + 1):
             url = self._pick(avoid)
             retry_after = None
             async with self._sem:
@@ -289,7 +292,7 @@ class EndpointPool:
                     self.usage.failures += 1
                     raise EndpointError(f"{url}{path} answered HTTP {r.status_code}: "
                                         f"{r.text[:500]}")
-            if attempt == self.config.max_retries:
+            if attempt == retries:
                 break
             self.usage.retries += 1
             avoid = url if len(self._inflight) > 1 else None
@@ -299,11 +302,10 @@ class EndpointPool:
                      attempt + 1, delay)
             await asyncio.sleep(delay)
         self.usage.failures += 1
-        raise EndpointError(f"{path} failed after {self.config.max_retries + 1} attempts: "
-                            f"{last_err}")
+        raise EndpointError(f"{path} failed after {retries + 1} attempts: {last_err}")
 
-    async def chat(self, body: dict[str, Any]) -> ChatResponse:
-        data, _ = await self.post_json("/chat/completions", body)
+    async def chat(self, body: dict[str, Any], *, max_retries: int | None = None) -> ChatResponse:
+        data, _ = await self.post_json("/chat/completions", body, max_retries=max_retries)
         resp = parse_chat_response(data)
         self.usage.add(resp.usage)
         return resp

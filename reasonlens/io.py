@@ -50,6 +50,7 @@ def write_parquet(df: pl.DataFrame, path: str | Path, provenance: dict[str, Any]
 def parquet_provenance(path: str | Path) -> dict[str, Any] | None:
     import pyarrow.parquet as pq
 
-    md = pq.read_schema(path).metadata or {}
-    raw = md.get(b"reasonlens")
+    # polars writes key-value metadata into the parquet footer, not into the Arrow schema
+    md = pq.read_metadata(path).metadata or {}
+    raw = md.get(b"reasonlens") or (pq.read_schema(path).metadata or {}).get(b"reasonlens")
     return orjson.loads(raw) if raw else None

@@ -187,12 +187,25 @@ def detect_layout(record: Any) -> FieldMapping:
         key = _first_present(record, _FLAT_RESPONSE, set())
         if key is None:
             raise ConfigError(
-                "cannot find the response text in the first record (keys: "
+                "cannot find the response text in the record (keys: "
                 f"{', '.join(list(record)[:20])}); looked for {', '.join(_FLAT_RESPONSE)}, "
                 "choices[].message.content, outputs[].text, resps, messages, responses. "
                 "Map it with --field response=PATH")
         fields["response"] = key
-    used = {fields["response"]}
+    fields.update(optional_fields(record, fields, layout))
+    if layout == "openai-chat" and "prompt_tokens" not in fields and "usage" in record:
+        fields["prompt_tokens"] = "usage.prompt_tokens"
+    return FieldMapping(fields=fields, layout=layout)
+
+
+def optional_fields(record: dict, fields: dict[str, str], layout: str) -> dict[str, str]:
+    """Paths of the trace fields not yet in ``fields`` that ``record`` carries under a usual name.
+
+    Used on the first record and again on any later record with a new set of keys, so a field
+    that the first record lacks (``gold`` in some records only) is still picked up.
+    """
+    used = set(fields.values())
+    found: dict[str, str] = {}
     for name, candidates in _RECORD_FIELDS.items():
         if name in fields:
             continue
@@ -200,8 +213,6 @@ def detect_layout(record: Any) -> FieldMapping:
             continue  # a chat completion id names the request, not the response
         key = _first_present(record, candidates, used)
         if key is not None:
-            fields[name] = key
+            found[name] = key
             used.add(key)
-    if layout == "openai-chat" and "prompt_tokens" not in fields and "usage" in record:
-        fields["prompt_tokens"] = "usage.prompt_tokens"
-    return FieldMapping(fields=fields, layout=layout)
+    return found

@@ -21,9 +21,9 @@ import polars as pl
 from reasonlens.errors import ConfigError, InputError
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
-                                       is_missing, load_mapping_file)
+                                       is_missing, load_mapping_file, optional_fields)
 from reasonlens.traces.model import join_reasoning, split_reasoning
-from reasonlens.traces.readers import iter_records
+from reasonlens.traces.readers import expand_sources, iter_records
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,16 @@ class LoadReport:
     n_rejected: int = 0
     layouts: dict[str, str] = field(default_factory=dict)   # source -> layout name
     first_errors: list[str] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # file -> bytes read so far (on disk)
     _fh: Any = None
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the input files read so far (compressed bytes for .gz), for progress bars."""
+        return sum(self.positions.values())
+
+    def _progress(self, path: str, done: int) -> None:
+        self.positions[path] = done
 
     def reject(self, err: InputError, raw: bytes | None) -> None:
         self.n_rejected += 1
@@ -160,16 +169,20 @@ def _chat_messages(record: dict, path: str, line: int) -> tuple[str, str | None,
 class _RowBuilder:
     """Turns records into rows; keeps the per-problem sample counter across batches."""
 
-    def __init__(self, mapping: FieldMapping, options: LoadOptions, source: str):
-        self.m = mapping.fields
+    def __init__(self, mapping: FieldMapping, options: LoadOptions, source: str,
+                 counters: dict[tuple[str, str, str], int] | None = None):
+        self.m = dict(mapping.fields)
         self.layout = mapping.layout
+        # detected layouts pick up optional fields that later records carry and the first lacks
+        self.detected = not (options.mapping_file or "response" in options.fields)
+        self._keys: frozenset = frozenset()
         self.options = options
         self.source = source
         self.default_model = options.model or mapping.default_model or _stem(source)
         self.default_benchmark = options.benchmark or mapping.default_benchmark or "unknown"
         expand = [p for p in self.m.values() if "[]" in p]
         self.expand_prefix = _split_path(expand[0])[0] if expand else None
-        self.counters: dict[tuple[str, str, str], int] = {}
+        self.counters: dict[tuple[str, str, str], int] = counters if counters is not None else {}
         used = {p.split("[]")[0].split(".")[0] for p in self.m.values()}
         self.used_top = used
 
@@ -186,6 +199,12 @@ class _RowBuilder:
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path,
                              line=line)
+        if self.detected and rec.keys() != self._keys:
+            self._keys = frozenset(rec.keys())
+            extra = optional_fields(rec, {**self.m, **self.options.fields}, self.layout)
+            if extra:
+                self.m.update(extra)
+                self.used_top |= {p.split("[]")[0].split(".")[0] for p in extra.values()}
         if self.expand_prefix is not None:
             elements = get_path(rec, self.expand_prefix)
             if is_missing(elements) or elements is None:
@@ -291,41 +310,65 @@ def _resolve_mapping(options: LoadOptions, first: Any) -> FieldMapping:
 
 def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = None,
                        report: LoadReport | None = None) -> Iterator[pl.DataFrame]:
-    """Yield frames of TRACE_SCHEMA, at most ``options.batch_rows`` rows each."""
+    """Yield frames of TRACE_SCHEMA, at most ``options.batch_rows`` rows each.
+
+    On a malformed record with ``on_error="fail"`` the rows already built are yielded first, then
+    the :class:`InputError` is raised, so a consumer keeps everything computed before it.
+    """
     options = options or LoadOptions()
     report = report if report is not None else LoadReport()
     if isinstance(sources, str):
         sources = [sources]
-    for source in sources:
-        builder: _RowBuilder | None = None
-        buf: list[dict[str, Any]] = []
-        for line, rec, raw in iter_records(source, options.split):
-            report.n_records += 1
-            try:
-                if isinstance(rec, InputError):
-                    raise rec
-                if builder is None:
-                    builder = _RowBuilder(_resolve_mapping(options, rec), options, source)
-                    report.layouts[source] = builder.layout
-                buf.extend(builder.rows(rec, line))
-            except InputError as err:
-                if err.path is None:
-                    err = InputError(err.reason, path=source, line=line, field=err.field)
-                if options.on_error == "fail":
-                    if buf:  # hand over what is done before failing: nothing computed is lost
-                        report.n_rows += len(buf)
-                        yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
-                    raise err
-                report.reject(err, raw)
-                continue
-            if len(buf) >= options.batch_rows:
-                report.n_rows += len(buf)
-                yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
-                buf = []
-        if buf:
+    counters: dict[tuple[str, str, str], int] = {}  # sample numbering continues across files
+    try:
+        for source in expand_sources(list(sources)):
+            yield from _iter_source(source, options, report, counters)
+    finally:
+        report.close()
+
+
+def _iter_source(source: str, options: LoadOptions, report: LoadReport,
+                 counters: dict[tuple[str, str, str], int]) -> Iterator[pl.DataFrame]:
+    builder: _RowBuilder | None = None
+    buf: list[dict[str, Any]] = []
+    for line, rec, raw in iter_records(source, options.split, report._progress):
+        report.n_records += 1
+        try:
+            if isinstance(rec, InputError):
+                raise rec
+            if builder is None:
+                builder = _RowBuilder(_mapping_for(options, rec, source, line), options, source,
+                                      counters)
+                report.layouts[source] = builder.layout
+            buf.extend(builder.rows(rec, line))
+        except InputError as err:
+            if err.path is None:
+                err = InputError(err.reason, path=source, line=line, field=err.field)
+            if options.on_error == "fail":
+                if buf:  # hand over what is done before failing: nothing computed is lost
+                    report.n_rows += len(buf)
+                    yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+                raise err
+            report.reject(err, raw)
+            continue
+        if len(buf) >= options.batch_rows:
             report.n_rows += len(buf)
             yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
-    report.close()
+            buf = []
+    if buf:
+        report.n_rows += len(buf)
+        yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+
+
+def _mapping_for(options: LoadOptions, rec: Any, source: str, line: int) -> FieldMapping:
+    """The mapping for a source, from its first usable record. A record in which no layout can
+    be detected is a bad record (skipped in skip mode; the next record is tried)."""
+    try:
+        return _resolve_mapping(options, rec)
+    except ConfigError as exc:
+        if options.mapping_file or "response" in options.fields:
+            raise
+        raise InputError(str(exc), path=source, line=line, field="response") from exc
 
 
 def load_traces(sources: list[str] | str, options: LoadOptions | None = None,

@@ -1,0 +1,347 @@
+"""``reasonlens ablate``: generate under each ban condition, grade, audit, write the outputs.
+
+Conditions, in order: ``none`` (no ban), one per category, ``all`` (the union, when there are
+two or more categories) and ``random`` (as many frequency-matched random ids as ``all`` blocks;
+see :mod:`reasonlens.ablate.control`; it needs the ``none`` outputs first).
+
+Outputs under DIR: ``traces/<condition>.jsonl`` (append-only, resumable, condition metadata in
+every record), ``graded/<condition>.parquet``, ``ablation.json`` (per-condition accuracy and CI,
+paired delta vs none, leakage, clip ratio, length, repetition; ban-set hashes and ids; the
+first-request check; provenance), ``collateral.json``, ``substitutions.parquet`` and
+``leakage.parquet`` (per condition and lexeme).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from reasonlens.ablate import audit
+from reasonlens.ablate.bans import BanConfig, BanSet, build_banset, collateral_report
+from reasonlens.errors import AblationError, ConfigError
+from reasonlens.io import write_json, write_parquet
+from reasonlens.provenance import provenance
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("openai", "hf", "vllm")
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Everything ``reasonlens ablate`` needs besides the sampling settings."""
+
+    benchmark: str
+    model: str
+    backend: str = "openai"
+    base_urls: tuple[str, ...] = ()
+    model_path: str | None = None
+    tokenizer: str | None = None
+    vocab_size: int | None = None
+    benchmark_source: str | None = None
+    limit: int | None = None
+    bans: tuple[str, ...] = ()
+    ban_words: tuple[str, ...] = ()
+    banlist: str | None = None
+    pieces: str = "last"
+    random_control: bool = True
+    random_seed: int = 0
+    max_bias_entries: int | None = -1      # -1: 300 for api.openai.com, else unlimited; 0: none
+    over_limit: str = "refuse"
+    check_ban: bool = True
+    concurrency: int = 8
+    api_key_env: str = "OPENAI_API_KEY"
+    audit: audit.AuditConfig = field(default_factory=audit.AuditConfig)
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}")
+        if self.backend == "openai" and not self.base_urls:
+            raise ConfigError("--backend openai needs --base-url (or use --backend hf "
+                              "--model-path DIR)")
+        if self.backend == "hf" and not self.model_path:
+            raise ConfigError("--backend hf needs --model-path DIR (a transformers model)")
+
+    def bias_limit(self) -> int | None:
+        from reasonlens.ablate.backends import default_bias_limit
+
+        if self.max_bias_entries is None or self.max_bias_entries == 0:
+            return None
+        if self.max_bias_entries < 0:
+            return default_bias_limit(self.base_urls)
+        return self.max_bias_entries
+
+
+def make_tokenizer(cfg: AblationConfig):
+    from reasonlens.ablate.tokenizers import HFTokenizer, load_tokenizer
+
+    if cfg.tokenizer:
+        return HFTokenizer(cfg.tokenizer)
+    if cfg.backend in ("hf", "vllm"):
+        path = cfg.model_path or cfg.model
+        return HFTokenizer(path)
+    return load_tokenizer(base_url=cfg.base_urls[0], model=cfg.model, vocab_size=cfg.vocab_size)
+
+
+@dataclass
+class _Cond:
+    name: str
+    kind: str                        # none | category | all | random
+    banset: BanSet | None = None
+    ids: list[int] = field(default_factory=list)          # unconditional ids
+    sequences: list[tuple[int, ...]] = field(default_factory=list)
+    bias_info: dict[str, Any] | None = None
+
+    def metadata(self, backend: str) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "backend": backend,
+                "categories": [c for c, _ in self.banset.categories] if self.banset else [],
+                "banset_hash": self.banset.hash if self.banset else None,
+                "n_banned_ids": len(set(self.ids) | {s[-1] for s in self.sequences}),
+                "n_bias_entries": len(self.ids), "n_sequences": len(self.sequences),
+                "truncated": bool(self.bias_info and self.bias_info.get("truncated"))}
+
+
+def _generate(cfg: AblationConfig, cond: _Cond, problems: pl.DataFrame, sampling, path: Path,
+              progress: bool) -> dict[str, Any]:
+    import dataclasses
+
+    meta = cond.metadata(cfg.backend)
+    name = f"{cfg.model}#{cond.name}"
+    if cfg.backend == "hf":
+        from reasonlens.ablate.hf_backend import generate_traces
+
+        return generate_traces(problems, model_path=cfg.model_path, sampling=sampling,
+                               out_path=path, model_name=name, ban_ids=cond.ids,
+                               ban_sequences=cond.sequences, condition=meta)
+    bias = {int(i): -100.0 for i in cond.ids} or None
+    s = dataclasses.replace(sampling, logit_bias=bias)
+    if cfg.backend == "vllm":
+        from reasonlens.generate import run_generation_vllm
+
+        return run_generation_vllm(problems, cfg.model_path or cfg.model, s, path,
+                                   model_name=name, condition=meta, progress=progress)
+    from reasonlens.generate import run_generation
+
+    return run_generation(problems, _endpoint(cfg), s, path, model_name=name, condition=meta,
+                          progress=progress)
+
+
+def _endpoint(cfg: AblationConfig):
+    from reasonlens.endpoint import EndpointConfig
+
+    return EndpointConfig(base_urls=tuple(cfg.base_urls), model=cfg.model,
+                          concurrency=cfg.concurrency, api_key_env=cfg.api_key_env)
+
+
+def plan_conditions(cfg: AblationConfig, tok, *, echo: Callable[[str], None] = lambda s: None
+                    ) -> tuple[list[_Cond], BanConfig, list[dict[str, Any]]]:
+    """The banned conditions (none, categories, all) with their ids under the backend's rules
+    (sequences on the transformers backend; logit_bias with pieces and the entry limit
+    elsewhere). Raises before any generation when a ban does not fit the limit."""
+    from reasonlens.ablate.backends import limited_bias
+    from reasonlens.ablate.presets import resolve_categories
+
+    cats, data_files = resolve_categories(cfg.bans, cfg.ban_words, cfg.banlist)
+    bconf = BanConfig(pieces=cfg.pieces)
+    echo(f"building ban sets for {len(cats)} categories with the {tok.describe()['kind']} "
+         f"tokenizer ({tok.vocab_size} ids)")
+    conds: list[_Cond] = [_Cond("none", "none")]
+    for c, terms in cats.items():
+        conds.append(_Cond(c, "category", build_banset({c: terms}, tok, bconf, name=c)))
+    if len(cats) > 1:
+        conds.append(_Cond("all", "all", build_banset(cats, tok, bconf, name="all")))
+    limit = cfg.bias_limit() if cfg.backend != "hf" else None
+    for c in conds[1:]:
+        if cfg.backend == "hf":
+            c.ids, c.sequences = list(c.banset.single_ids), list(c.banset.sequences)
+        else:
+            bias, c.bias_info = limited_bias(c.banset, limit=limit, over_limit=cfg.over_limit)
+            c.ids = list(bias)
+    return conds, bconf, data_files
+
+
+def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress: bool = True,
+                 echo: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Run every condition, grade, audit; write the outputs; return ablation.json's content."""
+    from reasonlens.ablate.backends import check_ban
+    from reasonlens.ablate.control import output_frequencies, random_control_ids
+    from reasonlens.bench import load_benchmark
+
+    out = Path(out_dir)
+    (out / "traces").mkdir(parents=True, exist_ok=True)
+    problems = load_benchmark(cfg.benchmark, cfg.benchmark_source, limit=cfg.limit)
+    tok = make_tokenizer(cfg)
+    surfaces = tok.surfaces()
+    seqs_ok = cfg.backend == "hf"
+    conds, bconf, data_files = plan_conditions(cfg, tok, echo=echo)
+    main = conds[-1].banset
+    assert main is not None
+
+    config_rec = {"ablation": {k: v for k, v in asdict(cfg).items() if k != "audit"},
+                  "audit": asdict(cfg.audit), "sampling": sampling.as_dict(),
+                  "ban_config": asdict(bconf)}
+    prov = provenance(command="ablate", config=config_rec, data_files=data_files,
+                      inputs=[{"benchmark": cfg.benchmark, "source": cfg.benchmark_source,
+                               "n_problems": problems.height}])
+    coll = collateral_report(main, tok, sequences_supported=seqs_ok)
+    write_json(out / "collateral.json", {**coll, "provenance": prov})
+    echo(f"collateral: {coll['n_units_with_collateral']} of {coll['n_units']} banned units "
+         f"also block {coll['n_words_blocked']} other vocabulary words (collateral.json)")
+
+    check = None
+    if cfg.backend == "openai" and cfg.check_ban:
+        main_cond = conds[-1]
+        check = check_ban(_endpoint(cfg), main, {i: -100.0 for i in main_cond.ids},
+                          surfaces=surfaces)
+        echo(f"ban check on the first request: {check['status']} (probe word "
+             f"{check['probe_word']!r}: {check['control_mentions']} mentions unbanned, "
+             f"{check['banned_mentions']} banned)")
+        if check["status"] == "failed":
+            raise AblationError(f"the server did not apply logit_bias: the banned word "
+                                f"{check['probe_word']!r} appeared under the ban "
+                                f"({check['banned_text']!r}); a client or proxy may drop it")
+
+    summaries: dict[str, Any] = {}
+
+    def gen(c: _Cond) -> None:
+        echo(f"generating condition {c.name!r} ({len(c.ids)} ids"
+             + (f", {len(c.sequences)} sequences" if c.sequences else "") + ")")
+        summaries[c.name] = _generate(cfg, c, problems, sampling,
+                                      out / "traces" / f"{c.name}.jsonl", progress)
+
+    for c in conds:
+        gen(c)
+    rinfo = None
+    if cfg.random_control:
+        none_traces = _load(out / "traces" / "none.jsonl")
+        freq = output_frequencies(tok, audit.response_texts(none_traces).to_list())
+        targets = sorted(set(conds[-1].ids) | {s[-1] for s in conds[-1].sequences})
+        excl = {i for c in conds for i in c.ids} | {i for c in conds for s in c.sequences
+                                                    for i in s}
+        ids, rinfo = random_control_ids(targets, surfaces, exclude=excl,
+                                        special=tok.special_ids(), banned_lexemes=main.lexemes,
+                                        freq=freq, seed=cfg.random_seed)
+        rc = _Cond("random", "random", None, ids=ids)
+        conds.append(rc)
+        gen(rc)
+
+    result = _evaluate(cfg, conds, out, tok, prov)
+    result.update({
+        "benchmark": cfg.benchmark, "model": cfg.model, "backend": cfg.backend,
+        "n_problems": problems.height, "samples_per_problem": sampling.n,
+        "banset": {"name": main.name, "hash": main.hash, "tokenizer": tok.describe(),
+                   "conditions": {c.name: {**c.banset.record(surfaces=surfaces),
+                                           "bias": c.bias_info}
+                                  for c in conds if c.banset is not None}},
+        "random_control": rinfo, "ban_check": check, "generation": summaries,
+        "provenance": prov})
+    write_json(out / "ablation.json", result)
+    return result
+
+
+def _load(path: Path) -> pl.DataFrame:
+    from reasonlens.traces import LoadOptions, load_traces
+
+    return load_traces([str(path)], LoadOptions(allow_empty=True))
+
+
+def _evaluate(cfg: AblationConfig, conds: list[_Cond], out: Path, tok, prov
+              ) -> dict[str, Any]:
+    from reasonlens.grade import compute_metrics, grade_frame
+
+    a = cfg.audit
+    main = next(c.banset for c in reversed(conds) if c.banset is not None)
+    graded: dict[str, pl.DataFrame] = {}
+    traces: dict[str, pl.DataFrame] = {}
+    for c in conds:
+        t = _load(out / "traces" / f"{c.name}.jsonl")
+        traces[c.name] = t
+        g = grade_frame(t)
+        graded[c.name] = g
+        write_parquet(g, out / "graded" / f"{c.name}.parquet", prov)
+    base = graded["none"]
+    rows: dict[str, Any] = {}
+    leak_frames, subs = [], []
+    for c in conds:
+        g = graded[c.name]
+        m = compute_metrics(g, n_boot=a.n_boot, seed=a.seed)["models"]
+        bm = next(iter(next(iter(m.values()))["benchmarks"].values())) if m else {}
+        bs = c.banset or main
+        per_resp, per_lex = audit.leakage(traces[c.name], bs.lexemes,
+                                          single_token_lexemes=bs.single_token_lexemes())
+        n = max(per_resp.height, 1)
+        shape = audit.shape_stats(traces[c.name], a)
+        delta = audit.paired_delta(g, base, n_boot=a.n_boot, seed=a.seed) \
+            if c.name != "none" else {"delta": 0.0, "delta_ci": [0.0, 0.0]}
+        rows[c.name] = {
+            **c.metadata(cfg.backend),
+            "accuracy": bm.get("accuracy"), "accuracy_ci": bm.get("accuracy_ci"),
+            "delta_vs_none": delta["delta"], "delta_ci": delta["delta_ci"],
+            "leakage_rate": int((per_resp["leak_count"] > 0).sum()) / n,
+            "leakage_rate_single": int((per_resp["leak_single"] > 0).sum()) / n,
+            "leakage_lexemes": "all banned lexemes (reference usage)" if c.banset is None
+            else "this condition's",
+            "clip_ratio": shape["clip_ratio"], "mean_length": shape["mean_length"],
+            "length_unit": shape["length_unit"], "repetition_rate": shape["repetition_rate"],
+            "n_responses": shape["n_responses"],
+            "top_leaks": per_lex.filter(pl.col("responses") > 0).head(10).to_dicts(),
+        }
+        leak_frames.append(per_lex.with_columns(pl.lit(c.name).alias("condition")))
+        if c.name != "none" and traces[c.name].height and base.height:
+            subs.append(audit.substitutions(traces[c.name], traces["none"], main.lexemes,
+                                            condition=c.name, top=a.substitution_top,
+                                            min_count=a.substitution_min_count))
+    write_parquet(pl.concat(leak_frames, how="vertical_relaxed").select(
+        ["condition", "lexeme", "single_token", "responses", "exact", "obfuscated"]),
+        out / "leakage.parquet", prov)
+    sub_df = pl.concat(subs, how="vertical_relaxed") if subs else pl.DataFrame(
+        schema={"condition": pl.String, "rank": pl.UInt32, "term": pl.String,
+                "banned": pl.Boolean})
+    write_parquet(sub_df, out / "substitutions.parquet", prov)
+    return {"conditions": rows}
+
+
+def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of the summary table printed by the CLI."""
+    cols = ["condition", "ids", "accuracy", "95% CI", "Δ vs none", "Δ CI", "leak",
+            "leak(1-tok)", "clip", "length", "loops"]
+    rows = []
+    for name, r in result["conditions"].items():
+        def ci(v):
+            return f"[{v[0]:.3f}, {v[1]:.3f}]" if v else ""
+        rows.append([name, r["n_banned_ids"], r["accuracy"], ci(r["accuracy_ci"]),
+                     r["delta_vs_none"], ci(r["delta_ci"]), r["leakage_rate"],
+                     r["leakage_rate_single"], r["clip_ratio"], r["mean_length"],
+                     r["repetition_rate"]])
+    return cols, rows
+
+
+def plan_only(cfg: AblationConfig, out_dir: str | Path, *,
+              echo: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """``--dry-run``: build the ban sets and the collateral report, write ``bansets.json`` and
+    ``collateral.json``, generate nothing."""
+    out = Path(out_dir)
+    tok = make_tokenizer(cfg)
+    surfaces = tok.surfaces()
+    conds, bconf, data_files = plan_conditions(cfg, tok, echo=echo)
+    main = conds[-1].banset
+    prov = provenance(command="ablate --dry-run", config={
+        "ablation": {k: v for k, v in asdict(cfg).items() if k != "audit"},
+        "ban_config": asdict(bconf)}, data_files=data_files)
+    coll = collateral_report(main, tok, sequences_supported=cfg.backend == "hf")
+    write_json(out / "collateral.json", {**coll, "provenance": prov})
+    plan = {"backend": cfg.backend, "tokenizer": tok.describe(),
+            "conditions": {c.name: {**c.metadata(cfg.backend),
+                                    "coverage": dict(c.banset.coverage),
+                                    "banset": c.banset.record(surfaces=surfaces),
+                                    "bias": c.bias_info}
+                           for c in conds if c.banset is not None},
+            "collateral": {k: v for k, v in coll.items() if k != "units"},
+            "provenance": prov}
+    write_json(out / "bansets.json", plan)
+    return plan

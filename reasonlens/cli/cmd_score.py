@@ -1,0 +1,136 @@
+"""``reasonlens score``: count lexicon terms per response and aggregate per model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
+
+
+def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None):
+    """The function that adds behaviour columns, and what goes into provenance about it."""
+    from reasonlens.errors import ConfigError, MissingDependencyError
+
+    if base_urls:
+        if not judge_model:
+            raise ConfigError("--base-url needs --judge-model (the judge model's name)")
+        from reasonlens.endpoint import EndpointConfig
+        from reasonlens.judge.run import JudgeConfig, judge_frame
+
+        endpoint = EndpointConfig(base_urls=tuple(base_urls), model=judge_model)
+        config = JudgeConfig()
+
+        def hook(traces):
+            return judge_frame(traces, endpoint, config)
+
+        return hook, {"source": "llm-judge", "endpoint": endpoint.public(),
+                      "judge_config": config.record()}
+    if judge_model:
+        raise ConfigError("--judge-model needs --base-url (an OpenAI-compatible endpoint)")
+    try:
+        from reasonlens.judge import offline
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("reasonlens.judge.offline", "reasonlens.judge"):
+            raise
+        raise MissingDependencyError(
+            "--behaviours needs the offline behaviour detector (reasonlens.judge.offline), "
+            "which this installation lacks; use --base-url/--judge-model for the LLM judge"
+        ) from exc
+    version = getattr(offline, "__version__", getattr(offline, "VERSION", None))
+    return offline.detect, {"source": "offline-detector", "version": version}
+
+
+@click.command("score")
+@click.argument("inputs", nargs=-1, required=True, metavar="IN...")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output directory for responses.parquet, terms.parquet, summary.json.")
+@click.option("--lexicon", "lexicons", multiple=True, metavar="NAME|PATH",
+              help="Lexicon to count (a registered name or a TOML file; repeatable). Default: "
+                   "the paper's three categories anthropomorphic, connectors, math. "
+                   "See `reasonlens lexicons`.")
+@click.option("--mode", type=click.Choice(["fast", "exact"]), default=None,
+              help="fast: vectorised regex (default); exact: spaCy tokens (slower; agrees "
+                   "with fast).")
+@click.option("--lemma", is_flag=True,
+              help="Also count inflected forms (\"waiting\" for \"wait\") via spaCy's offline "
+                   "lookup lemmatizer; implies --mode exact.")
+@click.option("--parts", type=click.Choice(["all", "reasoning", "answer"]), default="all",
+              show_default=True,
+              help="What the totals and per-1k rates cover: both parts, only the reasoning "
+                   "(before </think> or reasoning_content) or only the answer. Per-part columns "
+                   "are always written.")
+@trace_input_options
+@click.option("--batch-rows", type=click.IntRange(1), default=4096, show_default=True,
+              help="Responses per streamed batch (memory holds one batch).")
+@click.option("--behaviours", is_flag=True,
+              help="Also count the two cognitive behaviours (multi_perspective, metacognitive) "
+                   "with the offline detector, or with the LLM judge when --base-url is given.")
+@click.option("--base-url", "base_urls", multiple=True, metavar="URL",
+              help="OpenAI-compatible endpoint for the LLM judge (with --behaviours; "
+                   "repeatable). The key is read from OPENAI_API_KEY.")
+@click.option("--judge-model", help="Model name served at --base-url for the LLM judge.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the per-model table.")
+def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mode: str | None,
+            lemma: bool, parts: str, batch_rows: int, behaviours: bool,
+            base_urls: tuple[str, ...], judge_model: str | None, quiet: bool,
+            **kwargs: Any) -> None:
+    """Count lexicon terms in traces, per response and per model.
+
+    \b
+    IN... are trace files (JSONL, .jsonl.gz, JSON, parquet), saved `datasets`
+    directories or hub ids (hf://OWNER/NAME). Writes to --out:
+      responses.parquet  one row per response: words, and per category C the
+                         counts C, C_reasoning, C_answer and C_per_1k
+      terms.parquet      per response, term and part, nonzero counts
+      summary.json       per model and benchmark: per_1k_words, mean_per_response,
+                         share_with_any, median_per_response; per term too
+      rejects.jsonl      bad records skipped with --on-error skip
+    Example:
+      reasonlens score examples/traces.jsonl --out out/score
+    """
+    import dataclasses
+
+    from reasonlens.errors import ConfigError
+    from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
+    from reasonlens.scoring.aggregate import model_table
+    from reasonlens.scoring.engine import ScoreConfig
+    from reasonlens.scoring.run import input_bytes, run_score
+
+    opts = dataclasses.replace(load_options(kwargs), batch_rows=batch_rows)
+    if mode is None:
+        mode = "exact" if lemma else "fast"
+    elif lemma and mode == "fast":
+        raise ConfigError("--lemma needs --mode exact (lemmas come from spaCy tokens)")
+    if (base_urls or judge_model) and not behaviours:
+        raise ConfigError("--base-url/--judge-model are for --behaviours")
+    config = ScoreConfig(lexicons=tuple(lexicons) or DEFAULT_LEXICONS, mode=mode, lemma=lemma,
+                         parts=parts)
+    config.matcher()  # fail early on a bad lexicon
+    hook, info = _behaviour_hook(base_urls, judge_model) if behaviours else (None, None)
+    total = input_bytes(list(inputs))
+    with progress("scoring", total=total) as bar:
+        task = bar.add_task("scoring", total=total)
+
+        def on_batch(report, n):
+            bar.update(task, completed=report.bytes_read)
+
+        result = run_score(list(inputs), out_dir, config, opts, behaviours=hook,
+                           behaviour_info=info, on_batch=on_batch)
+        if total:
+            bar.update(task, completed=total)
+    summary = result.summary
+    if not quiet:
+        cols, rows = model_table(summary, [lx for lx in summary["lexicons"]])
+        echo_table(f"reasonlens score ({mode}, parts={parts}; per 1k words, share of responses "
+                   "with any)", cols, rows)
+    out = Path(out_dir)
+    rep = result.report
+    click.echo(f"Scored {result.n_responses} responses from {rep.n_records} records in "
+               f"{result.elapsed_s:.1f} s; wrote {out / 'responses.parquet'}, "
+               f"{out / 'terms.parquet'}, {out / 'summary.json'}", err=True)
+    if rep.n_rejected:
+        click.echo(f"Skipped {rep.n_rejected} bad record(s), written to {out / 'rejects.jsonl'}"
+                   f"; first: {rep.first_errors[0]}", err=True)

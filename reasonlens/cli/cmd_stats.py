@@ -1,0 +1,68 @@
+"""``reasonlens stats``: tidy statistics tables (parquet/CSV) from stage outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reasonlens.cli.report_options import stats_options, stats_config
+
+
+@click.command(name="stats")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the tables (one file per table) and stats.json.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "both"]), default="both",
+              show_default=True, help="File format of the tables.")
+@stats_options
+def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None:
+    """Statistics for score / grade / judge / judge-eval / ablate outputs (or trace files).
+
+    INPUTS are stage output directories (kind detected from the files in them, one level of
+    sub-directories searched) or trace files (scored with the default lexicons). Writes tidy
+    tables -- rates with problem-clustered bootstrap CIs, GLM rate ratios with length as
+    exposure, per-term tests with Holm/BH, correctness model, accuracy, pass@k, lengths -- and
+    prints the main comparison.
+
+    \b
+    Example:
+      reasonlens stats out/score out/grade out/judge --out out/stats
+    """
+    from reasonlens.cli._common import echo_table
+    from reasonlens.io import write_json, write_parquet
+    from reasonlens.provenance import provenance
+    from reasonlens.stats import analyse, load_inputs
+
+    config, reference = stats_config(kwargs)
+    loaded = load_inputs(list(inputs))
+    tables = analyse(loaded, config, reference=reference,
+                     on_step=lambda s: click.echo(f"stats: {s}", err=True))
+    prov = provenance(command="stats", config={**config.__dict__, "reference": reference},
+                      inputs=[{"kind": i.kind, "path": str(i.path)} for i in loaded.items])
+    prov["data_files"] = [d for i in loaded.items for d in ((i.provenance or {}).get(
+        "data_files") or []) if isinstance(d, dict)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = {}
+    for name, df in tables.items():
+        if fmt in ("parquet", "both"):
+            write_parquet(df, out_dir / f"{name}.parquet", prov)
+        if fmt in ("csv", "both"):
+            df.write_csv(out_dir / f"{name}.csv")
+        index[name] = {"rows": df.height, "columns": df.columns}
+    write_json(out_dir / "stats.json", {"tables": index, "provenance": prov})
+    comp = tables.get("comparisons")
+    if comp is not None and comp.height:
+        main = comp.filter(comp["benchmark"] == "(all)")
+        echo_table("Rate ratios vs reference (GLM, log(words) exposure, problem-clustered SEs)",
+                   ["category", "model", "reference", "rate ratio", "CI low", "CI high", "p",
+                    "p (Holm)", "n", "family"],
+                   [[r["category"], r["model"], r["reference"], r["rate_ratio"], r["ci_low"],
+                     r["ci_high"], r["p_value"], r["p_holm"], r["n_responses"], r["family"]]
+                    for r in main.iter_rows(named=True)])
+    elif "accuracy" in tables:
+        echo_table("Accuracy (avg@n)", ["model", "benchmark", "accuracy", "CI low", "CI high",
+                                        "n problems"],
+                   [[r["model"], r["benchmark"], r["accuracy"], r["ci_low"], r["ci_high"],
+                     r["n_problems"]] for r in tables["accuracy"].iter_rows(named=True)])
+    click.echo(f"wrote {len(tables)} tables to {out_dir}", err=True)

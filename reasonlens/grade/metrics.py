@@ -1,0 +1,157 @@
+"""Accuracy metrics over graded traces, per model and benchmark.
+
+- ``accuracy`` is avg@k: the mean over problems of the share of correct samples (= unbiased
+  pass@1). Ungradable samples (``correct`` null) count as wrong; their reasons are counted.
+- ``pass_at_k``: the unbiased estimator of Chen et al. (2021), product form
+  ``1 - prod_{j=n-c+1}^{n} (1 - k/j)``, exact for every k <= n, for k in 1, 2, 4, ..., n.
+- ``maj_at_k``: majority vote over the first k samples (by sample index) of each problem.
+- ``accuracy_ci``: percentile bootstrap resampling problems (seeded numpy Generator).
+- ``clip_ratio``: share of samples with finish_reason == "length" (over samples whose finish
+  reason is known).
+- lengths in completion tokens when every sample has a count, else in words.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from reasonlens.grade.extract import vote_key
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem with n samples of which c are correct (k <= n)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for j in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / j
+    return 1.0 - prod
+
+
+def default_ks(n: int) -> list[int]:
+    """1, 2, 4, ... up to n, plus n itself."""
+    ks = []
+    k = 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if n >= 1 and ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def bootstrap_ci(per_problem: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> list[float | None]:
+    """Percentile CI of the mean of per-problem scores, resampling problems."""
+    if per_problem.size == 0:
+        return [None, None]
+    if n_boot <= 0 or per_problem.size == 1:
+        m = float(per_problem.mean())
+        return [m, m]
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, per_problem.size, size=(n_boot, per_problem.size))
+    means = per_problem[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    return [float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))]
+
+
+def _majority(keys: list[str | None], correct: list[bool | None]) -> bool:
+    counts = Counter(k for k in keys if k is not None)
+    if not counts:
+        return False
+    best = max(counts.values())
+    for k, ok in zip(keys, correct):  # earliest answer among the most frequent
+        if k is not None and counts[k] == best:
+            return bool(ok)
+    return False
+
+
+def _lengths(g: pl.DataFrame) -> tuple[np.ndarray, str]:
+    if "completion_tokens" in g.columns and g["completion_tokens"].null_count() == 0 \
+            and g.height:
+        return g["completion_tokens"].to_numpy().astype(float), "tokens"
+    words = g["response"].fill_null("").str.count_matches(r"\S+")
+    return words.to_numpy().astype(float), "words"
+
+
+def benchmark_metrics(g: pl.DataFrame, *, ks: list[int] | None = None, n_boot: int = 1000,
+                      seed: int = 0) -> dict[str, Any]:
+    """Metrics of one (model, benchmark) group of graded rows."""
+    g = g.sort(["problem_id", "sample"], nulls_last=True)
+    if "answer_type" in g.columns:
+        types = g["answer_type"].fill_null("expression").to_list()
+    else:
+        types = ["expression"] * g.height
+    g = g.with_columns(pl.Series("_vote", [vote_key(e, t) for e, t in
+                                            zip(g["extracted"].to_list(), types)],
+                                 dtype=pl.String),
+                       pl.col("correct").fill_null(False).alias("_ok"))
+    per = g.group_by("problem_id", maintain_order=True).agg(
+        pl.len().alias("n"), pl.col("_ok").sum().alias("c"), pl.col("_vote"), pl.col("_ok"))
+    n_arr = per["n"].to_numpy()
+    c_arr = per["c"].to_numpy()
+    min_n = int(n_arr.min()) if n_arr.size else 0
+    acc_pp = c_arr / np.maximum(n_arr, 1)
+    kk = [k for k in (ks or default_ks(min_n)) if 1 <= k <= min_n]
+    pass_k = {str(k): float(np.mean([pass_at_k(int(n), int(c), k)
+                                     for n, c in zip(n_arr, c_arr)])) for k in kk}
+    votes, oks = per["_vote"].to_list(), per["_ok"].to_list()
+    maj_k = {str(k): float(np.mean([_majority(v[:k], o[:k]) for v, o in zip(votes, oks)]))
+             for k in kk}
+    fin = g["finish_reason"] if "finish_reason" in g.columns else pl.Series([], dtype=pl.String)
+    known = fin.drop_nulls()
+    lengths, unit = _lengths(g)
+    reasons = dict(Counter(g["grade_reason"].to_list())) if "grade_reason" in g.columns else {}
+    return {
+        "n_problems": int(per.height),
+        "n_samples": int(g.height),
+        "samples_per_problem": {"min": min_n, "max": int(n_arr.max()) if n_arr.size else 0},
+        "n_correct": int(c_arr.sum()),
+        "accuracy": float(acc_pp.mean()) if acc_pp.size else None,
+        "accuracy_ci": bootstrap_ci(acc_pp, n_boot=n_boot, seed=seed),
+        "pass_at_k": pass_k,
+        "maj_at_k": maj_k,
+        "clip_ratio": float((known == "length").mean()) if known.len() else None,
+        "mean_length": float(lengths.mean()) if lengths.size else None,
+        "median_length": float(np.median(lengths)) if lengths.size else None,
+        "length_unit": unit,
+        "grade_reasons": reasons,
+        "ungradable": int(sum(v for k, v in reasons.items() if k != "ok")),
+    }
+
+
+def compute_metrics(graded: pl.DataFrame, *, ks: list[int] | None = None, n_boot: int = 1000,
+                    seed: int = 0) -> dict[str, Any]:
+    """``{"models": {M: {"benchmarks": {B: {...}}}}}`` from a graded frame (see module doc)."""
+    for col in ("correct", "problem_id"):
+        if col not in graded.columns:
+            from reasonlens.errors import ConfigError
+
+            raise ConfigError(f"compute_metrics needs a graded frame with a {col!r} column")
+    df = graded
+    if "model" not in df.columns:
+        df = df.with_columns(pl.lit("model").alias("model"))
+    if "benchmark" not in df.columns:
+        df = df.with_columns(pl.lit("benchmark").alias("benchmark"))
+    if "sample" not in df.columns:
+        df = df.with_columns(pl.int_range(pl.len()).over("problem_id").alias("sample"))
+    if "extracted" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("extracted"))
+    if "response" not in df.columns:
+        df = df.with_columns(pl.lit("", dtype=pl.String).alias("response"))
+    out: dict[str, Any] = {"models": {}}
+    models = df["model"].fill_null("unknown").unique(maintain_order=True).to_list()
+    for m in sorted(models):
+        sub = df.filter(pl.col("model").fill_null("unknown") == m)
+        benches = {}
+        for b in sorted(sub["benchmark"].fill_null("unknown").unique().to_list()):
+            gb = sub.filter(pl.col("benchmark").fill_null("unknown") == b)
+            benches[b] = benchmark_metrics(gb, ks=ks, n_boot=n_boot, seed=seed)
+        out["models"][m] = {"benchmarks": benches}
+    return out

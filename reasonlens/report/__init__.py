@@ -1,0 +1,107 @@
+"""``reasonlens report``: one self-contained HTML file from whichever stage outputs exist.
+
+    from reasonlens.report import build_report
+    build_report([Path("out/score"), Path("out/grade")], Path("reports/run.html"))
+
+Pipeline: :func:`reasonlens.stats.load_inputs` -> :func:`reasonlens.stats.analyse` (tidy frames)
+-> :mod:`.sections` (Altair charts from :mod:`.charts` + escaped tables) -> :mod:`.html` (one
+file, Vega JavaScript embedded once, no URL) -> optional PNG/SVG per figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reasonlens.stats.bootstrap import StatsConfig
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Report settings.
+
+    Attributes:
+        stats: statistics settings (bootstrap replicates, seed, level, model family).
+        reference: reference model for comparisons (default: first in sorted order).
+        top_terms: terms per category chart and per side of a log-odds chart.
+        max_excerpts: example judge quotes shown per (model, behaviour); 0 shows none.
+        excerpt_chars: longest excerpt shown (longer ones are cut).
+        image_scale: PNG scale factor for --png-dir.
+    """
+
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    reference: str | None = None
+    top_terms: int = 20
+    max_excerpts: int = 3
+    excerpt_chars: int = 200
+    image_scale: float = 2.0
+
+
+def build_sections(tables, inputs, config: ReportConfig):
+    """The report's sections for the given statistics tables (only those with data)."""
+    from reasonlens.report import sections as S
+    from reasonlens.stats.analysis import _models
+
+    models = _models(inputs)
+    out = [S.overview(tables, inputs, models),
+           S.token_usage(tables, models, config.top_terms),
+           S.distinctive(tables, config.top_terms),
+           S.length_control(tables, models),
+           S.behaviours(tables, inputs, models, max_excerpts=config.max_excerpts,
+                        excerpt_chars=config.excerpt_chars),
+           S.lengths(tables, models),
+           S.accuracy(tables, models),
+           S.ablation(tables),
+           S.agreement(tables)]
+    return [s for s in out if s is not None]
+
+
+def build_report(inputs: list[Path], out: Path, *, title: str | None = None,
+                 png_dir: Path | None = None, svg_dir: Path | None = None,
+                 config: ReportConfig | None = None,
+                 on_step: Callable[[str], None] | None = None) -> Path:
+    """Build the HTML report for ``inputs`` (stage output dirs or trace files) at ``out``.
+
+    Returns the path written. Raises :class:`reasonlens.errors.InputError` for unreadable inputs.
+    """
+    from reasonlens.io import atomic_write_bytes
+    from reasonlens.provenance import provenance
+    from reasonlens.report.bundle import bundle_versions, javascript_bundle, vega_lite_version
+    from reasonlens.report.html import export_images, render_html
+    from reasonlens.stats.analysis import analyse
+    from reasonlens.stats.inputs import load_inputs
+
+    config = config or ReportConfig()
+    step = on_step or (lambda _s: None)
+    out = Path(out)
+    step("loading inputs")
+    loaded = load_inputs([Path(p) for p in inputs])
+    tables = analyse(loaded, config.stats, reference=config.reference, on_step=step)
+    step("charts")
+    sections = build_sections(tables, loaded, config)
+    step("bundling JavaScript")
+    js = javascript_bundle(vega_lite_version())
+    prov = provenance(command="report", config={
+        "stats": config.stats.__dict__, "reference": config.reference,
+        "top_terms": config.top_terms, "max_excerpts": config.max_excerpts},
+        inputs=[{"kind": i.kind, "path": str(i.path)} for i in loaded.items],
+        extra_packages=("vl-convert-python", "numpy", "scipy"))
+    prov["bundle"] = bundle_versions()
+    prov["data_files"] = [d for i in loaded.items for d in ((i.provenance or {}).get(
+        "data_files") or []) if isinstance(d, dict)]
+    doc = render_html(sections, title=title or "reasonlens report", bundle_js=js,
+                      report_provenance=prov,
+                      inputs_provenance=[(i.kind, str(i.path), i.provenance)
+                                         for i in loaded.items])
+    step("writing")
+    atomic_write_bytes(out, doc.encode("utf-8"))
+    if png_dir is not None or svg_dir is not None:
+        step("exporting images")
+        export_images(sections, png_dir=Path(png_dir) if png_dir else None,
+                      svg_dir=Path(svg_dir) if svg_dir else None,
+                      vl_version=vega_lite_version(), scale=config.image_scale)
+    return out
+
+
+__all__ = ["ReportConfig", "build_report", "build_sections"]

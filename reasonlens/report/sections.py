@@ -1,0 +1,364 @@
+"""Report sections: the statistics tables turned into figures (Vega-Lite specs) and tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from reasonlens.report import charts as ch
+from reasonlens.report.tables import (ci_cell, esc, html_table, num, pct, pval, rows_of,
+                                      wide_metrics, with_ci)
+from reasonlens.stats.inputs import Inputs
+
+
+@dataclass
+class Figure:
+    """One chart: a slug (element id / export file name), its spec and a caption."""
+
+    key: str
+    spec: dict[str, Any]
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    intro: str = ""                      # already-escaped HTML
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)   # already-escaped HTML
+
+
+def _spec(chart) -> dict[str, Any]:
+    d = chart.to_dict()
+    d.pop("$schema", None)
+    return d
+
+
+def _p(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def _add(sec: Section, key: str, make, caption: str = "") -> None:
+    """Add a figure unless its frame is empty (a chart of nothing is noise)."""
+    chart = make()
+    if chart is not None:
+        sec.figures.append(Figure(key, _spec(chart), caption))
+
+
+def _nonempty(df: pl.DataFrame | None) -> bool:
+    return df is not None and df.height > 0
+
+
+def overview(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str]) -> Section:
+    sec = Section("overview", "Overview")
+    kinds = ", ".join(sorted(inputs.kinds)) or "none"
+    sec.intro = _p(f"Inputs: {kinds}. Models: {', '.join(models) or '–'}.") + _p(
+        "Every interval is a percentile bootstrap CI that resamples problems (responses to one "
+        "problem are correlated), unless stated otherwise; every rate comes with its n.")
+    lengths = tables.get("lengths")
+    if _nonempty(lengths):
+        rows = rows_of(lengths.filter(pl.col("benchmark") == "(all)")) or rows_of(lengths)
+        sec.tables.append(html_table(rows, [
+            ("model", lambda r: r["model"]), ("benchmark", lambda r: r["benchmark"]),
+            ("responses (n)", lambda r: num(r["n_responses"])),
+            ("problems (n)", lambda r: num(r["n_problems"])),
+            (f"mean length [CI] ({rows[0]['unit'] if rows else ''})",
+             lambda r: with_ci(r["mean"], r["ci_low"], r["ci_high"], fmt=lambda v: num(v, 0))),
+            ("median", lambda r: num(r["median"], 0)),
+            ("clip ratio", lambda r: pct(r["clip_ratio"]))], caption="Responses per model"))
+    acc = tables.get("accuracy_metrics") if _nonempty(tables.get("accuracy_metrics")) else \
+        tables.get("accuracy")
+    if _nonempty(acc):
+        sec.tables.append(_accuracy_table(acc, "Accuracy (avg@n) per model and benchmark"))
+    comp = tables.get("comparisons")
+    if _nonempty(comp):
+        sec.tables.append(_comparison_table(comp.filter(pl.col("benchmark") == "(all)"),
+                                            "Main comparison: category rate ratios vs the "
+                                            "reference model"))
+    inputs_rows = [{"kind": i.kind, "path": str(i.path)} for i in inputs.items]
+    sec.tables.append(html_table(inputs_rows, [("kind", lambda r: r["kind"]),
+                                               ("path", lambda r: r["path"])],
+                                 collapsed=True, summary="Inputs"))
+    return sec
+
+
+def _comparison_table(df: pl.DataFrame, caption: str) -> str:
+    return html_table(rows_of(df.sort("category", "benchmark", "model")), [
+        ("measure", lambda r: r["category"]), ("benchmark", lambda r: r["benchmark"]),
+        ("model", lambda r: r["model"]), ("reference", lambda r: r["reference"]),
+        ("rate ratio [CI]", lambda r: with_ci(r["rate_ratio"], r["ci_low"], r["ci_high"])),
+        ("p", lambda r: pval(r["p_value"])), ("p (Holm)", lambda r: pval(r["p_holm"])),
+        ("p (BH)", lambda r: pval(r["p_bh"])), ("n responses", lambda r: num(r["n_responses"])),
+        ("n problems", lambda r: num(r["n_problems"])), ("model family", lambda r: r["family"]),
+        ("status", lambda r: r["status"])], caption=caption)
+
+
+def _accuracy_table(acc: pl.DataFrame, caption: str) -> str:
+    return html_table(rows_of(acc.sort("benchmark", "model")), [
+        ("model", lambda r: r["model"]), ("benchmark", lambda r: r["benchmark"]),
+        ("accuracy [CI]", lambda r: with_ci(r["accuracy"], r["ci_low"], r["ci_high"], fmt=pct)),
+        ("n problems", lambda r: num(r.get("n_problems"))),
+        ("n samples", lambda r: num(r.get("n_samples"))),
+        ("clip ratio", lambda r: pct(r.get("clip_ratio"))),
+        ("source", lambda r: r.get("source"))], caption=caption)
+
+
+def token_usage(tables: dict[str, pl.DataFrame], models: list[str], top: int) -> Section | None:
+    rates = tables.get("category_rates")
+    if not _nonempty(rates):
+        return None
+    sec = Section("token-usage", "Token usage")
+    sec.intro = _p("Lexicon categories and their terms per model, per 1,000 words (the paper's "
+                   "Figures 1–3, with confidence intervals). Rate ratios come from a "
+                   "count GLM with log(words) as exposure, so longer responses do not inflate "
+                   "them.")
+    _add(sec, "category-rates", lambda: ch.category_rates_chart(rates, models=models))
+    comp = tables.get("comparisons")
+    if _nonempty(comp):
+        _add(sec, "rate-ratios", lambda: ch.comparison_chart(comp, models=models))
+        sec.tables.append(_comparison_table(comp, "Rate ratios (GLM, problem-clustered SEs; "
+                                                  "Holm and BH over all rows)"))
+    wide = wide_metrics(rates, ["category", "benchmark", "model"])
+    sec.tables.append(html_table(sorted(wide, key=lambda r: (r["category"], r["benchmark"],
+                                                             r["model"])), [
+        ("category", lambda r: r["category"]), ("benchmark", lambda r: r["benchmark"]),
+        ("model", lambda r: r["model"]), ("per 1k words [CI]", ci_cell("per_1k_words")),
+        ("mean per response [CI]", ci_cell("mean_per_response")),
+        ("share with any [CI]", ci_cell("share_with_any", fmt=pct)),
+        ("n responses", lambda r: num(r.get("n_responses"))),
+        ("n problems", lambda r: num(r.get("n_problems")))],
+        collapsed=True, summary="Category rates per model and benchmark"))
+    terms = tables.get("term_rates")
+    if _nonempty(terms):
+        for cat in sorted(terms["category"].unique().to_list()):
+            _add(sec, f"terms-{_slug(cat)}",
+                 lambda cat=cat: ch.token_usage_chart(terms, cat, top=top, models=models))
+    tests = tables.get("term_tests")
+    if _nonempty(tests):
+        n_tests = tests.filter(pl.col("p_value").is_not_null()).height
+        sec.tables.append(html_table(rows_of(tests.sort("p_value", nulls_last=True)), [
+            ("category", lambda r: r["category"]), ("term", lambda r: r["term"]),
+            ("model", lambda r: r["model"]), ("reference", lambda r: r["reference"]),
+            ("per 1k (model)", lambda r: num(r["per_1k_model"])),
+            ("per 1k (ref.)", lambda r: num(r["per_1k_reference"])),
+            ("rate ratio [CI]", lambda r: with_ci(r["rate_ratio"], r["ci_low"], r["ci_high"])),
+            ("p", lambda r: pval(r["p_value"])), ("p (Holm)", lambda r: pval(r["p_holm"])),
+            ("p (BH)", lambda r: pval(r["p_bh"])), ("n problems", lambda r: num(r["n_problems"]))],
+            caption=f"Per-term rate ratios: {n_tests} tests, Holm and Benjamini–Hochberg "
+                    "adjusted (Poisson, problem-clustered sandwich SEs)", max_rows=30,
+            collapsed=True, summary=f"Per-term tests ({n_tests}; smallest p first)"))
+    return sec
+
+
+def distinctive(tables: dict[str, pl.DataFrame], top: int) -> Section | None:
+    lo = tables.get("log_odds")
+    if not _nonempty(lo):
+        return None
+    sec = Section("distinctive-words", "Distinctive words")
+    sec.intro = _p("Terms each model over-uses relative to the reference, by weighted log-odds "
+                   "with an informative Dirichlet prior (positive z: over-used by the first "
+                   "model).")
+    for (a, b), sub in lo.group_by("model_a", "model_b", maintain_order=True):
+        _add(sec, f"logodds-{_slug(a)}-vs-{_slug(b)}",
+             lambda sub=sub: ch.distinctive_words_chart(sub, top=top))
+    return sec
+
+
+def length_control(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None:
+    st, corr = tables.get("stratified_rates"), tables.get("correctness")
+    if not _nonempty(st) and not _nonempty(corr):
+        return None
+    sec = Section("length-control", "Length and correctness")
+    sec.intro = _p("Longer responses contain more of every word. Within each length quantile "
+                   "bin the per-1k rates are compared at equal length; the logistic model asks "
+                   "whether a behaviour predicts a correct answer once length is held fixed.")
+    if _nonempty(st):
+        for kind in ("length_bin", "correct"):
+            if st.filter(pl.col("stratum_kind") == kind).height:
+                _add(sec, f"stratified-{kind}",
+                     lambda kind=kind: ch.stratified_chart(st, kind=kind, models=models))
+        wide = wide_metrics(st, ["stratum_kind", "stratum", "category", "model"])
+        sec.tables.append(html_table(wide, [
+            ("stratified by", lambda r: r["stratum_kind"]), ("stratum", lambda r: r["stratum"]),
+            ("category", lambda r: r["category"]), ("model", lambda r: r["model"]),
+            ("per 1k words [CI]", ci_cell("per_1k_words")),
+            ("share with any [CI]", ci_cell("share_with_any", fmt=pct)),
+            ("n responses", lambda r: num(r.get("n_responses"))),
+            ("n problems", lambda r: num(r.get("n_problems")))],
+            collapsed=True, summary="Stratified rates"))
+    if _nonempty(corr):
+        sec.tables.append(html_table(rows_of(corr), [
+            ("predictor", lambda r: r["term"]), ("transform", lambda r: r["transform"]),
+            ("odds ratio [CI]", lambda r: with_ci(r["odds_ratio"], r["ci_low"], r["ci_high"])),
+            ("p", lambda r: pval(r["p_value"])), ("p (Holm)", lambda r: pval(r["p_holm"])),
+            ("p (BH)", lambda r: pval(r["p_bh"])), ("n responses", lambda r: num(r["n_responses"])),
+            ("n problems", lambda r: num(r["n_problems"])), ("status", lambda r: r["status"])],
+            caption="Correctness ~ counts + log(words) + model + benchmark (logistic, "
+                    "problem-clustered SEs)"))
+    return sec
+
+
+def behaviours(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str], *,
+               max_excerpts: int, excerpt_chars: int) -> Section | None:
+    br = tables.get("behaviour_rates")
+    if not _nonempty(br):
+        return None
+    sec = Section("behaviours", "Behaviours")
+    sec.intro = _p("Judged behaviours per response across benchmarks (the paper's Figure 4). "
+                   "Judgements that failed (parse error, refusal, error) are missing, not zero.")
+    _add(sec, "behaviours", lambda: ch.behaviours_chart(br, models=models))
+    wide = wide_metrics(br, ["behaviour", "benchmark", "model"])
+    sec.tables.append(html_table(sorted(wide, key=lambda r: (r["behaviour"], r["benchmark"],
+                                                             r["model"])), [
+        ("behaviour", lambda r: r["behaviour"]), ("benchmark", lambda r: r["benchmark"]),
+        ("model", lambda r: r["model"]), ("mean per response [CI]", ci_cell("mean_per_response")),
+        ("share with any [CI]", ci_cell("share_with_any", fmt=pct)),
+        ("per 1k words [CI]", ci_cell("per_1k_words")),
+        ("n judged", lambda r: num(r.get("n_responses"))),
+        ("n missing", lambda r: num(r.get("n_missing"))),
+        ("n problems", lambda r: num(r.get("n_problems")))], caption="Behaviour rates"))
+    bc = tables.get("behaviour_comparisons")
+    if _nonempty(bc):
+        sec.tables.append(_comparison_table(bc, "Behaviour rate ratios (length as exposure)"))
+    ex = excerpts(inputs, max_per=max_excerpts, chars=excerpt_chars)
+    if ex:
+        sec.tables.append(html_table(ex, [("model", lambda r: r["model"]),
+                                          ("behaviour", lambda r: r["behaviour"]),
+                                          ("excerpt", lambda r: r["quote"])],
+                                     caption="Example excerpts (shortened)", collapsed=True,
+                                     summary="Example excerpts", text_columns=("excerpt",)))
+    return sec
+
+
+def excerpts(inputs: Inputs, *, max_per: int = 3, chars: int = 200) -> list[dict]:
+    """A few short judge quotes per (model, behaviour); text is escaped later, never raw."""
+    j = inputs.judgments
+    if j is None or max_per <= 0:
+        return []
+    out: list[dict] = []
+    if inputs.instances is not None and {"id", "behaviour", "quote"} <= set(
+            inputs.instances.columns):
+        inst = inputs.instances.join(j.select("id", "model"), on="id", how="inner")
+        for (m, b), sub in inst.sort("id").group_by("model", "behaviour", maintain_order=True):
+            out += [{"model": m, "behaviour": b, "quote": _short(q, chars)}
+                    for q in sub["quote"].drop_nulls().head(max_per).to_list()]
+        return out
+    from reasonlens.stats.rates import behaviours_in
+
+    for b in behaviours_in(j):
+        col = f"{b}_instances"
+        if col not in j.columns:
+            continue
+        for (m,), sub in j.select("model", col).group_by("model", maintain_order=True):
+            got = 0
+            for raw in sub[col].drop_nulls().to_list():
+                try:
+                    items = json.loads(raw)
+                except (TypeError, ValueError):
+                    continue
+                for it in items if isinstance(items, list) else []:
+                    if isinstance(it, dict) and it.get("quote") and got < max_per:
+                        out.append({"model": m, "behaviour": b,
+                                    "quote": _short(str(it["quote"]), chars)})
+                        got += 1
+                if got >= max_per:
+                    break
+    return out
+
+
+def _short(text: str, chars: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def lengths(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None:
+    lh, ls = tables.get("length_hist"), tables.get("lengths")
+    if not _nonempty(lh):
+        return None
+    sec = Section("lengths", "Response lengths")
+    unit = ls["unit"][0] if _nonempty(ls) else "words"
+    sec.intro = _p("Distribution of response length per model (the paper's Figure 5).")
+    _add(sec, "lengths", lambda: ch.length_chart(lh, models=models, unit=unit))
+    if _nonempty(ls):
+        sec.tables.append(html_table(rows_of(ls.sort("benchmark", "model")), [
+            ("model", lambda r: r["model"]), ("benchmark", lambda r: r["benchmark"]),
+            ("n responses", lambda r: num(r["n_responses"])),
+            (f"mean {unit} [CI]", lambda r: with_ci(r["mean"], r["ci_low"], r["ci_high"],
+                                                    fmt=lambda v: num(v, 0))),
+            ("median", lambda r: num(r["median"], 0)), ("p10", lambda r: num(r["p10"], 0)),
+            ("p90", lambda r: num(r["p90"], 0)), ("clip ratio", lambda r: pct(r["clip_ratio"]))],
+            caption="Length per model and benchmark"))
+    return sec
+
+
+def accuracy(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None:
+    acc = tables.get("accuracy_metrics") if _nonempty(tables.get("accuracy_metrics")) else \
+        tables.get("accuracy")
+    pk = tables.get("pass_at_k")
+    if not _nonempty(acc) and not _nonempty(pk):
+        return None
+    sec = Section("accuracy", "Accuracy")
+    sec.intro = _p("Accuracy is avg@n (mean over problems of the share of correct samples; "
+                   "ungradable samples count as wrong); pass@k uses the unbiased estimator.")
+    if _nonempty(acc):
+        _add(sec, "accuracy", lambda: ch.accuracy_chart(acc, models=models))
+        sec.tables.append(_accuracy_table(acc, "Accuracy per model and benchmark"))
+    if _nonempty(pk) and pk["k"].max() > 1:
+        _add(sec, "pass-at-k", lambda: ch.pass_at_k_chart(pk, models=models))
+    if _nonempty(pk):
+        sec.tables.append(html_table(rows_of(pk.sort("benchmark", "model", "k")), [
+            ("model", lambda r: r["model"]), ("benchmark", lambda r: r["benchmark"]),
+            ("k", lambda r: num(r["k"])),
+            ("pass@k [CI]", lambda r: with_ci(r["pass_at_k"], r["ci_low"], r["ci_high"],
+                                              fmt=pct)),
+            ("n problems", lambda r: num(r["n_problems"])),
+            ("n samples", lambda r: num(r["n_samples"]))], collapsed=True, summary="pass@k"))
+    return sec
+
+
+def ablation(tables: dict[str, pl.DataFrame]) -> Section | None:
+    ab = tables.get("ablation")
+    if not _nonempty(ab):
+        return None
+    sec = Section("ablation", "Token-restriction ablation")
+    sec.intro = _p("Accuracy when the tokens of a category are banned at decoding time, against "
+                   "the unrestricted run. Leakage: banned words still produced.")
+    _add(sec, "ablation", lambda: ch.ablation_chart(ab))
+    sec.tables.append(html_table(rows_of(ab.sort("condition")), [
+        ("condition", lambda r: r["condition"]), ("banned ids", lambda r: num(r["n_banned_ids"])),
+        ("accuracy [CI]", lambda r: with_ci(r["accuracy"], r["ci_low"], r["ci_high"], fmt=pct)),
+        ("change vs none [CI]", lambda r: with_ci(r["delta_vs_none"], r["delta_ci_low"],
+                                                  r["delta_ci_high"], fmt=pct)),
+        ("leakage", lambda r: pct(r["leakage_rate"])), ("clip ratio", lambda r: pct(
+            r["clip_ratio"])), ("mean length", lambda r: num(r["mean_length"], 0)),
+        ("repetition", lambda r: pct(r["repetition_rate"])),
+        ("n samples", lambda r: num(r["n_samples"])), ("n problems", lambda r: num(
+            r["n_problems"]))], caption="Ablation conditions"))
+    return sec
+
+
+def agreement(tables: dict[str, pl.DataFrame]) -> Section | None:
+    ag = tables.get("agreement")
+    if not _nonempty(ag):
+        return None
+    sec = Section("judge-agreement", "Judge agreement")
+    sec.intro = _p("Agreement of the behaviour judge with human labels (judge-eval).")
+    with_ci_rows = ag.filter(pl.col("ci_low").is_not_null())
+    if with_ci_rows.height:
+        _add(sec, "agreement", lambda: ch.agreement_chart(with_ci_rows))
+    sec.tables.append(html_table(rows_of(ag), [
+        ("behaviour", lambda r: r["behaviour"]), ("scope", lambda r: r["scope"]),
+        ("metric", lambda r: r["metric"]),
+        ("estimate [CI]", lambda r: with_ci(r["estimate"], r["ci_low"], r["ci_high"])),
+        ("n", lambda r: num(r["n"]))], caption="Agreement measures"))
+    return sec
+
+
+def _slug(s: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", str(s).lower()).strip("-")[:40] or "x"

@@ -1,0 +1,130 @@
+"""The scoring engine: pure functions from trace frames to per-response counts.
+
+:func:`score_batch` turns one frame of traces (:data:`reasonlens.schema.TRACE_SCHEMA`) into
+
+- ``responses``: one row per trace: id, model, benchmark, problem_id, sample, finish_reason,
+  think_closed, completion_tokens, words, words_reasoning, words_answer and, for each category
+  (lexicon) C: ``C``, ``C_reasoning``, ``C_answer``, ``C_per_1k``;
+- ``terms``: long, nonzero only: id, model, benchmark, problem_id, category, term, part
+  (``reasoning`` | ``answer``), count.
+
+The reasoning part (before ``</think>`` or a separate ``reasoning_content``) and the answer part
+are counted separately and never the raw response, so tags such as ``<think>`` are not words.
+``parts`` chooses what the totals ``words``, ``C`` and ``C_per_1k`` cover: ``all`` (both parts),
+``reasoning`` or ``answer``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+from reasonlens.errors import ConfigError
+from reasonlens.lexicon.count import LONG_SCHEMA, Matcher, compile_lexicons, count_long, \
+    word_count
+from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
+
+PARTS = ("all", "reasoning", "answer")
+KEY_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample", "finish_reason",
+               "think_closed", "completion_tokens")
+TERMS_SCHEMA = {"id": pl.String, "model": pl.String, "benchmark": pl.String,
+                "problem_id": pl.String, "category": pl.String, "term": pl.String,
+                "part": pl.String, "count": pl.UInt32}
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """What to count and how.
+
+    - ``lexicons``: registered names or TOML paths; each is one category.
+    - ``mode``: ``fast`` (vectorised regex) or ``exact`` (spaCy tokens); ``lemma`` needs exact.
+    - ``parts``: what the totals cover: ``all``, ``reasoning`` or ``answer``.
+    """
+
+    lexicons: tuple[str, ...] = DEFAULT_LEXICONS
+    mode: Literal["fast", "exact"] = "fast"
+    lemma: bool = False
+    parts: Literal["all", "reasoning", "answer"] = "all"
+
+    def __post_init__(self):
+        if self.mode not in ("fast", "exact"):
+            raise ConfigError(f"mode must be 'fast' or 'exact', got {self.mode!r}")
+        if self.parts not in PARTS:
+            raise ConfigError(f"parts must be one of {', '.join(PARTS)}, got {self.parts!r}")
+        if self.lemma and self.mode != "exact":
+            raise ConfigError("lemma matching needs the exact (spaCy) path: use --mode exact")
+        if not self.lexicons:
+            raise ConfigError("at least one lexicon is needed")
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def matcher(self) -> Matcher:
+        return compile_lexicons(self.lexicons)
+
+
+def count_columns(categories: tuple[str, ...] | list[str]) -> list[str]:
+    cols = []
+    for c in categories:
+        cols += [c, f"{c}_reasoning", f"{c}_answer", f"{c}_per_1k"]
+    return cols
+
+
+def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Count one batch of traces. Returns (responses, terms); see the module docstring."""
+    n = len(traces)
+    cats = matcher.categories
+    texts = pl.concat([traces["reasoning"].fill_null(""), traces["answer"].fill_null("")])
+    long = count_long(texts, matcher, config.mode, lemma=config.lemma)
+    words = word_count(texts)
+    is_r = pl.col("row") < n
+    long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
+                             .alias("part"),
+                             pl.when(is_r).then(pl.col("row")).otherwise(pl.col("row") - n)
+                             .alias("row"))
+    per = long.group_by("row", "category", "part").agg(pl.col("count").sum())
+    resp = traces.select(list(KEY_COLUMNS)).with_columns(
+        pl.Series("words_reasoning", words[:n], dtype=pl.UInt32),
+        pl.Series("words_answer", words[n:], dtype=pl.UInt32))
+    resp = resp.with_row_index("row")
+    for cat in cats:
+        for part in ("reasoning", "answer"):
+            col = (per.filter((pl.col("category") == cat) & (pl.col("part") == part))
+                   .select("row", pl.col("count").alias(f"{cat}_{part}")))
+            resp = resp.join(col, on="row", how="left", maintain_order="left")
+    resp = resp.with_columns([pl.col(f"{c}_{p}").fill_null(0).cast(pl.UInt32)
+                              for c in cats for p in ("reasoning", "answer")])
+    resp = resp.with_columns(_total("words", config.parts).alias("words"),
+                             *[_total(c, config.parts).alias(c) for c in cats])
+    resp = resp.with_columns([
+        pl.when(pl.col("words") > 0).then(pl.col(c) * 1000.0 / pl.col("words"))
+        .otherwise(None).alias(f"{c}_per_1k") for c in cats])
+    resp = resp.select(list(KEY_COLUMNS) + ["words", "words_reasoning", "words_answer"]
+                       + count_columns(cats))
+    ids = traces.select("id", "model", "benchmark", "problem_id").with_row_index("row")
+    terms = (long.join(ids, on="row", how="left")
+             .select([pl.col(k).cast(v) for k, v in TERMS_SCHEMA.items()]))
+    return resp, terms
+
+
+def _total(stem: str, parts: str) -> pl.Expr:
+    r, a = pl.col(f"{stem}_reasoning"), pl.col(f"{stem}_answer")
+    if parts == "reasoning":
+        return r
+    if parts == "answer":
+        return a
+    return r + a
+
+
+def empty_outputs(matcher: Matcher, config: ScoreConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Frames with the right columns and no rows (for an input without usable records)."""
+    from reasonlens.schema import empty_traces
+
+    return score_batch(empty_traces(), matcher, config)
+
+
+__all__ = ["KEY_COLUMNS", "LONG_SCHEMA", "PARTS", "ScoreConfig", "TERMS_SCHEMA",
+           "count_columns", "empty_outputs", "score_batch"]

@@ -1,0 +1,205 @@
+"""Streaming scoring run: traces in, ``responses.parquet``, ``terms.parquet``, ``summary.json`` out.
+
+Batches from :func:`reasonlens.traces.iter_trace_batches` are scored one at a time and appended
+to the parquet files with ``pyarrow.parquet.ParquetWriter``, so memory holds one batch whatever
+the input size; the aggregates are computed at the end by scanning the written files lazily.
+
+Files are written under temporary names and renamed when complete. If loading stops on a bad
+record (``on_error="fail"``) or the run is interrupted, what was scored is kept as
+``responses.partial.parquet`` / ``terms.partial.parquet`` and the error says so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from reasonlens.errors import InputError
+from reasonlens.io import write_json
+from reasonlens.provenance import file_hash, provenance
+from reasonlens.scoring.aggregate import summarize
+from reasonlens.scoring.engine import ScoreConfig, empty_outputs, score_batch
+from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches
+
+BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
+BEHAVIOUR_ID_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample")
+
+
+@dataclass
+class ScoreResult:
+    out_dir: Path
+    n_responses: int
+    report: LoadReport
+    summary: dict[str, Any]
+    elapsed_s: float
+    files: dict[str, str] = field(default_factory=dict)
+
+
+class _Sink:
+    """A parquet file written batch by batch, renamed into place when closed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.part")
+        self.writer = None
+        self.schema = None
+        self.rows = 0
+
+    def write(self, df: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        table = df.to_arrow()
+        if self.writer is None:
+            self.schema = table.schema
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        elif table.schema != self.schema:
+            table = table.cast(self.schema)
+        self.writer.write_table(table)
+        self.rows += len(df)
+
+    def close(self, final: Path | None, prov: dict[str, Any] | None) -> None:
+        if self.writer is None:
+            return
+        if prov is not None:
+            self.writer.add_key_value_metadata({"reasonlens": orjson.dumps(prov, default=str)})
+        self.writer.close()
+        self.writer = None
+        os.replace(self.tmp, final or self.path)
+
+
+class _InputHasher(threading.Thread):
+    """Hashes the inputs in the background while they are scored (hashlib releases the GIL)."""
+
+    def __init__(self, sources: list[str]):
+        super().__init__(daemon=True)
+        self.sources = sources
+        self.records: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        for s in self.sources:
+            p = Path(s)
+            if p.exists():
+                size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
+                    if p.is_dir() else p.stat().st_size
+                self.records.append({"path": str(p), "bytes": size, "hash": file_hash(p)})
+            else:
+                self.records.append({"path": s, "bytes": None, "hash": None,
+                                     "note": "remote dataset id; not hashed"})
+
+
+def input_bytes(sources: list[str]) -> int | None:
+    """Total size of the input files (None when one is not a local path)."""
+    total = 0
+    for s in sources:
+        p = Path(s)
+        if p.is_file():
+            total += p.stat().st_size
+        elif p.is_dir():
+            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        else:
+            return None
+    return total
+
+
+def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
+              load_options: LoadOptions | None = None, *,
+              behaviours: BehaviourFn | None = None,
+              behaviour_info: dict[str, Any] | None = None,
+              on_batch: Callable[[LoadReport, int], None] | None = None) -> ScoreResult:
+    """Score ``sources`` into ``out_dir`` (see the module docstring)."""
+    t0 = time.perf_counter()
+    load_options = load_options or LoadOptions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rejects = out / "rejects.jsonl"
+    rejects.unlink(missing_ok=True)
+    for stale in ("responses.partial.parquet", "terms.partial.parquet"):
+        (out / stale).unlink(missing_ok=True)
+    report = LoadReport(rejects_path=str(rejects) if load_options.on_error == "skip" else None)
+    matcher = config.matcher()
+    hasher = _InputHasher(list(sources))
+    hasher.start()
+    resp_sink, term_sink = _Sink(out / "responses.parquet"), _Sink(out / "terms.parquet")
+    n = 0
+    try:
+        for batch in iter_trace_batches(list(sources), load_options, report):
+            if not len(batch):
+                continue
+            resp, terms = score_batch(batch, matcher, config)
+            if behaviours is not None:
+                resp = _with_behaviours(resp, behaviours(batch))
+            resp_sink.write(resp)
+            term_sink.write(terms)
+            n += len(resp)
+            if on_batch is not None:
+                on_batch(report, n)
+        if resp_sink.writer is None:  # no usable record: write empty files with the columns
+            resp, terms = empty_outputs(matcher, config)
+            if behaviours is not None:
+                from reasonlens.schema import empty_traces
+
+                resp = _with_behaviours(resp, behaviours(empty_traces()))
+            resp_sink.write(resp)
+            term_sink.write(terms)
+    except BaseException as exc:
+        _keep_partial(resp_sink, term_sink, out)
+        if isinstance(exc, InputError) and n:
+            raise InputError(
+                f"{exc.reason} (the {n} responses scored before it are kept in "
+                f"{out / 'responses.partial.parquet'}; use --on-error skip to skip bad records)",
+                path=exc.path, line=exc.line, field=exc.field) from exc
+        raise
+    hasher.join()
+    prov = provenance(
+        command="score",
+        config={"score": config.record(), "load": _load_record(load_options),
+                "behaviours": behaviour_info},
+        data_files=[lx.record() for lx in matcher.lexicons],
+        inputs=hasher.records)
+    resp_sink.close(None, prov)
+    term_sink.close(None, prov)
+    summary = summarize(pl.scan_parquet(out / "responses.parquet"),
+                        pl.scan_parquet(out / "terms.parquet"), matcher.lexicons,
+                        parts=config.parts)
+    summary["parts"] = config.parts
+    summary["lexicons"] = {lx.name: {"version": lx.version, "n_terms": len(lx.terms),
+                                     "sha256": lx.sha256} for lx in matcher.lexicons}
+    summary["load"] = report.summary()
+    if behaviour_info:
+        summary["behaviour_source"] = behaviour_info
+    summary["provenance"] = prov
+    write_json(out / "summary.json", summary)
+    files = {"responses": str(out / "responses.parquet"), "terms": str(out / "terms.parquet"),
+             "summary": str(out / "summary.json")}
+    if report.n_rejected:
+        files["rejects"] = str(rejects)
+    return ScoreResult(out_dir=out, n_responses=n, report=report, summary=summary,
+                       elapsed_s=time.perf_counter() - t0, files=files)
+
+
+def _keep_partial(resp_sink: _Sink, term_sink: _Sink, out: Path) -> None:
+    prov = {"partial": True, "note": "run stopped before the end; see the error message"}
+    for sink, name in ((resp_sink, "responses.partial.parquet"),
+                       (term_sink, "terms.partial.parquet")):
+        try:
+            sink.close(out / name, prov)
+        except Exception:  # noqa: BLE001 - keep the original error
+            pass
+
+
+def _with_behaviours(resp: pl.DataFrame, judged: pl.DataFrame) -> pl.DataFrame:
+    keep = [c for c in judged.columns if c not in BEHAVIOUR_ID_COLUMNS or c == "id"]
+    keep = [c for c in keep if not c.endswith(("_raw", "_reason"))]
+    return resp.join(judged.select(keep), on="id", how="left", maintain_order="left")
+
+
+def _load_record(options: LoadOptions) -> dict[str, Any]:
+    return {k: v for k, v in asdict(options).items()}

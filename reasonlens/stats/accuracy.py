@@ -1,0 +1,145 @@
+"""Accuracy, pass@k and response lengths per model and benchmark, with problem-clustered CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from reasonlens.stats.bootstrap import StatsConfig, bootstrap_means, bootstrap_ratios
+from reasonlens.stats.rates import _f, _rng
+
+ACC_SCHEMA = {"model": pl.String, "benchmark": pl.String, "accuracy": pl.Float64,
+              "ci_low": pl.Float64, "ci_high": pl.Float64, "n_problems": pl.Int64,
+              "n_samples": pl.Int64, "n_ungraded": pl.Int64, "level": pl.Float64,
+              "source": pl.String}
+
+
+def _keys(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(pl.col("model").cast(pl.String).fill_null("(none)"),
+                           pl.col("benchmark").cast(pl.String).fill_null("(none)"),
+                           pl.col("problem_id").cast(pl.String).fill_null(pl.col("id").cast(
+                               pl.String)))
+
+
+def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) -> pl.DataFrame:
+    """Mean correctness over all samples (avg@n) per model x benchmark; CI resamples problems.
+
+    As in ``reasonlens.grade.compute_metrics``, an ungradable sample (``correct`` null) counts as
+    wrong; how many there were is in ``n_ungraded``.
+    """
+    df = _keys(graded)
+    rows = []
+    for (m, b), sub in df.group_by("model", "benchmark", maintain_order=True):
+        ok = sub.with_columns(pl.col("correct").fill_null(False))
+        per = ok.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).sum().alias("c"),
+                                            pl.len().alias("n")).sort("problem_id")
+        est, lo, hi = bootstrap_ratios(per["c"].to_numpy()[:, None], per["n"].to_numpy(),
+                                       n_boot=config.n_boot, seed=_rng(config, ("acc", m, b)),
+                                       level=config.level)
+        rows.append({"model": m, "benchmark": b, "accuracy": _f(est[0]), "ci_low": _f(lo[0]),
+                     "ci_high": _f(hi[0]), "n_problems": per.height, "n_samples": ok.height,
+                     "n_ungraded": sub["correct"].null_count(), "level": config.level,
+                     "source": "graded.parquet"})
+    return pl.DataFrame(rows, schema=ACC_SCHEMA, orient="row") if rows else pl.DataFrame(
+        schema=ACC_SCHEMA)
+
+
+def _pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Unbiased pass@k per problem: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), stable form."""
+    out = np.ones(n.shape, dtype=float)
+    for i, (ni, ci) in enumerate(zip(n, c)):
+        if ni - ci < k:
+            continue
+        out[i] = 1.0 - np.prod(1.0 - k / np.arange(ni - ci + 1, ni + 1))
+    return out
+
+
+def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
+                    config: StatsConfig = StatsConfig()) -> pl.DataFrame:
+    """pass@k curves per model x benchmark with cluster-bootstrap CIs (problems resampled).
+
+    k runs over ``ks`` (default 1, 2, 4, ... up to the smallest samples-per-problem); a problem
+    enters pass@k only if it has at least k samples. Ungradable samples count as wrong.
+    """
+    df = _keys(graded).with_columns(pl.col("correct").fill_null(False))
+    per = df.group_by("model", "benchmark", "problem_id").agg(
+        pl.col("correct").cast(pl.Int64).sum().alias("c"), pl.len().alias("n"))
+    rows = []
+    for (m, b), sub in per.sort("problem_id").group_by("model", "benchmark", maintain_order=True):
+        n, c = sub["n"].to_numpy(), sub["c"].to_numpy()
+        kk = ks if ks is not None else [2 ** i for i in range(0, 12) if 2 ** i <= int(n.min())]
+        for k in kk:
+            use = n >= k
+            if not use.any():
+                continue
+            vals = _pass_at_k(n[use], c[use], k)
+            est, lo, hi, g = bootstrap_means(vals, np.arange(use.sum()), n_boot=config.n_boot,
+                                             seed=_rng(config, ("pass", m, b, k)),
+                                             level=config.level)
+            rows.append({"model": m, "benchmark": b, "k": int(k), "pass_at_k": _f(est),
+                         "ci_low": _f(lo), "ci_high": _f(hi), "n_problems": g,
+                         "n_samples": int(n[use].sum()), "level": config.level})
+    schema = {"model": pl.String, "benchmark": pl.String, "k": pl.Int64, "pass_at_k": pl.Float64,
+              "ci_low": pl.Float64, "ci_high": pl.Float64, "n_problems": pl.Int64,
+              "n_samples": pl.Int64, "level": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(
+        schema=schema)
+
+
+def length_summary(frame: pl.DataFrame, column: str = "words", *,
+                   config: StatsConfig = StatsConfig()) -> pl.DataFrame:
+    """Length per model x benchmark (and pooled, benchmark "(all)"): n, mean (cluster-bootstrap
+    CI), median, p10, p90, clip share."""
+    df = _keys(frame).filter(pl.col(column).is_not_null())
+    if df["benchmark"].n_unique() > 1:
+        df = pl.concat([df, df.with_columns(pl.lit("(all)").alias("benchmark"),
+                                            (pl.col("benchmark") + pl.lit("\x1f") +
+                                             pl.col("problem_id")).alias("problem_id"))])
+    rows = []
+    for (m, b), sub in df.group_by("model", "benchmark", maintain_order=True):
+        v = sub[column].cast(pl.Float64).to_numpy()
+        est, lo, hi, g = bootstrap_means(v, sub["problem_id"].to_numpy(), n_boot=config.n_boot,
+                                         seed=_rng(config, ("len", m, b)), level=config.level)
+        clip = None
+        if "finish_reason" in sub.columns and sub["finish_reason"].null_count() < sub.height:
+            clip = float((sub["finish_reason"] == "length").mean())
+        rows.append({"model": m, "benchmark": b, "unit": column, "n_responses": sub.height,
+                     "n_problems": g, "mean": _f(est), "ci_low": _f(lo), "ci_high": _f(hi),
+                     "median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)),
+                     "p90": float(np.quantile(v, 0.9)), "clip_ratio": clip,
+                     "level": config.level})
+    schema = {"model": pl.String, "benchmark": pl.String, "unit": pl.String,
+              "n_responses": pl.Int64, "n_problems": pl.Int64, "mean": pl.Float64,
+              "ci_low": pl.Float64, "ci_high": pl.Float64, "median": pl.Float64,
+              "p10": pl.Float64, "p90": pl.Float64, "clip_ratio": pl.Float64,
+              "level": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(
+        schema=schema)
+
+
+def length_histogram(frame: pl.DataFrame, column: str = "words", *, bins: int = 30,
+                     log: bool = True) -> pl.DataFrame:
+    """Pre-binned length distribution per model (shared edges; log-spaced by default).
+
+    Returns: model, bin_start, bin_end, count, share (of the model's responses), n_responses.
+    """
+    df = frame.filter(pl.col(column).is_not_null()).select(
+        pl.col("model").cast(pl.String).fill_null("(none)"),
+        pl.col(column).cast(pl.Float64).alias("v"))
+    schema = {"model": pl.String, "bin_start": pl.Float64, "bin_end": pl.Float64,
+              "count": pl.Int64, "share": pl.Float64, "n_responses": pl.Int64}
+    if df.height == 0:
+        return pl.DataFrame(schema=schema)
+    v = df["v"].to_numpy()
+    lo, hi = max(float(v.min()), 1.0), max(float(v.max()), 2.0)
+    edges = (np.geomspace(lo, hi * 1.0001, bins + 1) if log and hi / lo > 10
+             else np.linspace(float(v.min()), hi * 1.0001, bins + 1))
+    rows = []
+    for (m,), sub in df.group_by("model", maintain_order=True):
+        x = np.clip(sub["v"].to_numpy(), edges[0], edges[-1] * 0.99999)
+        cnt, _ = np.histogram(x, edges)
+        for i in range(bins):
+            rows.append({"model": m, "bin_start": float(edges[i]), "bin_end": float(edges[i + 1]),
+                         "count": int(cnt[i]), "share": float(cnt[i] / max(sub.height, 1)),
+                         "n_responses": sub.height})
+    return pl.DataFrame(rows, schema=schema, orient="row")

@@ -1,0 +1,93 @@
+"""All statistics for whichever stage outputs exist, as a dict of tidy polars frames.
+
+Used by ``reasonlens stats`` (which writes the frames) and ``reasonlens report`` (which charts
+them). Each table's columns are documented in docs/report.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from reasonlens.stats.bootstrap import StatsConfig
+from reasonlens.stats.inputs import Inputs
+
+
+def _models(inputs: Inputs) -> list[str]:
+    seen: set[str] = set()
+    for df in (inputs.responses, inputs.graded, inputs.judgments):
+        if df is not None and "model" in df.columns:
+            seen |= set(df["model"].cast(pl.String).drop_nulls().unique().to_list())
+    return sorted(seen)
+
+
+def analyse(inputs: Inputs, config: StatsConfig = StatsConfig(), *, reference: str | None = None,
+            on_step: Callable[[str], None] | None = None) -> dict[str, pl.DataFrame]:
+    """Compute every table the inputs allow.
+
+    Tables (present only when their inputs are): category_rates, term_rates, comparisons,
+    term_tests, log_odds, stratified_rates, behaviour_rates, behaviour_comparisons, accuracy,
+    accuracy_metrics, pass_at_k, correctness, lengths, length_hist, ablation, agreement.
+    """
+    from reasonlens.stats import accuracy as acc
+    from reasonlens.stats import models as md
+    from reasonlens.stats import rates as rt
+    from reasonlens.stats import tables as tb
+
+    step = on_step or (lambda _name: None)
+    out: dict[str, pl.DataFrame] = {}
+    models = _models(inputs)
+    ref = reference if reference is not None else (models[0] if models else None)
+    r, t, g, j = inputs.responses, inputs.terms, inputs.graded, inputs.judgments
+    if r is not None and r.height:
+        step("category rates")
+        out["category_rates"] = rt.category_rates(r, config=config)
+        step("model comparisons")
+        out["comparisons"] = md.compare_models(r, reference=ref, config=config)
+        step("stratified rates")
+        out["stratified_rates"] = rt.stratified_rates(r, graded=g, config=config)
+        step("lengths")
+        out["lengths"] = acc.length_summary(r, "words", config=config)
+        out["length_hist"] = acc.length_histogram(r, "words")
+        if t is not None and t.height:
+            step("term rates")
+            out["term_rates"] = rt.term_rates(t, r, config=config)
+            step("term tests")
+            out["term_tests"] = md.term_tests(t, r, reference=ref, config=config)
+            step("log-odds")
+            lo = [md.log_odds(t, r, m, ref, config=config) for m in
+                  sorted(r["model"].cast(pl.String).unique().to_list()) if m != ref]
+            lo = [x for x in lo if x.height]
+            if lo:
+                out["log_odds"] = pl.concat(lo, how="vertical_relaxed")
+    elif g is not None and g.height and "completion_tokens" in g.columns \
+            and g["completion_tokens"].null_count() < g.height:
+        step("lengths")
+        out["lengths"] = acc.length_summary(g, "completion_tokens", config=config)
+        out["length_hist"] = acc.length_histogram(g, "completion_tokens")
+    if j is not None and j.height:
+        step("behaviour rates")
+        words = r.select("id", "words") if r is not None and "words" in r.columns else None
+        out["behaviour_rates"] = rt.behaviour_rates(j, words=words, config=config)
+        beh = rt.behaviours_in(j)
+        if words is not None and beh and j["model"].n_unique() > 1:
+            step("behaviour comparisons")
+            jj = j.join(r.select("id", "words", *[c for c in ("benchmark", "problem_id")
+                                                  if c not in j.columns]), on="id", how="inner")
+            out["behaviour_comparisons"] = md.compare_models(
+                jj, reference=ref, count_columns={b: f"{b}_count" for b in beh}, config=config)
+    if g is not None and g.height:
+        step("accuracy")
+        out["accuracy"] = acc.accuracy_table(g, config=config)
+        out["pass_at_k"] = acc.pass_at_k_table(g, config=config)
+        if r is not None and r.height:
+            step("correctness model")
+            out["correctness"] = md.correctness_model(r, g, j, config=config)
+    if inputs.metrics:
+        out["accuracy_metrics"] = tb.metrics_frame(inputs.metrics)
+    if inputs.ablation:
+        out["ablation"] = tb.ablation_frame(inputs.ablation, inputs.ablation_n)
+    if inputs.agreement:
+        out["agreement"] = tb.agreement_frame(inputs.agreement)
+    return out

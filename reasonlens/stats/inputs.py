@@ -1,0 +1,188 @@
+"""Find and load stage outputs (score, grade, judge, judge-eval, ablate) or trace files.
+
+The kind of a directory is detected from the files in it:
+
+==========  ======================================
+kind        files
+==========  ======================================
+score       ``summary.json`` + ``responses.parquet`` (+ ``terms.parquet``)
+grade       ``metrics.json`` + ``graded.parquet``
+judge       ``judgments.parquet`` (+ ``instances.parquet``)
+judge-eval  ``agreement.json``
+ablate      ``ablation.json``
+==========  ======================================
+
+A directory with none of them is searched one level down (so ``reasonlens report out/`` finds
+``out/score``, ``out/grade``, ...). A file is read as traces and scored on the fly with the default
+lexicons. Only the columns the statistics need are read: never the response text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from reasonlens.errors import InputError
+from reasonlens.io import parquet_provenance, read_json
+
+KINDS = ("score", "grade", "judge", "judge-eval", "ablate")
+
+GRADED_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample", "correct", "grade_reason",
+                  "finish_reason", "completion_tokens", "think_closed")
+
+
+@dataclass
+class StageInput:
+    """One detected input: its kind, path and the provenance it carries."""
+
+    kind: str
+    path: Path
+    provenance: dict[str, Any] | None = None
+
+
+@dataclass
+class Inputs:
+    """Everything loaded from the inputs; absent stages stay None / empty."""
+
+    items: list[StageInput] = field(default_factory=list)
+    responses: pl.DataFrame | None = None
+    terms: pl.DataFrame | None = None
+    graded: pl.DataFrame | None = None
+    metrics: list[dict] = field(default_factory=list)
+    judgments: pl.DataFrame | None = None
+    instances: pl.DataFrame | None = None
+    agreement: list[dict] = field(default_factory=list)
+    ablation: list[dict] = field(default_factory=list)
+    ablation_n: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kinds(self) -> set[str]:
+        return {i.kind for i in self.items}
+
+
+def detect_kinds(path: Path) -> list[str]:
+    """Stage kinds whose files are present in directory ``path``."""
+    has = {p.name for p in path.iterdir()} if path.is_dir() else set()
+    kinds = []
+    if {"summary.json", "responses.parquet"} <= has:
+        kinds.append("score")
+    if {"metrics.json", "graded.parquet"} <= has:
+        kinds.append("grade")
+    if "judgments.parquet" in has:
+        kinds.append("judge")
+    if "agreement.json" in has:
+        kinds.append("judge-eval")
+    if "ablation.json" in has:
+        kinds.append("ablate")
+    return kinds
+
+
+def discover(paths: list[Path]) -> list[StageInput]:
+    """Expand the given paths into detected stage inputs (one level of sub-directories)."""
+    found: list[StageInput] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise InputError("no such file or directory", path=str(p))
+        if p.is_file():
+            found.append(StageInput("traces", p))
+            continue
+        kinds = detect_kinds(p)
+        if not kinds:
+            for sub in sorted(x for x in p.iterdir() if x.is_dir()):
+                found += [StageInput(k, sub) for k in detect_kinds(sub)]
+            if not any(f.path.parent == p for f in found):
+                raise InputError(
+                    "not a reasonlens stage output: expected summary.json+responses.parquet "
+                    "(score), metrics.json+graded.parquet (grade), judgments.parquet (judge), "
+                    "agreement.json (judge-eval) or ablation.json (ablate), here or one level "
+                    "down", path=str(p))
+        found += [StageInput(k, p) for k in kinds]
+    return found
+
+
+def _read_parquet(path: Path, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        cols = [c for c in columns if c in names] if columns else None
+        return pl.read_parquet(path, columns=cols)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read parquet: {exc}", path=str(path)) from exc
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        obj = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read JSON: {exc}", path=str(path)) from exc
+    if not isinstance(obj, dict):
+        raise InputError("expected a JSON object", path=str(path))
+    return obj
+
+
+def _concat(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
+    return b if a is None else pl.concat([a, b], how="diagonal_relaxed")
+
+
+def _require(df: pl.DataFrame, cols: tuple[str, ...], path: Path) -> None:
+    for c in cols:
+        if c not in df.columns:
+            raise InputError("missing column", path=str(path), field=c)
+
+
+def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
+    """Detect and load every input; several inputs of one kind are concatenated."""
+    out = Inputs()
+    for item in discover(paths):
+        d = item.path
+        if item.kind == "score":
+            r = _read_parquet(d / "responses.parquet")
+            _require(r, ("id", "model", "words"), d / "responses.parquet")
+            out.responses = _concat(out.responses, r)
+            if (d / "terms.parquet").exists():
+                t = _read_parquet(d / "terms.parquet")
+                _require(t, ("id", "category", "term", "count"), d / "terms.parquet")
+                out.terms = _concat(out.terms, t)
+            item.provenance = _read_json(d / "summary.json").get("provenance") or \
+                parquet_provenance(d / "responses.parquet")
+        elif item.kind == "grade":
+            g = _read_parquet(d / "graded.parquet", GRADED_COLUMNS)
+            _require(g, ("id", "model", "correct"), d / "graded.parquet")
+            out.graded = _concat(out.graded, g)
+            m = _read_json(d / "metrics.json")
+            out.metrics.append(m)
+            item.provenance = m.get("provenance") or parquet_provenance(d / "graded.parquet")
+        elif item.kind == "judge":
+            j = _read_parquet(d / "judgments.parquet")
+            _require(j, ("id", "model"), d / "judgments.parquet")
+            out.judgments = _concat(out.judgments, j)
+            if (d / "instances.parquet").exists():
+                out.instances = _concat(out.instances, _read_parquet(d / "instances.parquet"))
+            item.provenance = parquet_provenance(d / "judgments.parquet")
+            if item.provenance is None and (d / "summary.json").exists():
+                item.provenance = _read_json(d / "summary.json").get("provenance")
+        elif item.kind == "judge-eval":
+            a = _read_json(d / "agreement.json")
+            out.agreement.append(a)
+            item.provenance = a.get("provenance")
+        elif item.kind == "ablate":
+            a = _read_json(d / "ablation.json")
+            out.ablation.append(a)
+            item.provenance = a.get("provenance")
+            gdir = d / "graded"
+            if gdir.is_dir():
+                for f in sorted(gdir.glob("*.parquet")):
+                    out.ablation_n[f.stem] = _read_parquet(f, ("id",)).height
+        elif item.kind == "traces":
+            from reasonlens.stats.onthefly import score_traces
+
+            r, t, prov = score_traces(d, progress=progress)
+            out.responses = _concat(out.responses, r)
+            out.terms = t if out.terms is None else _concat(out.terms, t)
+            item.provenance = prov
+        out.items.append(item)
+    return out

@@ -1,0 +1,245 @@
+"""The LLM judge machinery against a REAL local server (llama-cpp-python serving SmolLM2-135M).
+
+SmolLM2-135M is far too small to judge well: these tests check the machinery (build, send,
+structured-output fallback, parse, cache, resume, retries, key hygiene), not the counts.
+llama-cpp serves one request at a time on shared CPU cores, so replies are kept short.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from reasonlens.cli import main
+from reasonlens.io import parquet_provenance, read_json
+from tests.servers import FaultProxy
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+STATUSES = {"ok", "parse_error", "refusal", "error", "skipped"}
+KEY = "sk-reasonlens-test-0123456789abcdef"
+
+TOY_RUBRIC = '''name = "toy_doubt"
+version = "0.1.0"
+behaviour = "doubt"
+title = "Self-doubt"
+definition = "The writer doubts a result of their own."
+count_rule = "Count each sentence expressing doubt once."
+positive_examples = [{quote = "Wait, that seems wrong.", why = "doubt"}]
+negative_examples = [{quote = "So x = 4.", why = "a step"}]
+'''
+
+
+def _traces(path: Path, n: int, *, long_one: bool = False) -> Path:
+    rows = []
+    for i in range(n):
+        resp = f"We add {i} and 2. That gives {i + 2}. Wait, that seems wrong. So it is {i + 2}."
+        if long_one and i == 0:
+            resp = "\n\n".join(f"Step {k}: we compute {k} times 3, which is {3 * k}. "
+                               f"Hmm, let me check {k} again." for k in range(12))
+        rows.append({"id": f"t{i}", "model": "m", "benchmark": "b", "problem_id": str(i),
+                     "prompt": f"What is {i} + 2?", "response": resp})
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def _rubric(tmp_path: Path) -> Path:
+    p = tmp_path / "toy_doubt.toml"
+    p.write_text(TOY_RUBRIC)
+    return p
+
+
+def _judge(args: list[str]) -> None:
+    try:
+        main(["judge", *args])
+    except SystemExit as exc:  # main() exits on errors; success returns
+        assert exc.code in (0, None), f"reasonlens judge exited with {exc.code}"
+
+
+def _bodies(proxy: FaultProxy) -> list[dict]:
+    return [orjson.loads(b) for m, p, b in proxy.requests if p.endswith("/chat/completions")]
+
+
+def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_server, fault_proxy,
+                                                                     tmp_path):
+    second = FaultProxy(smollm_server.base_url)
+    try:
+        traces = _traces(tmp_path / "t.jsonl", 3, long_one=True)
+        cache = tmp_path / "cache.sqlite"
+        args = [str(traces), "--base-url", fault_proxy.base_url, "--base-url", second.base_url,
+                "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
+                "--max-tokens", "24", "--max-chunk-tokens", "60", "--overlap", "10",
+                "--concurrency", "2", "--cache", str(cache), "--price-in", "1",
+                "--price-out", "2"]
+        _judge([*args, "--out", str(tmp_path / "out1")])
+        bodies = _bodies(fault_proxy) + _bodies(second)
+        # auto: one json_schema probe (llama-cpp answers 500), then json_object for everything
+        kinds = sorted(b["response_format"]["type"] for b in bodies)
+        assert kinds.count("json_schema") == 1
+        assert all(b["temperature"] == 0.0 and b["max_tokens"] == 24 for b in bodies)
+        assert _bodies(fault_proxy) and _bodies(second), "both base URLs got requests"
+
+        out = tmp_path / "out1"
+        j = pl.read_parquet(out / "judgments.parquet")
+        assert j.get_column("id").to_list() == ["t0", "t1", "t2"]
+        assert j.columns[:10] == ["id", "model", "benchmark", "problem_id", "sample",
+                                  "doubt_count", "doubt_status", "doubt_instances", "judge",
+                                  "n_chunks"]
+        assert set(j.get_column("doubt_status")) <= STATUSES
+        n_chunks = j.get_column("n_chunks").to_list()
+        assert n_chunks[0] > 1 and n_chunks[1:] == [1, 1]
+        assert len(bodies) == 1 + sum(n_chunks)
+        for row in j.iter_rows(named=True):
+            assert (row["doubt_count"] is None) == (row["doubt_status"] != "ok")
+            if row["doubt_status"] in ("parse_error", "refusal"):
+                assert row["doubt_raw"]  # the raw reply is kept
+            insts = orjson.loads(row["doubt_instances"])
+            assert all(set(x) == {"quote", "sentence", "chunk"} for x in insts)
+        summary = read_json(out / "summary.json")
+        assert summary["structured_output"] == "json_object"
+        assert summary["judge"] == f"llm:{smollm_server.model}" and not summary["approximate"]
+        assert summary["chunking"]["n_chunks_total"] == sum(n_chunks)
+        assert summary["chunking"]["n_responses_chunked"] == 1
+        u = summary["usage"]
+        assert u["requests"] == len(bodies) and u["prompt_tokens"] > 0
+        assert u["cost_usd"] == pytest.approx((u["prompt_tokens"] + 2 * u["completion_tokens"])
+                                              / 1e6)
+        assert set(u["per_url"]) == {fault_proxy.base_url, second.base_url}
+        st = summary["models"]["m"]["benchmarks"]["b"]["behaviours"]["doubt"]
+        assert st["n"] + st["n_missing"] == 3
+        assert summary["cache"]["writes"] == sum(n_chunks)
+        names = {d["name"] for d in summary["provenance"]["data_files"]}
+        assert names == {"toy_doubt", "judge_behaviour"}
+        assert parquet_provenance(out / "judgments.parquet")["command"] == "judge"
+
+        # second run: everything from the cache, not one request sent
+        fault_proxy.clear()
+        second.clear()
+        _judge([*args, "--out", str(tmp_path / "out2")])
+        assert _bodies(fault_proxy) == [] and _bodies(second) == []
+        s2 = read_json(tmp_path / "out2" / "summary.json")
+        assert s2["cache"]["hits"] == sum(n_chunks) and s2["cache"]["writes"] == 0
+        assert s2["usage"]["requests"] == 0
+        j2 = pl.read_parquet(tmp_path / "out2" / "judgments.parquet")
+        assert j2.equals(j)
+    finally:
+        second.close()
+
+
+def test_faults_are_retried_and_succeed(smollm_server, fault_proxy, tmp_path):
+    traces = _traces(tmp_path / "t.jsonl", 1)
+    fault_proxy.push(("status", 429, {"Retry-After": "1"}), ("status", 500, {}),
+                     ("garbage", b"{this is not json"), ("sleep", 4), ("drop",))
+    t0 = time.monotonic()
+    _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
+            "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
+            "--max-tokens", "16", "--structured", "json_object", "--timeout", "2",
+            "--backoff-base", "0.2", "--no-cache"])
+    assert time.monotonic() - t0 >= 1.0  # Retry-After honoured
+    s = read_json(tmp_path / "o" / "summary.json")
+    assert s["usage"]["retries"] == 5 and s["usage"]["failures"] == 0
+    assert len(_bodies(fault_proxy)) == 6
+    j = pl.read_parquet(tmp_path / "o" / "judgments.parquet")
+    assert j.get_column("doubt_status")[0] != "error"
+
+
+def test_non_json_reply_is_parse_error_with_raw_kept(smollm_server, fault_proxy, tmp_path):
+    traces = _traces(tmp_path / "t.jsonl", 2)
+    # trace t0 gets a well-formed chat reply whose content is prose; t1 goes to the real model
+    fake = orjson.dumps({"id": "x", "object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "I count two doubts."},
+         "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+    fault_proxy.push(("garbage", fake))
+    _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
+            "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
+            "--max-tokens", "16", "--structured", "none", "--concurrency", "1",
+            "--cache", str(tmp_path / "c.sqlite")])
+    j = pl.read_parquet(tmp_path / "o" / "judgments.parquet").sort("id")
+    r0 = j.row(0, named=True)
+    assert (r0["doubt_status"], r0["doubt_count"]) == ("parse_error", None)
+    assert orjson.loads(r0["doubt_raw"]) == [{"chunk": 0, "raw": "I count two doubts."}]
+    assert "no JSON object" in r0["doubt_reason"]
+    r1 = j.row(1, named=True)  # a free-text reply of the real model: judged or missing, never 0
+    assert r1["doubt_status"] in STATUSES
+    if r1["doubt_status"] != "ok":
+        assert r1["doubt_count"] is None and r1["doubt_raw"]
+    s = read_json(tmp_path / "o" / "summary.json")
+    assert s["overall"]["behaviours"]["doubt"]["statuses"].get("parse_error", 0) >= 1
+
+
+def _cache_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_and_resume_loses_and_repeats_nothing(smollm_server, fault_proxy, tmp_path):
+    n = 8
+    traces = _traces(tmp_path / "t.jsonl", n)
+    cache = tmp_path / "cache.sqlite"
+    args = [str(traces), "--base-url", fault_proxy.base_url, "--model", smollm_server.model,
+            "--rubric", str(_rubric(tmp_path)), "--max-tokens", "16", "--structured",
+            "json_object", "--concurrency", "1", "--cache", str(cache)]
+    proc = subprocess.Popen([sys.executable, "-m", "reasonlens", "judge", *args, "--out",
+                             str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ})
+    deadline = time.monotonic() + 240
+    while _cache_rows(cache) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    done = _cache_rows(cache)
+    assert 2 <= done < n, "kill -9 landed mid-run"
+    assert not (tmp_path / "killed" / "judgments.parquet").exists()
+
+    fault_proxy.clear()
+    _judge([*args, "--out", str(tmp_path / "resumed")])
+    assert len(_bodies(fault_proxy)) == n - done  # nothing finished is sent again
+    s = read_json(tmp_path / "resumed" / "summary.json")
+    assert (s["cache"]["hits"], s["cache"]["writes"]) == (done, n - done)
+    assert _cache_rows(cache) == n
+    j = pl.read_parquet(tmp_path / "resumed" / "judgments.parquet")
+    assert j.height == n and "error" not in set(j.get_column("doubt_status"))
+
+
+def test_api_key_never_reaches_cache_outputs_or_logs(smollm_server, fault_proxy, tmp_path):
+    traces = _traces(tmp_path / "t.jsonl", 1)
+    cache = tmp_path / "cache.sqlite"
+    out = tmp_path / "o"
+    # a server that echoes the key in an error body, then a retryable status
+    fault_proxy.push(("garbage", f"bad key {KEY}".encode()), ("status", 503, {}))
+    env = {**os.environ, "REASONLENS_JUDGE_KEY": KEY, "REASONLENS_RAISE_ERRORS": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reasonlens", "judge", str(traces), "--out", str(out),
+         "--base-url", fault_proxy.base_url, "--model", smollm_server.model, "--rubric",
+         str(_rubric(tmp_path)), "--max-tokens", "16", "--structured", "json_object",
+         "--api-key-env", "REASONLENS_JUDGE_KEY", "--cache", str(cache), "-v",
+         "--backoff-base", "0.2"],
+        capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    logs = proc.stdout + proc.stderr
+    assert b"retrying" in logs and b"***" in logs  # the echo was logged, redacted
+    assert KEY.encode() not in logs
+    files = [p for p in [*out.rglob("*"), *tmp_path.glob("cache.sqlite*")] if p.is_file()]
+    assert any(p.name == "judgments.parquet" for p in files) and cache.exists()
+    for p in files:
+        assert KEY.encode() not in p.read_bytes(), p
+    # the key was sent (as a Bearer header) -- the proxy saw the requests but bodies hold no key
+    assert all(KEY.encode() not in b for _, _, b in fault_proxy.requests)

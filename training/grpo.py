@@ -1,0 +1,155 @@
+"""Zero-RL with trl's GRPOTrainer on a base model, rewarded by the reasonlens grader.
+
+    python -m training.grpo --config training/configs/grpo_tiny.yaml --output-dir out/grpo-tiny
+    python -m training.grpo --config training/configs/zero_rl_qwen32b.yaml --validate-only
+    # 32B, vLLM server mode: one node serves rollouts, the others train (see training/README.md)
+    trl vllm-serve --model Qwen/Qwen2.5-32B --tensor_parallel_size 4 --data_parallel_size 2
+    accelerate launch --config_file training/configs/accelerate_zero3.yaml --num_machines 3 \\
+        --num_processes 24 ... -m training.grpo --config training/configs/zero_rl_qwen32b.yaml
+
+``OUTPUT_DIR/run_summary.json`` records per-step rewards (total and per function), completion
+lengths, clip ratios and provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reasonlens.errors import ConfigError, ReasonlensError
+
+log = logging.getLogger("training.grpo")
+
+LOGGED = ("reward", "reward_std", "completions/mean_length", "completions/clipped_ratio",
+          "loss", "entropy", "learning_rate")
+
+
+def reward_log(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per logged step: rewards (total and per function), lengths and loss."""
+    rows = []
+    for rec in log_history:
+        if "reward" not in rec:
+            continue
+        row = {"step": int(rec.get("step", 0))}
+        for k, v in rec.items():
+            if k in LOGGED or k.startswith(("rewards/", "reasonlens/")):
+                row[k] = float(v) if isinstance(v, (int, float)) else v
+        rows.append(row)
+    return rows
+
+
+def prepare_prompts(ds, gold_field: str):
+    """Keep prompt, gold, answer_type (and ids); check the columns the reward needs."""
+    cols = ds.column_names
+    if "prompt" not in cols:
+        raise ConfigError(f"the GRPO dataset needs a 'prompt' column; columns: {', '.join(cols)}")
+    if gold_field not in cols:
+        raise ConfigError(f"the GRPO dataset has no gold column {gold_field!r}; columns: "
+                          f"{', '.join(cols)} (set data.gold_field)")
+    if gold_field != "gold":
+        ds = ds.rename_column(gold_field, "gold")
+    keep = [c for c in ("prompt", "gold", "answer_type", "problem_id", "benchmark")
+            if c in ds.column_names]
+    return ds.select_columns(keep)
+
+
+def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
+    """Train per ``recipe`` (a :class:`~training.grpo_config.GRPORecipe`); returns the summary."""
+    from transformers import AutoTokenizer
+    from trl import GRPOTrainer
+
+    from training.common import (ensure_model, inference_template, load_dataset_any, load_model,
+                                 prepare_tokenizer, save_for_inference, write_summary)
+    from training.grpo_config import build_rewards, to_grpo_config
+
+    args = to_grpo_config(recipe, output_dir)
+    model_path = ensure_model(recipe.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_path, revision=recipe.model.revision)
+    tokenizer, added = prepare_tokenizer(tokenizer, recipe.model)
+    tokenizer.chat_template = inference_template(tokenizer.chat_template)
+    ds = prepare_prompts(load_dataset_any(recipe.data.train, recipe.data.split,
+                                          recipe.data.limit), recipe.data.gold_field)
+    rewards = build_rewards(recipe)
+    model = load_model(recipe.model, model_path, tokenizer, added)
+    if args.beta > 0 and added:
+        raise ConfigError("beta > 0 loads a reference model from model.name_or_path, which lacks "
+                          "the tokens added here; add them to the saved model first")
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=ds,
+                          processing_class=tokenizer)
+    result = trainer.train()
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    save_for_inference(trainer, tokenizer, recipe.model, output_dir)
+    steps = reward_log(trainer.state.log_history)
+    body = {
+        "recipe": recipe.name, "output_dir": output_dir, "model": recipe.model.name_or_path,
+        "n_prompts": len(ds), "rewards": [r.name for r in recipe.rewards],
+        "reward_weights": [r.weight for r in recipe.rewards],
+        "global_step": trainer.state.global_step, "steps": steps,
+        "reward_first": steps[0]["reward"] if steps else None,
+        "reward_last": steps[-1]["reward"] if steps else None,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "use_vllm": bool(args.use_vllm), "vllm_mode": args.vllm_mode if args.use_vllm else None,
+    }
+    if trainer.is_world_process_zero():
+        write_summary(Path(output_dir) / "run_summary.json", command="training.grpo",
+                      recipe=recipe.record(), body=body)
+    return body
+
+
+def validate(recipe, output_dir: str) -> dict[str, Any]:
+    """Build the trl config without a model: what ``--validate-only`` prints."""
+    from training.grpo_config import to_grpo_config
+
+    args = to_grpo_config(recipe, output_dir, validate_only=True)
+    return {"recipe": recipe.name, "max_completion_length": args.max_completion_length,
+            "num_generations": args.num_generations, "learning_rate": args.learning_rate,
+            "temperature": args.temperature, "beta": args.beta, "loss_type": args.loss_type,
+            "epsilon": args.epsilon, "epsilon_high": args.epsilon_high,
+            "mask_truncated_completions": args.mask_truncated_completions,
+            "use_vllm": args.use_vllm, "vllm_mode": args.vllm_mode,
+            "generation_batch_for_launch": recipe.generation_batch(),
+            "prompts_per_generation_round": recipe.generation_batch()
+            // int(args.num_generations),
+            "rewards": [(r.name, r.weight) for r in recipe.rewards], "bf16": args.bf16}
+
+
+@click.command(help="Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a "
+                    "YAML recipe. Writes the model, tokenizer and run_summary.json (per-step "
+                    "rewards) to the output directory.")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True,
+              dir_okay=False), help="Recipe YAML (e.g. training/configs/grpo_tiny.yaml).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a recipe value, e.g. --set trl.max_steps=2 (repeatable; YAML values).")
+@click.option("--output-dir", help="Where to write the checkpoint (default out/<recipe name>).")
+@click.option("--dataset", help="Override data.train (datasets dir, JSONL or hub id).")
+@click.option("--validate-only", is_flag=True,
+              help="Parse and validate the recipe into a GRPOConfig without loading a model "
+                   "(works without a GPU), print the resolved values and exit.")
+def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
+         dataset: str | None, validate_only: bool) -> None:
+    import json
+
+    from training.grpo_config import load_grpo_recipe
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ov = list(overrides) + ([f"data.train={dataset}"] if dataset else [])
+        recipe = load_grpo_recipe(config_path, ov)
+        out = output_dir or f"out/{recipe.name}"
+        if validate_only:
+            click.echo(json.dumps(validate(recipe, out), indent=2, default=str))
+            return
+        summary = run_grpo(recipe, out)
+    except ReasonlensError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 1))
+    click.echo(f"trained {summary['global_step']} steps; reward {summary['reward_first']} -> "
+               f"{summary['reward_last']}; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
