@@ -37,12 +37,13 @@ def folds_of(records: list[dict], k: int) -> list[int]:
     return fold
 
 
-def heldout_probs(records: list[dict], k: int, C: float) -> list[dict[str, list[float]]]:
+def heldout_probs(records: list[dict], k: int, C: float, features: str
+                  ) -> list[dict[str, list[float]]]:
     fold = folds_of(records, k)
     out: list[dict[str, list[float]] | None] = [None] * len(records)
     for f in range(k):
         train = [r for r, g in zip(records, fold) if g != f]
-        models = offline.fit_models(train, C=C)
+        models = offline.fit_models(train, C=C, features=features)
         for i, r in enumerate(records):
             if fold[i] == f:
                 sents = [s.text for s in split_sentences(r["response"])]
@@ -86,22 +87,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train split: {len(records)} responses, {args.folds}-fold grouped CV")
     t0 = time.perf_counter()
     rows = []
-    for C in (1.0, 2.0, 4.0, 8.0):
-        probs = heldout_probs(records, args.folds, C)
+    for C, feats in itertools.product((1.0, 4.0), offline.FEATURE_SETS):
+        probs = heldout_probs(records, args.folds, C, feats)
         for th, cth, merge in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8),
                                                 (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 1.0),
                                                 (False, True)):
             if cth > th and cth != 1.0:
                 continue
             cfg = offline.OfflineConfig(threshold=th, cue_threshold=min(cth, th), C=C,
-                                        merge_adjacent=merge)
+                                        merge_adjacent=merge, features=feats)
             res = score(records, probs, cfg)
-            rows.append({"C": C, "threshold": th, "cue_threshold": min(cth, th),
+            rows.append({"C": C, "features": feats, "threshold": th, "cue_threshold": min(cth, th),
                          "merge_adjacent": merge, "objective": objective(res),
                          **{f"{b[:2]}_{m}": res[b][m] for b in BEHAVIOURS
                             for m in ("kappa", "qwk", "f1")}})
-        # reference rules at this C: cues only (any cue = instance), classifier only (p >= 0.5)
-        rows.append({"C": C, "threshold": 1.01, "cue_threshold": 0.0, "merge_adjacent": False,
+        # reference rule: cues only (any cue = instance); classifier-only rules are the grid rows
+        # with cue_threshold == threshold
+        rows.append({"C": C, "features": feats, "threshold": 1.01, "cue_threshold": 0.0,
+                     "merge_adjacent": False,
                      "objective": objective(score(records, probs, offline.OfflineConfig(
                          threshold=1.0, cue_threshold=0.0, C=C))), "rule": "cues only"})
     df = pl.DataFrame(rows, infer_schema_length=None).sort("objective", descending=True)
@@ -109,12 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     pl.Config.set_tbl_width_chars(200)
     print(df.drop("rule").head(10))
     d = offline.OfflineConfig()
-    shipped = df.filter((pl.col("C") == d.C) & (pl.col("threshold") == d.threshold)
+    shipped = df.filter((pl.col("C") == d.C) & (pl.col("features") == d.features)
+                        & (pl.col("threshold") == d.threshold)
                         & (pl.col("cue_threshold") == d.cue_threshold)
                         & (pl.col("merge_adjacent") == d.merge_adjacent))
     print("shipped defaults:", shipped.drop("rule").to_dicts())
     print("cues only:", df.filter(pl.col("rule") == "cues only")
-          .select("C", "objective").to_dicts()[:1])
+          .select("C", "features", "objective").to_dicts()[:1])
+    clf_only = df.filter((pl.col("cue_threshold") == pl.col("threshold")) & pl.col("rule").is_null())
+    print("classifier only (best threshold):", clf_only.drop("rule").to_dicts()[:1])
     print(f"({time.perf_counter() - t0:.1f}s; {AgreementConfig.__name__} not used: no bootstrap)")
     return 0
 

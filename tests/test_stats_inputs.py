@@ -121,7 +121,21 @@ def test_json_tables():
                            "provenance": {"git_commit": "x"}}])
     rows = {(r["scope"], r["metric"]): r for r in ag.iter_rows(named=True)}
     assert rows[("all", "kappa")]["ci_high"] == 0.8 and rows[("all", "kappa")]["n"] == 40
-    assert rows[("by_model/m1", "f1")]["n"] == 20 and rows[("by_model/m1", "f1")]["ci_low"] is None
+    assert rows[("model/m1", "f1")]["n"] == 20 and rows[("model/m1", "f1")]["ci_low"] is None
+    # judge-eval's own layout: behaviours.B.overall.M = {"value", "ci"}, by_style blocks
+    je = {"judge": ["offline"], "n_responses": 50, "bootstrap": {"n_boot": 10},
+          "behaviours": {"metacognitive": {
+              "overall": {"n": 50, "n_missing": 1, "gold_mean_count": 1.2,
+                          "instances": {"tp": 3}, "kappa": {"value": 0.7, "ci": [0.5, 0.85]},
+                          "mae": {"value": 0.4, "ci": None}},
+              "by_style": {"distilled": {"n": 25, "f1": {"value": 0.8, "ci": [0.6, 0.9]}}}}}}
+    rows = {(r["behaviour"], r["scope"], r["metric"]): r
+            for r in agreement_frame([je]).iter_rows(named=True)}
+    assert set(rows) == {("metacognitive", "all", "kappa"), ("metacognitive", "all", "mae"),
+                         ("metacognitive", "style/distilled", "f1")}
+    k = rows[("metacognitive", "all", "kappa")]
+    assert (k["estimate"], k["ci_low"], k["ci_high"], k["n"]) == (0.7, 0.5, 0.85, 50)
+    assert rows[("metacognitive", "all", "mae")]["ci_low"] is None
 
 
 def test_analyse_all_tables(syn):

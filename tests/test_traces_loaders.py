@@ -198,3 +198,13 @@ def test_directory_of_files_and_missing_inputs(tmp_path):
     with pytest.raises(ConfigError, match="unknown input format"):
         (tmp_path / "x.txt").write_text("hi")
         load_traces(str(tmp_path / "x.txt"))
+
+
+def test_fields_missing_from_the_first_record_are_still_picked_up(tmp_path):
+    recs = [{"model": "m", "response": "a"},
+            {"model": "m", "response": "b", "gold": "7", "finish_reason": "stop", "sample": 4}]
+    df = load_traces(str(write_jsonl(tmp_path / "het.jsonl", recs)))
+    assert df["gold"].to_list() == [None, "7"]
+    assert df["finish_reason"].to_list() == [None, "stop"]
+    assert df["sample"].to_list()[1] == 4
+    assert df["metadata"].to_list() == [None, None]

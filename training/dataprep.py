@@ -126,8 +126,14 @@ def contamination(pool: pl.DataFrame, tests: pl.DataFrame,
     return pl.DataFrame(out, schema=schema)
 
 
-def assistant_content(reasoning: str | None, answer: str | None) -> str:
-    """``<think>\\n{reasoning}\\n</think>\\n\\n{answer}`` (the R1 layout the student learns)."""
+def assistant_content(reasoning: str | None, answer: str | None,
+                      think_closed: bool | None = True) -> str:
+    """``<think>\\n{reasoning}\\n</think>\\n\\n{answer}`` (the R1 layout the student learns).
+
+    A trace cut inside its reasoning (``think_closed`` False, kept with --keep-truncated) stays
+    open: no closing tag is invented for it."""
+    if think_closed is False:
+        return f"<think>\n{(reasoning or '').strip()}"
     return f"<think>\n{(reasoning or '').strip()}\n</think>\n\n{(answer or '').strip()}"
 
 
@@ -140,7 +146,8 @@ def chat_rows(traces: pl.DataFrame, prompts: dict[str, list[dict[str, str]]]) ->
         msgs = [m for m in prompts[pid] if m["role"] != "assistant"]
         msgs = [{"role": m["role"], "content": m["content"]} for m in msgs]
         msgs.append({"role": "assistant",
-                     "content": assistant_content(r.get("reasoning"), r.get("answer"))})
+                     "content": assistant_content(r.get("reasoning"), r.get("answer"),
+                                                 r.get("think_closed"))})
         rows.append({
             "messages": msgs, "problem_id": pid, "benchmark": r.get("benchmark"),
             "gold": r.get("gold"), "answer_type": r.get("answer_type"),

@@ -70,6 +70,15 @@ class BanLogitsProcessor:
         return scores
 
 
+def set_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads (None: leave torch's default). On a shared CPU, 1 thread is
+    often much faster than oversubscribed cores (measured: 4 s vs 70 s for 24 tokens)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 def load_model(model_path: str | Path):
     """(model, tokenizer) from a transformers directory, cached per process, eval mode, CPU."""
     key = str(model_path)
@@ -165,7 +174,7 @@ def _finish(tok, new_ids: list[int], eos: set[int], stop: Sequence[str] | None
 def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling, out_path,
                     model_name: str, ban_ids: Iterable[int] = (),
                     ban_sequences: Iterable[Sequence[int]] = (), condition: dict | None = None,
-                    progress=None) -> dict[str, Any]:
+                    progress=None, threads: int | None = None) -> dict[str, Any]:
     """Generate every (problem, sample) not yet in ``out_path`` and append its record.
 
     ``sampling`` is a :class:`reasonlens.generate.SamplingConfig` (temperature, top_p,
@@ -176,15 +185,30 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     """
     from reasonlens.bench import load_template, render_prompt
     from reasonlens.generate.config import build_record, plan_work
+    from reasonlens.generate.run import check_resume, sidecar_path
     from reasonlens.generate.store import JsonlAppender, repair_and_scan
+    from reasonlens.io import write_json
+    from reasonlens.provenance import content_hash, provenance
 
+    set_threads(threads)
     model, tok = load_model(model_path)
     ban_ids, ban_sequences = list(ban_ids), list(ban_sequences)
     processor = BanLogitsProcessor(ban_ids, ban_sequences) if ban_ids or ban_sequences else None
     eos = _eos_ids(model, tok)
     template = load_template(sampling.template)
     temperature = float(sampling.temperature or 0.0)
+    out_path = Path(out_path)
+    fingerprint = {"model": model_name, "served_model": str(model_path),
+                   "sampling": sampling.fingerprint(), "template": template.record()["sha256"],
+                   "condition": content_hash(condition) if condition else None}
+    check_resume(out_path, fingerprint)
     done, info = repair_and_scan(out_path)
+    side = {"fingerprint": fingerprint, "status": "running", "provenance": provenance(
+        command="ablate --backend hf", config={"sampling": sampling.as_dict(),
+                                               "model_path": str(model_path),
+                                               "condition": condition},
+        data_files=[template.record()], extra_packages=("torch", "transformers"))}
+    write_json(sidecar_path(out_path), side)
     units, skipped = plan_work(problems, sampling.n, done)
     written = new_tokens = 0
     t0 = time.perf_counter()
@@ -216,6 +240,8 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
                     if progress:
                         progress(1)
     secs = time.perf_counter() - t0
+    side["status"] = "complete"
+    write_json(sidecar_path(out_path), side)
     return {"output": str(out_path), "written": written, "skipped_existing": skipped,
             "repaired_bytes": info["repaired_bytes"], "seconds": round(secs, 3),
             "completion_tokens": new_tokens,

@@ -55,6 +55,7 @@ class AblationConfig:
     over_limit: str = "refuse"
     check_ban: bool = True
     concurrency: int = 8
+    threads: int | None = None             # torch threads for --backend hf
     api_key_env: str = "OPENAI_API_KEY"
     audit: audit.AuditConfig = field(default_factory=audit.AuditConfig)
 
@@ -117,7 +118,8 @@ def _generate(cfg: AblationConfig, cond: _Cond, problems: pl.DataFrame, sampling
 
         return generate_traces(problems, model_path=cfg.model_path, sampling=sampling,
                                out_path=path, model_name=name, ban_ids=cond.ids,
-                               ban_sequences=cond.sequences, condition=meta)
+                               ban_sequences=cond.sequences, condition=meta,
+                               threads=cfg.threads)
     bias = {int(i): -100.0 for i in cond.ids} or None
     s = dataclasses.replace(sampling, logit_bias=bias)
     if cfg.backend == "vllm":

@@ -54,6 +54,8 @@ import click
 @click.option("--seed", type=int, default=0, help="Base sampling seed (sample s uses seed+s).")
 @click.option("--template", default="boxed_cot", help="Prompt template (prompts/templates).")
 @click.option("--concurrency", type=int, default=8, help="Concurrent requests per run.")
+@click.option("--threads", type=int, help="torch CPU threads for --backend hf (default: "
+              "torch's; on a busy shared CPU 1 is often fastest).")
 @click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding "
               "the API key (never stored).")
 @click.option("--n-boot", type=int, default=1000, help="Bootstrap resamples for CIs.")
@@ -106,7 +108,7 @@ def command(**kw) -> None:
         random_control=not kw["no_random_control"], random_seed=kw["random_seed"],
         max_bias_entries=kw["max_bias_entries"], over_limit=kw["over_limit"],
         check_ban=not kw["no_ban_check"], concurrency=kw["concurrency"],
-        api_key_env=kw["api_key_env"],
+        api_key_env=kw["api_key_env"], threads=kw["threads"],
         audit=AuditConfig(n_boot=kw["n_boot"], seed=kw["seed"],
                           substitution_min_count=kw["min_count"]))
     if cfg.bias_limit() is not None and backend != "hf":

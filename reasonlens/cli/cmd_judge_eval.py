@@ -40,6 +40,20 @@ def _load_judged(judged: str, records, gold_path: Path):
                    "judge_provenance": parquet_provenance(p)}
 
 
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A rich table on stdout, as wide as its content (never wrapped into unreadable cells)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for k, c in enumerate(columns):
+        table.add_column(c, justify="left" if k == 0 else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(*r)
+    widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows)]
+    Console(width=max(100, sum(widths) + 3 * len(widths) + 4)).print(table)
+
+
 @click.command(name="judge-eval")
 @click.argument("judged", metavar="JUDGED")
 @click.option("--gold", "gold_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -69,7 +83,6 @@ def command(judged: str, gold_path: Path, split: str, out_dir: Path | None, n_bo
     """
     import polars as pl
 
-    from reasonlens.cli._common import echo_table
     from reasonlens.io import write_json, write_parquet
     from reasonlens.judge.agreement import (MATCHING_RULE, AgreementConfig, evaluate,
                                             format_value)
@@ -99,8 +112,8 @@ def command(judged: str, gold_path: Path, split: str, out_dir: Path | None, n_bo
         rows.append(["mean count gold/judge",
                      *[f"{e['gold_mean_count']:.2f} / {e['pred_mean_count']:.2f}"
                        if e["n"] else "n/a" for _, e in blocks]])
-        echo_table(f"{b}: {', '.join(judges) or judged} vs {gold_path.name}, {split} split "
-                   f"({int(ci_level * 100)}% bootstrap CI, {n_boot} resamples)", cols, rows)
+        _print_table(f"{b}: {', '.join(judges) or judged} vs {gold_path.name}, {split} split "
+                     f"({int(ci_level * 100)}% bootstrap CI, {n_boot} resamples)", cols, rows)
     if in_sample:
         click.echo("NOTE: the offline detector was trained on the train split; figures that "
                    "include it are in-sample (optimistic). Use --split test.", err=True)

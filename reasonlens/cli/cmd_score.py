@@ -39,8 +39,10 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None):
             "--behaviours needs the offline behaviour detector (reasonlens.judge.offline), "
             "which this installation lacks; use --base-url/--judge-model for the LLM judge"
         ) from exc
-    version = getattr(offline, "__version__", getattr(offline, "VERSION", None))
-    return offline.detect, {"source": "offline-detector", "version": version}
+    info = {"source": "offline-detector"}
+    if hasattr(offline, "provenance_record"):
+        info.update(offline.provenance_record())
+    return offline.detect, info
 
 
 @click.command("score")

@@ -86,7 +86,7 @@ class _Generator:
         latency = time.monotonic() - t0
         user = next(m["content"] for m in msgs if m["role"] == "user")
         choices = sorted(resp.choices, key=lambda c: c.index)[:len(samples)]
-        one = len(choices) == 1 and len(samples) == 1
+        one = len(choices) == 1   # usage then belongs to this one choice
         written = 0
         for s, ch in zip(samples, choices):
             text = response_text(ch.text, ch.reasoning, self.template.assistant_prefix)

@@ -160,12 +160,19 @@ def _kappa_np(a: np.ndarray, b: np.ndarray, weights: str | None = None) -> float
     return float(1.0 - (w * conf).sum() / den)
 
 
-def _spearman_np(a: np.ndarray, b: np.ndarray) -> float | None:
-    from scipy.stats import rankdata
+def _rankdata(a: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their average rank (as ``scipy.stats.rankdata``)."""
+    order = np.argsort(a, kind="mergesort")
+    ranks = np.empty(len(a))
+    ranks[order] = np.arange(1, len(a) + 1)
+    _, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
+    return (np.bincount(inv, weights=ranks) / counts)[inv]
 
+
+def _spearman_np(a: np.ndarray, b: np.ndarray) -> float | None:
     if len(a) < 2:
         return None
-    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = _rankdata(a), _rankdata(b)
     sa, sb = ra.std(), rb.std()
     if sa == 0 or sb == 0:
         return None

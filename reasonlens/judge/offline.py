@@ -101,6 +101,7 @@ class OfflineConfig:
     cue_threshold: float = 0.05
     merge_adjacent: bool = False
     C: float = 1.0
+    features: str = "word"
 
     def __post_init__(self):
         for name in ("threshold", "cue_threshold"):
@@ -109,6 +110,9 @@ class OfflineConfig:
                 raise ConfigError(f"offline detector {name} must lie in [0, 1], got {v}")
         if self.C <= 0:
             raise ConfigError(f"offline detector C must be > 0, got {self.C}")
+        if self.features not in FEATURE_SETS:
+            raise ConfigError(f"offline detector features must be one of "
+                              f"{', '.join(FEATURE_SETS)}, got {self.features!r}")
 
     def record(self) -> dict[str, Any]:
         return {**asdict(self), "version": VERSION}
@@ -136,24 +140,26 @@ def sentence_labels(record: dict) -> tuple[list[str], dict[str, list[int]]]:
     return [s.text for s in sents], labels
 
 
-def _pipeline(C: float):
+FEATURE_SETS = ("word", "word+char")
+
+
+def _features(kind: str):
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    parts = [("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                      token_pattern=r"(?u)\b\w+\b|[?!:]"))]
+    if kind == "word+char":
+        parts.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                              sublinear_tf=True, min_df=2)))
+    return FeatureUnion(parts)
+
+
+def fit_models(records: list[dict], C: float = 1.0, features: str = "word") -> dict[str, Any]:
+    """The fitted sentence features (``"features"``) and one logistic regression per behaviour,
+    trained on ``records`` (all of them)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import FeatureUnion, Pipeline
 
-    feats = FeatureUnion([
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-                                 token_pattern=r"(?u)\b\w+\b|[?!:]")),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                 min_df=2)),
-    ])
-    clf = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=0,
-                             max_iter=1000)
-    return Pipeline([("features", feats), ("clf", clf)])
-
-
-def fit_models(records: list[dict], C: float = 1.0) -> dict[str, Any]:
-    """One fitted sentence classifier per behaviour, trained on ``records`` (all of them)."""
     texts: list[str] = []
     ys: dict[str, list[int]] = {b: [] for b in BEHAVIOURS}
     for rec in records:
@@ -161,12 +167,16 @@ def fit_models(records: list[dict], C: float = 1.0) -> dict[str, Any]:
         texts.extend(normalise(s) for s in sents)
         for b in BEHAVIOURS:
             ys[b].extend(labels[b])
-    models = {}
     for b in BEHAVIOURS:
         if len(set(ys[b])) < 2:
             raise ConfigError(f"cannot train the offline detector: the training records have no "
                               f"{'positive' if 1 not in ys[b] else 'negative'} sentence for {b}")
-        models[b] = _pipeline(C).fit(texts, ys[b])
+    vec = _features(features).fit(texts)
+    X = vec.transform(texts)
+    models: dict[str, Any] = {"features": vec}
+    for b in BEHAVIOURS:
+        models[b] = LogisticRegression(C=C, class_weight="balanced", solver="liblinear",
+                                       random_state=0, max_iter=1000).fit(X, ys[b])
     return models
 
 
@@ -180,15 +190,15 @@ def _gold_file(cfg: OfflineConfig) -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _trained(gold_path: str, sha: str, C: float) -> dict[str, Any]:
-    return fit_models(load_gold(gold_path, split="train"), C=C)
+def _trained(gold_path: str, sha: str, C: float, features: str) -> dict[str, Any]:
+    return fit_models(load_gold(gold_path, split="train"), C=C, features=features)
 
 
 def trained_models(cfg: OfflineConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The classifiers for ``cfg`` (trained once per process) and a record of what trained them."""
     p = _gold_file(cfg)
     sha = hashlib.sha256(p.read_bytes()).hexdigest()
-    models = _trained(str(p), sha, cfg.C)
+    models = _trained(str(p), sha, cfg.C, cfg.features)
     return models, {"gold_path": str(p), "gold_sha256": sha, "split": "train"}
 
 
@@ -196,8 +206,8 @@ def score_sentences(sentences: list[str], models: dict[str, Any]) -> dict[str, l
     """Classifier probability per sentence and behaviour."""
     if not sentences:
         return {b: [] for b in BEHAVIOURS}
-    norm = [normalise(s) for s in sentences]
-    return {b: models[b].predict_proba(norm)[:, 1].tolist() for b in BEHAVIOURS}
+    X = models["features"].transform([normalise(s) for s in sentences])
+    return {b: models[b].predict_proba(X)[:, 1].tolist() for b in BEHAVIOURS}
 
 
 def decide(sentence: str, p: float, behaviour: str, cfg: OfflineConfig) -> bool:
@@ -237,21 +247,25 @@ def detect(traces: pl.DataFrame, config: OfflineConfig | None = None) -> pl.Data
     per_b: dict[str, dict[str, list]] = {b: {"count": [], "status": [], "instances": []}
                                          for b in BEHAVIOURS}
     n_chunks: list[int] = []
-    for text in traces.get_column("response").to_list():
-        if text is None or not text.strip():
+    texts = traces.get_column("response").to_list()
+    split = [split_sentences(t) if t is not None and t.strip() else None for t in texts]
+    flat = [s.text for sents in split if sents for s in sents]
+    probs = score_sentences(flat, models)  # one batch: much faster than per response
+    pos = 0
+    for sents in split:
+        if sents is None:
             for b in BEHAVIOURS:
                 per_b[b]["count"].append(None)
                 per_b[b]["status"].append("skipped")
                 per_b[b]["instances"].append("[]")
             n_chunks.append(0)
             continue
-        sents = split_sentences(text)
-        probs = score_sentences([s.text for s in sents], models)
         for b in BEHAVIOURS:
-            inst = instances_for(sents, probs[b], b, cfg)
+            inst = instances_for(sents, probs[b][pos:pos + len(sents)], b, cfg)
             per_b[b]["count"].append(len(inst))
             per_b[b]["status"].append("ok")
             per_b[b]["instances"].append(orjson.dumps(inst).decode())
+        pos += len(sents)
         n_chunks.append(1)
     schema: dict[str, Any] = {"id": pl.String, "model": pl.String, "benchmark": pl.String,
                               "problem_id": pl.String, "sample": pl.Int64}

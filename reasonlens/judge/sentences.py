@@ -89,7 +89,10 @@ def find_quote(text: str, quote: str, *, start_hint: int = 0) -> tuple[int, int]
     j = norm_text.find(norm_q)
     if j >= 0:
         return offsets[j], offsets[j + len(norm_q) - 1] + 1
-    parts = [p.strip() for p in re.split(r"\.\.\.|\u2026", q) if len(p.strip()) >= 12]
+    pieces = re.split(r"\.\.\.|\u2026", q)
+    if len(pieces) < 2:
+        return None
+    parts = [p.strip() for p in pieces if len(p.strip()) >= 12]
     for part in sorted(parts, key=len, reverse=True):
         found = find_quote(text, part, start_hint=start_hint)
         if found:

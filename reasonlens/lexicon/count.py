@@ -2,9 +2,10 @@
 
 Two paths with the same matching rules (``docs/scoring.md``):
 
-- ``fast`` (default): one pass of a single compiled alternation per text through polars'
-  vectorised Rust regex (``str.extract_all``), ASCII word boundaries ``(?-u:\\b)``, then a join of
-  the normalised matches against the term table. Hundreds of MB/s.
+- ``fast`` (default): one pass of a single compiled alternation of the word terms per text
+  through polars' vectorised Rust regex (``str.extract_all``), ASCII word boundaries
+  ``(?-u:\\b)``, plus a pass for LaTeX terms (prefiltered on the backslash); the distinct matched
+  spans are normalised and mapped to terms.
 - ``exact``: spaCy tokens (``spacy.blank("en")`` with tokenizer rules aligned to the same word
   boundaries) matched as token sequences, leftmost-longest; optional ``lemma`` mode with the
   offline lookup lemmatizer from spacy-lookups-data. Agrees with the fast path (tested).
@@ -20,14 +21,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
 
 from reasonlens.errors import ConfigError
-from reasonlens.lexicon.lexicons import Lexicon, is_latex, load_lexicons
+from reasonlens.lexicon.lexicons import Lexicon, is_latex, load_lexicons, normalize_term
 
 Mode = Literal["fast", "exact"]
 
@@ -55,26 +55,29 @@ def _term_regex(term: str) -> str:
     return "".join(out)
 
 
-def build_pattern(terms: list[str] | tuple[str, ...]) -> str:
-    """The single alternation used by the fast path (see module docstring for the order).
+def build_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
+    """The alternation of the word terms (not LaTeX) used by the fast path.
 
-    Leftmost-first order: (1) any LaTeX command (consumed whole, so ``sum`` never matches inside
-    ``\\sum``); (2) hyphenated phrases with spaces; (3) any hyphenated compound (consumed whole;
-    a compound term is found here); (4) the other terms, longest first. Terms in (2) and (4)
-    may absorb a trailing ``-word`` so a term followed by a hyphen continuation ("so-called")
-    yields a span that is not a term and is dropped.
+    ``\\?`` + ASCII word boundary + optional hyphen-joined words + the terms (longest first) +
+    optional hyphen-joined words + ASCII word boundary. A span that starts with a backslash (a
+    LaTeX command such as ``\\sum``) or carries extra hyphen-joined words (``so-called``,
+    ``self-verify``) is not a term and is dropped after matching, so terms never match inside
+    LaTeX commands or hyphenated compounds, while a compound term (``double-check``) matches whole.
     """
     words = sorted({t for t in terms if not is_latex(t)}, key=lambda t: (-len(t), t))
-    hyph_phrases = [t for t in words if "-" in t and not _COMPOUND_TERM.match(t)]
-    plain = [t for t in words if "-" not in t]
-    suffix = rf"(?:{_HY}{_W}+)*{_B}"
-    alts = [LATEX_PATTERN]
-    if hyph_phrases:
-        alts.append(_B + "(?:" + "|".join(map(_term_regex, hyph_phrases)) + ")" + suffix)
-    alts.append(rf"{_B}{_W}+(?:{_HY}{_W}+)+{_B}")
-    if plain:
-        alts.append(_B + "(?:" + "|".join(map(_term_regex, plain)) + ")" + suffix)
-    return "(?i)" + "|".join(alts)
+    if not words:
+        return None
+    return ("(?i)" + r"\\?" + _B + rf"(?:{_W}+{_HY})*" + "(?:" + "|".join(map(_term_regex, words))
+            + ")" + rf"(?:{_HY}{_W}+)*" + _B)
+
+
+def build_latex_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
+    """LaTeX terms: the command name followed by any further letters (kept only when the whole
+    command equals a term, so ``\\cdot`` is not found in ``\\cdots``); case-sensitive."""
+    names = sorted({t[1:] for t in terms if is_latex(t)}, key=lambda t: (-len(t), t))
+    if not names:
+        return None
+    return r"\\(?:" + "|".join(map(re.escape, names)) + r")[A-Za-z]*"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class Matcher:
     """Compiled lexicons: the fast-path pattern and the (normalised span -> category, term) table."""
 
     lexicons: tuple[Lexicon, ...]
-    pattern: str
+    pattern: str | None          # word terms (None when every term is a LaTeX command)
+    latex_pattern: str | None    # LaTeX terms (None when there are none)
     table: pl.DataFrame = field(compare=False, hash=False)
 
     @property
@@ -101,8 +105,9 @@ def _compile(lexs: tuple[Lexicon, ...]) -> Matcher:
     rows = [(t, lx.name, t) for lx in lexs for t in lx.terms]
     table = pl.DataFrame(rows, schema={"norm": pl.String, "category": pl.String,
                                        "term": pl.String}, orient="row")
-    pattern = build_pattern([t for lx in lexs for t in lx.terms])
-    return Matcher(lexicons=lexs, pattern=pattern, table=table)
+    terms = [t for lx in lexs for t in lx.terms]
+    return Matcher(lexicons=lexs, pattern=build_pattern(terms),
+                   latex_pattern=build_latex_pattern(terms), table=table)
 
 
 def _as_matcher(lexicons) -> Matcher:
@@ -112,17 +117,70 @@ def _as_matcher(lexicons) -> Matcher:
 LONG_SCHEMA = {"row": pl.UInt32, "category": pl.String, "term": pl.String, "count": pl.UInt32}
 
 
+def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
+    """norm -> term id, and the (tid, category, term) table (a term may be in two lexicons)."""
+    norms = sorted(set(matcher.table["norm"].to_list()))
+    tid = {t: i for i, t in enumerate(norms)}
+    table = matcher.table.select(pl.col("norm").replace_strict(tid, return_dtype=pl.UInt32)
+                                 .alias("tid"), "category", "term")
+    return tid, table
+
+
+def _slices(texts: pl.Series, parts: int) -> list[pl.Series]:
+    n = len(texts)
+    if parts <= 1 or n < 2 * parts:
+        return [texts]
+    step = -(-n // parts)
+    return [texts.slice(i, step) for i in range(0, n, step)]
+
+
+def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False
+               ) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The fast path: long term counts and (optionally) word counts for ``texts``.
+
+    The texts are cut into as many slices as polars has threads and each slice's regex passes
+    run in parallel (``collect_all``). Matched spans are mapped to terms through their distinct
+    surface strings (a few hundred), so normalisation never runs per match.
+    """
+    col = pl.col("t")
+    expr = []
+    if matcher.pattern:
+        expr.append(col.str.extract_all(matcher.pattern).alias("m"))
+    if matcher.latex_pattern:
+        expr.append(col.str.extract_all(matcher.latex_pattern).alias("x"))
+    if words:
+        expr.append((col.str.count_matches(LATEX_PATTERN + "|" + WORD_PATTERN)
+                     - col.str.count_matches(LATEX_PATTERN)).fill_null(0).cast(pl.UInt32)
+                    .alias("w"))
+    parts = _slices(texts, pl.thread_pool_size())
+    frames = pl.collect_all([pl.LazyFrame({"t": p}).select(expr) for p in parts])
+    got = pl.concat(frames) if len(frames) > 1 else frames[0]
+    tid, table = _term_ids(matcher)
+    pieces = []
+    for name in ("m", "x"):
+        if name not in got.columns:
+            continue
+        exploded = got.select(name).with_row_index("row").explode(name).drop_nulls(name)
+        mapping = {}
+        for surface in exploded[name].unique().to_list():
+            if (name == "m") == surface.startswith("\\"):
+                continue  # a LaTeX command caught by the word pattern: never a word term
+            i = tid.get(normalize_term(surface))
+            if i is not None:
+                mapping[surface] = i
+        ids = exploded[name].replace_strict(mapping, default=None, return_dtype=pl.UInt32)
+        pieces.append(pl.DataFrame({"row": exploded["row"], "tid": ids}).drop_nulls("tid"))
+    hits = pl.concat(pieces) if pieces else pl.DataFrame(schema={"row": pl.UInt32,
+                                                                 "tid": pl.UInt32})
+    long = (hits.group_by("row", "tid").agg(pl.len().cast(pl.UInt32).alias("count"))
+            .sort("row", "tid")  # ids follow the sorted terms: same order as sorting by term
+            .join(table, on="tid", how="inner", maintain_order="left")
+            .select(list(LONG_SCHEMA)))
+    return long, (got["w"] if words else None)
+
+
 def _fast_long(texts: pl.Series, matcher: Matcher) -> pl.DataFrame:
-    df = pl.DataFrame({"m": texts.str.extract_all(matcher.pattern)}).with_row_index("row")
-    df = df.explode("m").drop_nulls("m")
-    m = pl.col("m")
-    norm = pl.when(m.str.starts_with("\\")).then(m).otherwise(
-        m.str.to_lowercase().str.replace_all(r"\s+", " ").str.replace_all("’", "'", literal=True)
-        .str.replace_all("[\u2010\u2011]", "-"))
-    df = df.select("row", norm.alias("norm"))
-    out = (df.join(matcher.table, on="norm", how="inner")
-           .group_by("row", "category", "term").agg(pl.len().cast(pl.UInt32).alias("count")))
-    return out.select(list(LONG_SCHEMA)).sort("row", "category", "term")
+    return fast_count(texts, matcher)[0]
 
 
 def count_long(texts: pl.Series, lexicons, mode: Mode = "fast", *, lemma: bool = False

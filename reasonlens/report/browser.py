@@ -58,6 +58,7 @@ class BrowserResult:
     dialogs: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    probe: Any = None
 
     @property
     def charts(self) -> list[dict]:
@@ -123,10 +124,13 @@ class _Pipe:
 
 def check_report(html_path: str | Path, *, screenshot: str | Path | None = None,
                  chromium: str | None = None, timeout: float = 60.0, width: int = 1280,
-                 region: tuple[int, int] | None = None) -> BrowserResult:
+                 region: tuple[int, int] | None = None, probe: str | None = None
+                 ) -> BrowserResult:
     """Load ``html_path`` from file:// offline, wait for the charts, collect what happened.
 
     ``screenshot`` gets a PNG of the whole page, or of ``region`` = (top, height) in CSS pixels.
+    ``probe``: a JavaScript expression returning a JSON string, evaluated once the charts are
+    done; its parsed value lands in ``BrowserResult.probe``.
 
     Raises RuntimeError when Chromium is missing or the page never reports its charts done.
     """
@@ -177,6 +181,10 @@ def check_report(html_path: str | Path, *, screenshot: str | Path | None = None,
             raise RuntimeError(f"charts not done after {timeout:.0f} s: {state}")
         pipe.pump(0.5)
         result = BrowserResult(state=state)
+        if probe is not None:
+            val = pipe.call("Runtime.evaluate", {"expression": probe, "returnByValue": True},
+                            session=sid).get("result", {}).get("value")
+            result.probe = json.loads(val) if isinstance(val, str) else val
         for ev in pipe.events:
             m, p = ev.get("method"), ev.get("params", {})
             if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):

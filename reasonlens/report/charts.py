@@ -61,6 +61,17 @@ def _level(df: pl.DataFrame) -> str:
     return f"{round(100 * (lv[0] if lv.len() else 0.95))}%"
 
 
+def _pick_benchmark(df: pl.DataFrame, benchmark: str | None = "(all)") -> str | None:
+    """The requested benchmark if present, else "(all)", else the only/first one."""
+    if df.height == 0 or "benchmark" not in df.columns:
+        return benchmark
+    present = df["benchmark"].unique().to_list()
+    for b in (benchmark, "(all)"):
+        if b in present:
+            return b
+    return sorted(present)[0]
+
+
 def _models_of(df: pl.DataFrame, models: list[str] | None) -> list[str]:
     return list(models) if models else sorted(df["model"].unique().to_list())
 
@@ -125,8 +136,9 @@ def token_usage_chart(term_rates: pl.DataFrame, category: str, *, metric: str = 
 def category_rates_chart(rates: pl.DataFrame, *, metric: str = "per_1k_words",
                          benchmark: str = "(all)", models: list[str] | None = None):
     """Overview: each lexicon category's rate per model (pooled over benchmarks), with CIs."""
-    df = rates.filter((pl.col("metric") == metric) & (pl.col("benchmark") == benchmark))
-    df = _check(df, "category_rates_chart")
+    df = rates.filter(pl.col("metric") == metric)
+    benchmark = _pick_benchmark(df, benchmark)
+    df = _check(df.filter(pl.col("benchmark") == benchmark), "category_rates_chart")
     ms = _models_of(df, models)
     chart = _hbar_ci(df, y="category", y_title=None, x="estimate",
                      x_title=METRIC_TITLES.get(metric, metric), models=ms,
@@ -141,6 +153,7 @@ def comparison_chart(comparisons: pl.DataFrame, *, benchmark: str = "(all)",
                      title: str | None = None):
     """Forest plot of GLM rate ratios vs the reference model (log scale, rule at 1)."""
     alt = _alt()
+    benchmark = _pick_benchmark(comparisons, benchmark)
     df = comparisons.filter((pl.col("benchmark") == benchmark) & pl.col("rate_ratio").is_not_null()
                             & (pl.col("rate_ratio") > 0))
     df = _check(df.rename({"category": "label"}) if label == "category" else df, "comparison")
@@ -223,8 +236,8 @@ def behaviours_chart(behaviour_rates: pl.DataFrame, *, metric: str = "mean_per_r
         column=alt.Column("behaviour:N", title=None))
     return _style(chart, title=f"Behaviours {METRIC_TITLES.get(metric, metric)}",
                   subtitle=[f"{_level(df)} CI, problems resampled; failed judgements are "
-                            "missing, not zero", _n_note(df.filter(pl.col("benchmark") ==
-                                                                    "(all)"), what="judged ok")])
+                            "missing, not zero", _n_note(df.filter(
+                                pl.col("benchmark") == _pick_benchmark(df)), what="judged ok")])
 
 
 def length_chart(length_hist: pl.DataFrame, *, models: list[str] | None = None,

@@ -33,7 +33,9 @@ class Section:
 
 
 def _spec(chart) -> dict[str, Any]:
-    d = chart.to_dict()
+    # validated against the Vega-Lite schema in tests/test_report_charts.py; skipped here
+    # (jsonschema takes ~0.1 s per chart)
+    d = chart.to_dict(validate=False)
     d.pop("$schema", None)
     return d
 
@@ -347,7 +349,8 @@ def agreement(tables: dict[str, pl.DataFrame]) -> Section | None:
         return None
     sec = Section("judge-agreement", "Judge agreement")
     sec.intro = _p("Agreement of the behaviour judge with human labels (judge-eval).")
-    with_ci_rows = ag.filter(pl.col("ci_low").is_not_null())
+    with_ci_rows = ag.filter(pl.col("ci_low").is_not_null() & ~pl.col("metric").is_in(
+        ["mae", "rmse"]))  # error measures are not on the agreement scale: table only
     if with_ci_rows.height:
         _add(sec, "agreement", lambda: ch.agreement_chart(with_ci_rows))
     sec.tables.append(html_table(rows_of(ag), [

@@ -23,7 +23,7 @@ import polars as pl
 
 from reasonlens.errors import ConfigError
 from reasonlens.lexicon.count import LONG_SCHEMA, Matcher, compile_lexicons, count_long, \
-    word_count
+    fast_count, word_count
 from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
 
 PARTS = ("all", "reasoning", "answer")
@@ -78,8 +78,11 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
     n = len(traces)
     cats = matcher.categories
     texts = pl.concat([traces["reasoning"].fill_null(""), traces["answer"].fill_null("")])
-    long = count_long(texts, matcher, config.mode, lemma=config.lemma)
-    words = word_count(texts)
+    if config.mode == "fast":
+        long, words = fast_count(texts, matcher, words=True)
+    else:
+        long, words = count_long(texts, matcher, config.mode, lemma=config.lemma), \
+            word_count(texts)
     is_r = pl.col("row") < n
     long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
                              .alias("part"),

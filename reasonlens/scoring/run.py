@@ -12,9 +12,10 @@ record (``on_error="fail"``) or the run is interrupted, what was scored is kept 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,50 @@ class _InputHasher(threading.Thread):
                                      "note": "remote dataset id; not hashed"})
 
 
+def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
+    """Read the next batches in a background thread while the current one is scored.
+
+    Parsing holds the GIL but counting (polars) releases it, so the two overlap on two cores.
+    Items and the loader's final exception arrive in order, so a fail-mode error still comes
+    after the rows read before it.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for b in batches:
+                if not put(("batch", b)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(("error", exc))
+
+    thread = threading.Thread(target=work, daemon=True, name="reasonlens-load")
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "batch":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def input_bytes(sources: list[str]) -> int | None:
     """Total size of the input files (None when one is not a local path)."""
     total = 0
@@ -130,7 +175,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
     resp_sink, term_sink = _Sink(out / "responses.parquet"), _Sink(out / "terms.parquet")
     n = 0
     try:
-        for batch in iter_trace_batches(list(sources), load_options, report):
+        for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
             if not len(batch):
                 continue
             resp, terms = score_batch(batch, matcher, config)

@@ -29,7 +29,21 @@ def analyse(inputs: Inputs, config: StatsConfig = StatsConfig(), *, reference: s
     Tables (present only when their inputs are): category_rates, term_rates, comparisons,
     term_tests, log_odds, stratified_rates, behaviour_rates, behaviour_comparisons, accuracy,
     accuracy_metrics, pass_at_k, correctness, lengths, length_hist, ablation, agreement.
+
+    BLAS runs single-threaded here: the matrices are small (n x a few columns) and a
+    multi-threaded OpenBLAS spin-waits badly on a busy machine (measured 70x slower SVDs with
+    2 threads under load than with 1).
     """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return _analyse(inputs, config, reference=reference, on_step=on_step)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _analyse(inputs, config, reference=reference, on_step=on_step)
+
+
+def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
+             on_step: Callable[[str], None] | None) -> dict[str, pl.DataFrame]:
     from reasonlens.stats import accuracy as acc
     from reasonlens.stats import models as md
     from reasonlens.stats import rates as rt
@@ -40,6 +54,9 @@ def analyse(inputs: Inputs, config: StatsConfig = StatsConfig(), *, reference: s
     models = _models(inputs)
     ref = reference if reference is not None else (models[0] if models else None)
     r, t, g, j = inputs.responses, inputs.terms, inputs.graded, inputs.judgments
+    if j is None and r is not None and rt.behaviours_in(r):  # score --behaviours
+        j = r.select("id", "model", "benchmark", "problem_id",
+                     *[c for b in rt.behaviours_in(r) for c in (f"{b}_count", f"{b}_status")])
     if r is not None and r.height:
         step("category rates")
         out["category_rates"] = rt.category_rates(r, config=config)

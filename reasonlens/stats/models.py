@@ -78,9 +78,19 @@ def _groups(df: pl.DataFrame) -> np.ndarray:
         else np.unique(df["_cluster"].to_numpy(), return_inverse=True)[1]
 
 
+def _sm():
+    """The two statsmodels pieces we use (narrow imports: statsmodels.api takes seconds)."""
+    from types import SimpleNamespace
+
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    return SimpleNamespace(GLM=GLM, families=families)
+
+
 def _fit_counts(y: np.ndarray, X: np.ndarray, offset: np.ndarray, groups: np.ndarray,
                 method: str) -> tuple[object, str, float | None]:
-    import statsmodels.api as sm
+    sm = _sm()
 
     cov = ({"cov_type": "cluster", "cov_kwds": {"groups": groups}}
            if np.unique(groups).size > 1 else {"cov_type": "nonrobust"})
@@ -104,12 +114,12 @@ def _fit_counts(y: np.ndarray, X: np.ndarray, offset: np.ndarray, groups: np.nda
 
 
 def _fit_mixed(y: np.ndarray, X: np.ndarray, words: np.ndarray, groups: np.ndarray):
-    import statsmodels.api as sm
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
     lograte = np.log((y + 0.5) / words * 1000.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sm.MixedLM(lograte, X, groups=groups).fit(reml=True)
+        res = MixedLM(lograte, X, groups=groups).fit(reml=True)
     return res
 
 
@@ -210,9 +220,9 @@ def correctness_model(responses: pl.DataFrame, graded: pl.DataFrame,
         tidy frame: term, odds_ratio, ci_low, ci_high, p_value, p_holm, p_bh, n_responses,
         n_problems, transform, status, level.
     """
-    import statsmodels.api as sm
-
     from reasonlens.stats.rates import behaviours_in
+
+    sm = _sm()
 
     schema = {"term": pl.String, "odds_ratio": pl.Float64, "ci_low": pl.Float64,
               "ci_high": pl.Float64, "p_value": pl.Float64, "n_responses": pl.Int64,
@@ -223,7 +233,9 @@ def correctness_model(responses: pl.DataFrame, graded: pl.DataFrame,
     preds = list(predictors) if predictors is not None else categories_in(responses)
     if judgments is not None:
         beh = behaviours_in(judgments)
-        df = df.join(judgments.select("id", *[f"{b}_count" for b in beh]), on="id", how="left")
+        new = [f"{b}_count" for b in beh if f"{b}_count" not in df.columns]
+        if new:  # score --behaviours may already carry them
+            df = df.join(judgments.select("id", *new), on="id", how="left")
         if predictors is None:
             preds += [f"{b}_count" for b in beh]
     preds = [p for p in preds if p in df.columns]

@@ -187,12 +187,20 @@ def write_synthetic(out_dir: str | Path, cfg: SyntheticConfig = SyntheticConfig(
         write_json(d / "summary.json", {"provenance": prov})
     if "judge-eval" in stages:
         d = dirs["judge-eval"] = out / "judge-eval"
+        def entry(v: float, n: int) -> dict:
+            metrics = {m: {"value": v + dv, "ci": [v + dv - 0.15, min(1.0, v + dv + 0.12)],
+                           "n_boot_valid": 1000}
+                       for m, dv in (("kappa", 0.0), ("qwk", 0.05), ("spearman", 0.02),
+                                     ("f1", 0.15))}
+            return {"n": n, "n_missing": 0, "instances": {"tp": 10, "n_pred": 12, "n_gold": 14},
+                    **metrics}
+
         write_json(d / "agreement.json", {
-            "behaviours": {b: {"n": 60, "presence": {"kappa": 0.62 - 0.1 * i,
-                                                     "kappa_ci": [0.45 - 0.1 * i, 0.78 - 0.1 * i],
-                                                     "f1": 0.8, "f1_ci": [0.7, 0.88]},
-                               "counts": {"weighted_kappa": 0.55, "weighted_kappa_ci": [0.4, 0.7],
-                                          "spearman": 0.6, "spearman_ci": [0.45, 0.73]}}
+            "judge": ["offline-detector@synthetic"], "split": "test", "n_responses": 60,
+            "bootstrap": {"n_boot": 1000, "unit": "response"},
+            "behaviours": {b: {"overall": entry(0.6 - 0.1 * i, 60),
+                               "by_style": {"distilled": entry(0.65 - 0.1 * i, 30),
+                                            "zero-rl": entry(0.5 - 0.1 * i, 30)}}
                            for i, b in enumerate(BEHAVIOURS)},
             "provenance": _provenance("judge-eval")})
     if "ablate" in stages:

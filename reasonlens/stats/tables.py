@@ -76,17 +76,29 @@ def ablation_frame(ablations: list[dict], n_by_condition: dict[str, int] | None 
 
 _N_KEYS = ("n", "n_items", "n_responses", "n_pairs", "n_gold")
 _CONTAINERS = {"behaviours", "behaviors", "results", "metrics", "by_behaviour"}
-_SKIP = {"provenance", "config", "confusion", "confusion_matrix"}
+_SKIP = {"provenance", "config", "confusion", "confusion_matrix", "instances", "bootstrap",
+         "table", "matching", "judge", "split", "n_missing", "n_boot_valid"}
+_SCOPE_NAMES = {"overall": "all", "by_style": "style", "by_model": "model"}
+_KNOWN = {"kappa", "qwk", "weighted_kappa", "spearman", "pearson", "mae", "precision", "recall",
+          "f1", "accuracy", "agreement"}
 
 
 def agreement_frame(agreements: list[dict]) -> pl.DataFrame:
     """agreement.json -> behaviour, scope, metric, estimate, ci_low, ci_high, n.
 
-    Walks the JSON: every numeric value ``k`` in an object becomes a row, with its CI from a
-    sibling ``k_ci`` ([low, high]) when present and n from a sibling n / n_items / n_responses.
-    The first path component is taken as the behaviour, the rest (e.g. a model) as the scope.
+    Reads judge-eval's layout (``behaviours.B.overall.kappa = {"value", "ci"}``, per-style blocks
+    under ``by_style``) and, generically, any numeric ``k`` with a sibling ``k_ci``. The first path
+    component is the behaviour, the rest (e.g. ``style/distilled``) the scope; n comes from the
+    enclosing object's n / n_items / n_responses.
     """
     rows: list[dict] = []
+
+    def emit(path: list[str], metric: str, est: Any, ci: Any, n: Any) -> None:
+        p = [x for x in path if x not in _CONTAINERS] or path
+        scope = "/".join(_SCOPE_NAMES.get(x, x) for x in p[1:]) or "all"
+        lo, hi = _ci(ci)
+        rows.append({"behaviour": p[0], "scope": scope, "metric": metric, "estimate": _num(est),
+                     "ci_low": lo, "ci_high": hi, "n": n if isinstance(n, int) else None})
 
     def walk(node: Any, path: list[str]) -> None:
         if not isinstance(node, dict):
@@ -95,14 +107,13 @@ def agreement_frame(agreements: list[dict]) -> pl.DataFrame:
         for k, v in node.items():
             if k in _SKIP or k in _N_KEYS or k.endswith("_ci"):
                 continue
-            if isinstance(v, dict):
+            if isinstance(v, dict) and "value" in v and path:
+                if _num(v.get("value")) is not None:
+                    emit(path, str(k), v["value"], v.get("ci"), n)
+            elif isinstance(v, dict):
                 walk(v, path + [str(k)])
-            elif _num(v) is not None and path:
-                lo, hi = _ci(node.get(f"{k}_ci"))
-                p = [x for x in path if x not in _CONTAINERS] or path
-                rows.append({"behaviour": p[0], "scope": "/".join(p[1:]) or "all",
-                             "metric": str(k), "estimate": _num(v), "ci_low": lo, "ci_high": hi,
-                             "n": n})
+            elif _num(v) is not None and path and (f"{k}_ci" in node or k in _KNOWN):
+                emit(path, str(k), v, node.get(f"{k}_ci"), n)
 
     for a in agreements:
         walk({k: v for k, v in a.items() if k not in _SKIP}, [])
