@@ -13,9 +13,12 @@ kind       shipped in                             example names
 =========  =====================================  ==========================
 lexicon    reasonlens/resources/lexicons/         anthropomorphic, connectors
 banlist    reasonlens/resources/banlists/         paper_core
-template   prompts/templates/ (-> reasonlens.prompts)  boxed_cot, gpqa_letter
-rubric     prompts/rubrics/                        multi_perspective
+template   prompts/templates/                     boxed_cot, gpqa_letter
+rubric     prompts/rubrics/                       multi_perspective
 =========  =====================================  ==========================
+
+``prompts/`` and ``annotations/`` sit at the repository root; ``reasonlens/resources/prompts`` and
+``reasonlens/resources/annotations`` are symlinks to them, so wheels ship copies.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ _REPO_ROOT = _PKG_ROOT.parent
 KINDS: dict[str, tuple[str, str, Path]] = {
     "lexicon": ("reasonlens", "resources/lexicons", _PKG_ROOT / "resources" / "lexicons"),
     "banlist": ("reasonlens", "resources/banlists", _PKG_ROOT / "resources" / "banlists"),
-    "template": ("reasonlens.prompts", "templates", _REPO_ROOT / "prompts" / "templates"),
-    "rubric": ("reasonlens.prompts", "rubrics", _REPO_ROOT / "prompts" / "rubrics"),
+    "template": ("reasonlens", "resources/prompts/templates", _REPO_ROOT / "prompts" / "templates"),
+    "rubric": ("reasonlens", "resources/prompts/rubrics", _REPO_ROOT / "prompts" / "rubrics"),
 }
 
 

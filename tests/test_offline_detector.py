@@ -156,3 +156,13 @@ def test_needs_no_network(monkeypatch):
     offline._trained.cache_clear()
     out = offline.detect(_traces([PLANTED]))
     assert out["metacognitive_count"][0] >= 1
+
+
+def test_combined_cue_regex_agrees_with_the_named_cues():
+    sentences = [s.text for r in load_gold(split="train")[:20]
+                 for s in split_sentences(r["response"])]
+    sentences += ["Wait, so x = 2.", "Hmm, wait, is that right?", "Check: 2 + 2 = 4.",
+                  "Alternatively, use the formula.", "We check whether 91 is prime."]
+    for b in ("multi_perspective", "metacognitive"):
+        for s in sentences:
+            assert bool(offline.cue_hits(s, b)) == (offline._ANY_CUE[b].search(s) is not None), s

@@ -256,3 +256,27 @@ def test_console_script_scores_the_example(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "distilled-32b-example" in res.stdout and "Scored 48 responses" in res.stderr
+
+
+@pytest.mark.server
+def test_behaviours_through_the_llm_judge(tmp_path, smollm_server):
+    src = tmp_path / "two.jsonl"
+    with open(EXAMPLE, encoding="utf-8") as fh:
+        src.write_text("".join(fh.readline() for _ in range(2)), encoding="utf-8")
+    out = tmp_path / "j"
+    res = CliRunner().invoke(cli, ["score", str(src), "--out", str(out), "--behaviours",
+                                   "--base-url", smollm_server.base_url, "--judge-model",
+                                   smollm_server.model])
+    assert res.exit_code == 0, (res.output, res.exception)
+    resp = pl.read_parquet(out / "responses.parquet")
+    assert len(resp) == 2 and resp["judge"].to_list() == [f"llm:{smollm_server.model}"] * 2
+    for b in ("multi_perspective", "metacognitive"):
+        status = resp[f"{b}_status"].to_list()
+        assert set(status) <= {"ok", "parse_error", "refusal", "error", "skipped"}
+        # a failed judgment is missing, never 0
+        for s, c in zip(status, resp[f"{b}_count"].to_list()):
+            assert (c is None) == (s != "ok")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["behaviour_source"]["source"] == "llm-judge"
+    assert "OPENAI_API_KEY" not in json.dumps(summary["behaviour_source"]["endpoint"]) or \
+        summary["behaviour_source"]["endpoint"]["api_key_env"] == "OPENAI_API_KEY"

@@ -4,7 +4,8 @@
   (NFKC, zero-width and other format characters removed, typographic apostrophes unified, case
   folded); a lexeme matches as a whole word (``exact``), or, for lexemes of three or more letters,
   with up to two separator characters (space, hyphen, dot, underscore, asterisk, apostrophe,
-  middle dot) between its letters (``obfuscated``: "W ait", "wa-it", "W-A-I-T", "w.a.i.t").
+  middle dot) between its letters (``obfuscated``: "W ait", "wa-it", "W-A-I-T", "w.a.i.t"; a
+  fully spaced match that continues with another spaced letter, "w a i t e r", is not one).
   Inner spaces of phrases match any run of whitespace. Short lexemes ("so", "or", "if") are
   matched exactly only, since spaced letters produce false hits.
 - **Substitution**: words and bigrams whose rate rose most against the unbanned run, by the
@@ -54,6 +55,15 @@ def _obfuscated_pattern(lexeme: str) -> str:
     return r"(?<![\w])" + r"\W+".join(parts) + r"(?![\w])"
 
 
+_SPACED = re.compile(r"^(?:\w[\s\-_.*'\u00b7]{1,2})+\w$")
+_NEXT_LETTER = re.compile(r"[\s\-_.*'\u00b7]{1,2}\w(?!\w)")
+
+
+def _spelled_longer(text: str, m: re.Match) -> bool:
+    """A fully letter-spaced match that goes on with another spaced letter ("w a i t e r")."""
+    return bool(_SPACED.match(m.group(0)) and _NEXT_LETTER.match(text, m.end()))
+
+
 @dataclass(frozen=True)
 class LeakageMatcher:
     """Compiled leakage patterns for a set of lexemes."""
@@ -77,7 +87,10 @@ class LeakageMatcher:
         out = {}
         for lex, ex, ob in zip(self.lexemes, self.exact, self.obfuscated):
             n_ex = len(ex.findall(t))
-            n_ob = max(0, len(ob.findall(t)) - n_ex) if ob is not None else 0
+            n_ob = 0
+            if ob is not None:
+                n_all = sum(1 for m in ob.finditer(t) if not _spelled_longer(t, m))
+                n_ob = max(0, n_all - n_ex)
             if n_ex or n_ob:
                 out[lex] = (n_ex, n_ob)
         return out

@@ -293,7 +293,8 @@ class EndpointTokenizer:
         return out
 
     def special_ids(self) -> frozenset[int]:
-        return frozenset()
+        """Ids the server detokenizes to nothing (llama.cpp renders control tokens as "")."""
+        return frozenset(i for i, s in enumerate(self.surfaces()) if s == "")
 
     def _cache_path(self) -> Path:
         key = content_hash({"root": self.root, "model": self.model, "flavour": self.flavour,
@@ -328,16 +329,21 @@ class EndpointTokenizer:
         return all(g == surf[i] for g, i in zip(got, probe))
 
     def _scan(self, progress=None) -> list[str]:
+        return self.scan_range(0, self.vocab_size, progress=progress)
+
+    def scan_range(self, start: int, stop: int, progress=None) -> list[str]:
+        """Surfaces of ids ``start..stop-1``: batches of ids between sentinels, one request
+        each; a batch that fails or does not split cleanly is bisected down to single ids (a
+        lone partial UTF-8 byte becomes U+FFFD)."""
         sep_ids = self.encode(_SENTINEL)
         sep = self.decode(sep_ids)
         if not sep or sep not in self.decode(sep_ids + [0] + sep_ids):
             raise EndpointError(f"{self.root}: the detokenize endpoint does not round-trip a "
                                 "sentinel; cannot scan the vocabulary")
-        out: list[str | None] = [None] * self.vocab_size
-        batches = [list(range(s, min(s + self.batch, self.vocab_size)))
-                   for s in range(0, self.vocab_size, self.batch)]
+        out: dict[int, str] = {}
+        batches = [list(range(s, min(s + self.batch, stop))) for s in range(start, stop,
+                                                                          self.batch)]
         pending = batches
-        done = 0
         while pending:
             chunk, pending = pending[:8], pending[8:]
             texts = self._detokenize_many([self._interleave(b, sep_ids) for b in chunk])
@@ -347,19 +353,17 @@ class EndpointTokenizer:
                         and not parts[-1]:
                     for i, s in zip(b, parts[1:-1]):
                         out[i] = s
-                    done += len(b)
                     if progress:
                         progress(len(b))
                 elif len(b) == 1:
                     single = self._detokenize_many([b])[0]
                     out[b[0]] = single if single is not None else REPLACEMENT
-                    done += 1
                     if progress:
                         progress(1)
                 else:
                     half = len(b) // 2
                     pending = [b[:half], b[half:]] + pending
-        return [s if s is not None else REPLACEMENT for s in out]
+        return [out.get(i, REPLACEMENT) for i in range(start, stop)]
 
     @staticmethod
     def _interleave(ids: list[int], sep_ids: list[int]) -> list[int]:

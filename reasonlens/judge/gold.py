@@ -32,9 +32,11 @@ SPLITS = ("train", "test")
 TAGS = {"mp": "multi_perspective", "mc": "metacognitive"}
 OPEN, SEP, CLOSE = "\u27e6", "|", "\u27e7"  # ⟦tag|text⟧
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_GOLD = _REPO_ROOT / "annotations" / "gold.jsonl"
-SOURCE_DIR = _REPO_ROOT / "annotations" / "source"
+# annotations/ is shipped inside the package as reasonlens/resources/annotations (a symlink to the
+# repo-root folder in a checkout, copied into wheels), so installed copies find the gold set too.
+_ANNOTATIONS = Path(__file__).resolve().parents[1] / "resources" / "annotations"
+DEFAULT_GOLD = _ANNOTATIONS / "gold.jsonl"
+SOURCE_DIR = _ANNOTATIONS / "source"
 
 
 @dataclass(frozen=True)

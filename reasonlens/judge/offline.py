@@ -8,18 +8,21 @@ It needs no API and no network, and it is meant to be read:
    "another way", "let me try ... instead" for multi_perspective; "wait" (not "wait, so"),
    "let me check/verify/re-read", "did I", "that can't be right", "seems plausible" for
    metacognitive.
-3. **Classifier.** Per behaviour, a TF-IDF (word 1-2-grams + character 2-5-grams, digits folded
-   to 0) logistic regression over sentences, trained at first use (well under a second) on the
-   **train split** of the gold set only. A training sentence is positive when it overlaps a gold
-   instance span of that behaviour.
-4. **Rule.** A sentence is an instance when ``p >= threshold`` or when a cue matches and
-   ``p >= cue_threshold`` (``p`` = the classifier's probability). The two thresholds were chosen
-   by cross-validation over the train split (grouped by response; see
+3. **Classifier.** Per behaviour, a TF-IDF (word 1-2-grams, optionally + character 2-5-grams;
+   numbers folded to 0) logistic regression over sentences, trained at first use (well under a
+   second) on the **train split** of the gold set only. A training sentence is positive when it
+   overlaps a gold instance span of that behaviour.
+4. **Rule.** A sentence is an instance when ``p >= threshold`` (0.8) or when a cue matches and
+   ``p >= cue_threshold`` (0.05), ``p`` being the classifier's probability: the cues decide,
+   the classifier vetoes very unlikely cue hits and adds very likely cue-less sentences. The
+   settings were chosen by cross-validation over the train split (grouped by response; see
    ``scripts/offline_detector_cv.py``), never on the test split.
 5. **Count.** The number of instance sentences; with ``merge_adjacent`` consecutive instance
-   sentences count as one episode (the guidelines' counting rule).
+   sentences count as one episode (off by default: cross-validation preferred it off).
 
-Output: the judge frame of ``/tmp/interfaces.md``: id, model, benchmark, problem_id, sample,
+Agreement with the human labels on the gold test split: ``docs/judge-validation.md``
+(``reasonlens judge-eval offline``). Output: the judge frame shared with the LLM judge:
+id, model, benchmark, problem_id, sample,
 ``<b>_count`` (Int64; null only for a skipped response), ``<b>_status`` ("ok" | "skipped"),
 ``<b>_instances`` (JSON list of {"quote", "sentence", "chunk": null}), ``judge``
 ("offline-detector@VERSION"), ``n_chunks`` (1, or 0 when skipped).
@@ -84,6 +87,9 @@ CUES: dict[str, tuple[tuple[str, re.Pattern], ...]] = {
     )),
 }
 
+# one alternation per behaviour: "does any cue match?" in a single regex search
+_ANY_CUE = {b: re.compile("|".join(f"(?:{rx.pattern})" for _, rx in cues), _I)
+            for b, cues in CUES.items()}
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -212,7 +218,8 @@ def score_sentences(sentences: list[str], models: dict[str, Any]) -> dict[str, l
 
 def decide(sentence: str, p: float, behaviour: str, cfg: OfflineConfig) -> bool:
     """The combination rule: a confident classifier, or a cue with a less confident one."""
-    return p >= cfg.threshold or (p >= cfg.cue_threshold and bool(cue_hits(sentence, behaviour)))
+    return p >= cfg.threshold or (p >= cfg.cue_threshold
+                                  and _ANY_CUE[behaviour].search(sentence) is not None)
 
 
 def instances_for(sentences, probs: list[float], behaviour: str, cfg: OfflineConfig

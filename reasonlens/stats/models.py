@@ -57,6 +57,11 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
+def _stable(coef: float, se: float, limit: float = 30.0) -> bool:
+    """A coefficient whose interval can be reported (finite, |coef| and se not absurd)."""
+    return bool(np.isfinite(coef) and np.isfinite(se) and abs(coef) < limit and se < limit)
+
+
 def _design(df: pl.DataFrame, models: list[str], reference: str, with_bench: bool
             ) -> tuple[np.ndarray, list[str]]:
     cols, names = [np.ones(df.height)], ["const"]
@@ -196,7 +201,9 @@ def compare_models(responses: pl.DataFrame, categories: list[str] | None = None,
                     b, se = float(np.asarray(res.params)[j]), float(np.asarray(res.bse)[j])
                     if totals.get(m, 0) == 0:
                         row.update(rate_ratio=0.0, status="zero counts for this model")
-                    elif np.isfinite(b) and np.isfinite(se):
+                    elif not _stable(b, se):
+                        row["status"] = "unstable estimate (separation or collinearity)"
+                    else:
                         row.update(rate_ratio=math.exp(b), ci_low=math.exp(b - z * se),
                                    ci_high=math.exp(b + z * se),
                                    p_value=float(np.asarray(res.pvalues)[j]))
@@ -287,25 +294,23 @@ def correctness_model(responses: pl.DataFrame, graded: pl.DataFrame,
             row["status"] = "constant predictor (dropped)"
         else:
             j = names.index(p)
-            if np.isfinite(params[j]) and np.isfinite(bse[j]):
+            if _stable(params[j], bse[j]):
                 row.update(odds_ratio=math.exp(params[j]), ci_low=math.exp(params[j] - z * bse[j]),
                            ci_high=math.exp(params[j] + z * bse[j]), p_value=float(pv[j]))
+            elif status == "ok":
+                row["status"] = "unstable estimate (separation or collinearity)"
         rows.append(row)
     return adjust_pvalues(pl.DataFrame(rows, schema=schema, orient="row"))
 
 
-def _term_matrix(terms: pl.DataFrame, resp: pl.DataFrame, model: str, clusters: dict,
-                 cols: dict) -> tuple[np.ndarray, np.ndarray]:
-    g, k = len(clusters), len(cols)
+def _term_matrix(tc: pl.DataFrame, cw: pl.DataFrame, model: str, g: int, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (clusters x terms) counts and per-cluster words of one model (pre-aggregated)."""
     counts, words = np.zeros((g, k)), np.zeros(g)
-    r = resp.filter(pl.col("model") == model)
-    np.add.at(words, np.array([clusters[c] for c in r["_cluster"].to_list()], dtype=int),
-              r["_w"].to_numpy())
-    t = terms.filter(pl.col("model") == model)
-    if t.height:
-        ri = np.array([clusters[c] for c in t["_cluster"].to_list()], dtype=int)
-        ci = np.array([cols[x] for x in t.select("category", "term").iter_rows()], dtype=int)
-        np.add.at(counts, (ri, ci), t["count"].to_numpy())
+    w = cw.filter(pl.col("model") == model)
+    words[w["_ci"].to_numpy()] = w["_w"].to_numpy()
+    t = tc.filter(pl.col("model") == model)
+    counts[t["_ci"].to_numpy(), t["_ti"].to_numpy()] = t["count"].to_numpy()
     return counts, words
 
 
@@ -338,19 +343,22 @@ def term_tests(terms: pl.DataFrame, responses: pl.DataFrame, *, reference: str |
     if len(models) < 2 or t.height == 0:
         return adjust_pvalues(pl.DataFrame(schema=schema))
     ref = reference if reference is not None else models[0]
-    clusters = {c: i for i, c in enumerate(sorted(resp["_cluster"].unique().to_list()))}
-    pairs = t.select("category", "term").unique().sort("category", "term")
-    cols = {x: j for j, x in enumerate(pairs.iter_rows())}
-    g = len(clusters)
+    clusters = resp.select("_cluster").unique().sort("_cluster").with_row_index("_ci")
+    pairs = t.select("category", "term").unique().sort("category", "term").with_row_index("_ti")
+    cols = {(c, x): j for j, c, x in pairs.iter_rows()}
+    g, k = clusters.height, pairs.height
+    cw = resp.group_by("model", "_cluster").agg(pl.col("_w").sum()).join(clusters, on="_cluster")
+    tc = (t.group_by("model", "_cluster", "category", "term").agg(pl.col("count").sum())
+          .join(clusters, on="_cluster").join(pairs, on=["category", "term"]))
     corr = g / (g - 1) if g > 1 else float("nan")
-    c_r, w_r = _term_matrix(t, resp, ref, clusters, cols)
+    c_r, w_r = _term_matrix(tc, cw, ref, g, k)
     C_r, W_r = c_r.sum(0), w_r.sum()
     z = _z(config.level)
     rows = []
     for m in models:
         if m == ref:
             continue
-        c_m, w_m = _term_matrix(t, resp, m, clusters, cols)
+        c_m, w_m = _term_matrix(tc, cw, m, g, k)
         C_m, W_m = c_m.sum(0), w_m.sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             R_m, R_r = C_m / W_m, C_r / W_r

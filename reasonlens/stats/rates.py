@@ -214,25 +214,28 @@ def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, .
         wcol).fill_null(0).cast(pl.Float64).alias("_w")])
     t = terms if part == "all" else terms.filter(pl.col("part") == part)
     t = t.group_by("id", "category", "term").agg(pl.col("count").sum().cast(pl.Float64))
-    t = t.join(resp.select("id", *by, "_cluster"), on="id", how="inner")
+    # per (group, cluster, term): summed counts and responses with any (all in polars)
+    tc = (t.join(resp.select("id", *by, "_cluster"), on="id", how="inner")
+          .group_by(*by, "_cluster", "category", "term")
+          .agg(pl.col("count").sum(), (pl.col("count") > 0).sum().cast(pl.Float64)
+               .alias("present")))
+    tparts = {k: v for k, v in tc.partition_by(list(by), as_dict=True).items()}
     out_rows: list[dict] = []
     for key, rsub in resp.group_by(list(by), maintain_order=True):
-        cl = rsub.group_by("_cluster").agg(pl.col("_w").sum(), pl.len().alias("_n")).sort(
-            "_cluster")
-        idx = {c: i for i, c in enumerate(cl["_cluster"].to_list())}
-        tsub = t
-        for c, v in zip(by, key):
-            tsub = tsub.filter(pl.col(c) == v)
-        if tsub.height == 0:
+        tsub = tparts.get(tuple(key))
+        if tsub is None or tsub.height == 0:
             continue
-        pairs = tsub.select("category", "term").unique().sort("category", "term")
-        col_of = {(a, b): j for j, (a, b) in enumerate(pairs.iter_rows())}
+        cl = (rsub.group_by("_cluster").agg(pl.col("_w").sum(), pl.len().alias("_n"))
+              .sort("_cluster").with_row_index("_ci"))
+        pairs = tsub.select("category", "term").unique().sort("category", "term") \
+            .with_row_index("_ti")
+        tsub = tsub.join(cl.select("_cluster", "_ci"), on="_cluster").join(
+            pairs, on=["category", "term"])
         g, k = cl.height, pairs.height
         counts, present = np.zeros((g, k)), np.zeros((g, k))
-        ri = np.array([idx[c] for c in tsub["_cluster"].to_list()])
-        ci = np.array([col_of[(a, b)] for a, b in tsub.select("category", "term").iter_rows()])
-        np.add.at(counts, (ri, ci), tsub["count"].to_numpy())
-        np.add.at(present, (ri, ci), (tsub["count"].to_numpy() > 0).astype(float))
+        ri, ci = tsub["_ci"].to_numpy(), tsub["_ti"].to_numpy()
+        counts[ri, ci] = tsub["count"].to_numpy()      # one row per (cluster, term) already
+        present[ri, ci] = tsub["present"].to_numpy()
         w, n = cl["_w"].to_numpy(), cl["_n"].to_numpy().astype(float)
         num = np.hstack([counts * 1000.0, counts, present])
         den = np.hstack([np.repeat(w[:, None], k, 1), np.repeat(n[:, None], 2 * k, 1)])
@@ -241,7 +244,7 @@ def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, .
                                        level=config.level)
         totals = counts.sum(0)
         base = dict(zip(by, key))
-        for j, (cat, term) in enumerate(pairs.iter_rows()):
+        for j, (_, cat, term) in enumerate(pairs.iter_rows()):
             for m, metric in enumerate(METRICS):
                 i = m * k + j
                 out_rows.append({**base, "category": cat, "term": term, "metric": metric,
