@@ -37,7 +37,8 @@ def _lines(path: Path) -> list[bytes]:
 def _generate_cmd(out: Path, *urls: str) -> list[str]:
     cmd = [sys.executable, "-m", "reasonlens", "generate", "--benchmark", "aime24",
            "--benchmark-source", str(TINY), "--limit", "2", "--model", "smollm2-135m",
-           "-n", "2", "--max-tokens", "8", "--temperature", "0.6", "--seed", "7", "--concurrency", "2",
+           "-n", "2", "--max-tokens", "8", "--temperature", "0.6", "--seed", "7",
+           "--concurrency", "2",
            "--timeout", "300", "--out", str(out), "-q"]
     for u in urls:
         cmd += ["--base-url", u]
@@ -141,13 +142,14 @@ def test_timeout_fails_the_sample_and_a_rerun_fills_it(fault_proxy, tmp_path):
 
 def test_n_is_probed_not_assumed(smollm_server, tmp_path):
     """llama.cpp ignores n > 1: the probe sees one choice and the rest come as separate
-    requests, so -n 3 still yields three samples."""
+    requests, so -n 2 still yields two samples."""
     ep = EndpointConfig(base_urls=(smollm_server.base_url,), model="smollm2-135m", timeout=300,
                         concurrency=1)
     out = tmp_path / "o.jsonl"
-    s = run_generation(_one_problem(), ep, SamplingConfig(max_tokens=6, n=3, seed=3), out,
+    s = run_generation(_one_problem(), ep, SamplingConfig(max_tokens=6, n=2, seed=3), out,
                        progress=False)
-    assert s["server_honours_n"] is False and s["written"] == 3
+    assert s["server_honours_n"] is False and s["written"] == 2
     recs = [orjson.loads(x) for x in _lines(out)]
-    assert sorted(r["sample"] for r in recs) == [0, 1, 2]
-    assert recs[0]["request_n"] == 3 and all(r["request_n"] == 1 for r in recs[1:])
+    assert sorted(r["sample"] for r in recs) == [0, 1]
+    assert [r["request_n"] for r in recs] == [2, 1]
+    assert [r["seed"] for r in recs] == [3, 4]

@@ -75,6 +75,8 @@ def test_exact_number(s, expected):
     ("I pick option A", "A"),
     ("**B**", "B"),
     ("Answer: E", None),   # not a valid letter for four choices
+    ("I think the answer is a prime, so Answer: D", "D"),
+    ("so the answer is a prime number", None),
     ("nothing", None),
 ])
 def test_extract_letter(text, expected):

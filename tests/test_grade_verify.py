@@ -152,3 +152,13 @@ def test_raw_fallback_lets_math_verify_find_an_unboxed_expression():
     strict = GradeConfig(timeout=3.0, raw_fallback=False)
     r2 = grade_one("We get $x = \\sqrt{2}$ in the end", "\\sqrt{2}", "expression", config=strict)
     assert r2.reason == "no_answer"
+
+
+def test_cut_off_responses_are_not_graded_on_stray_numbers():
+    text = "First, we can find the logarithm of $x^{4y}$:\n$$\\log_x(xy) = x^3 + 2"
+    for kind in ("integer", "expression"):
+        r = grade_one(text, "25", kind, config=CFG, finish_reason="length")
+        assert (r.extracted, r.correct, r.reason) == (None, None, "truncated")
+    r = grade_one("We computed 12 and then 25 apples.", "25", "integer", config=CFG,
+                  finish_reason="stop")
+    assert r.reason == "no_answer"

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import polars as pl
 import pytest
@@ -45,7 +46,7 @@ def _traces(path: Path, n: int, *, long_one: bool = False) -> Path:
         resp = f"We add {i} and 2. That gives {i + 2}. Wait, that seems wrong. So it is {i + 2}."
         if long_one and i == 0:
             resp = "\n\n".join(f"Step {k}: we compute {k} times 3, which is {3 * k}. "
-                               f"Hmm, let me check {k} again." for k in range(12))
+                               f"Hmm, let me check {k} again." for k in range(4))
         rows.append({"id": f"t{i}", "model": "m", "benchmark": "b", "problem_id": str(i),
                      "prompt": f"What is {i} + 2?", "response": resp})
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
@@ -73,11 +74,11 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
                                                                      tmp_path):
     second = FaultProxy(smollm_server.base_url)
     try:
-        traces = _traces(tmp_path / "t.jsonl", 3, long_one=True)
+        traces = _traces(tmp_path / "t.jsonl", 2, long_one=True)
         cache = tmp_path / "cache.sqlite"
         args = [str(traces), "--base-url", fault_proxy.base_url, "--base-url", second.base_url,
                 "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
-                "--max-tokens", "24", "--max-chunk-tokens", "60", "--overlap", "10",
+                "--max-tokens", "8", "--max-chunk-tokens", "60", "--overlap", "10",
                 "--concurrency", "2", "--cache", str(cache), "--price-in", "1",
                 "--price-out", "2"]
         _judge([*args, "--out", str(tmp_path / "out1")])
@@ -85,18 +86,18 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
         # auto: one json_schema probe (llama-cpp answers 500), then json_object for everything
         kinds = sorted(b["response_format"]["type"] for b in bodies)
         assert kinds.count("json_schema") == 1
-        assert all(b["temperature"] == 0.0 and b["max_tokens"] == 24 for b in bodies)
+        assert all(b["temperature"] == 0.0 and b["max_tokens"] == 8 for b in bodies)
         assert _bodies(fault_proxy) and _bodies(second), "both base URLs got requests"
 
         out = tmp_path / "out1"
         j = pl.read_parquet(out / "judgments.parquet")
-        assert j.get_column("id").to_list() == ["t0", "t1", "t2"]
+        assert j.get_column("id").to_list() == ["t0", "t1"]
         assert j.columns[:10] == ["id", "model", "benchmark", "problem_id", "sample",
                                   "doubt_count", "doubt_status", "doubt_instances", "judge",
                                   "n_chunks"]
         assert set(j.get_column("doubt_status")) <= STATUSES
         n_chunks = j.get_column("n_chunks").to_list()
-        assert n_chunks[0] > 1 and n_chunks[1:] == [1, 1]
+        assert n_chunks == [2, 1]
         assert len(bodies) == 1 + sum(n_chunks)
         for row in j.iter_rows(named=True):
             assert (row["doubt_count"] is None) == (row["doubt_status"] != "ok")
@@ -115,7 +116,7 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
                                               / 1e6)
         assert set(u["per_url"]) == {fault_proxy.base_url, second.base_url}
         st = summary["models"]["m"]["benchmarks"]["b"]["behaviours"]["doubt"]
-        assert st["n"] + st["n_missing"] == 3
+        assert st["n"] + st["n_missing"] == 2
         assert summary["cache"]["writes"] == sum(n_chunks)
         names = {d["name"] for d in summary["provenance"]["data_files"]}
         assert names == {"toy_doubt", "judge_behaviour"}
@@ -135,21 +136,53 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
         second.close()
 
 
+def _latency(server, tmp_path: Path) -> float:
+    """Seconds the real server takes for one small judge request (it varies with machine load;
+    the client timeout of the fault test must exceed it)."""
+    from reasonlens.judge.chunking import chunk_text, split_sentences
+    from reasonlens.judge.request import RequestParams, build_judge_request, build_messages
+    from reasonlens.judge.rubrics import load_rubric, load_template
+
+    text = "We add 9 and 2. That gives 11. Wait, that seems wrong. So it is 11."
+    msgs = build_messages(load_rubric(str(_rubric(tmp_path))), load_template(),
+                          chunk_text(text)[0], split_sentences(text))
+    body = build_judge_request(server.model, msgs, RequestParams(max_tokens=8), "json_object")
+    t0 = time.monotonic()
+    httpx.post(server.base_url + "/chat/completions", json=body, timeout=600).raise_for_status()
+    return time.monotonic() - t0
+
+
 def test_faults_are_retried_and_succeed(smollm_server, fault_proxy, tmp_path):
+    timeout = max(5.0, 4 * _latency(smollm_server, tmp_path))
     traces = _traces(tmp_path / "t.jsonl", 1)
     fault_proxy.push(("status", 429, {"Retry-After": "1"}), ("status", 500, {}),
-                     ("garbage", b"{this is not json"), ("sleep", 4), ("drop",))
+                     ("garbage", b"{this is not json"), ("drop",), ("sleep", timeout + 2))
     t0 = time.monotonic()
     _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
             "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
-            "--max-tokens", "16", "--structured", "json_object", "--timeout", "2",
+            "--max-tokens", "8", "--structured", "json_object", "--timeout", f"{timeout:.1f}",
             "--backoff-base", "0.2", "--no-cache"])
-    assert time.monotonic() - t0 >= 1.0  # Retry-After honoured
+    assert time.monotonic() - t0 >= 1.0 + timeout  # Retry-After honoured, timeout waited
     s = read_json(tmp_path / "o" / "summary.json")
     assert s["usage"]["retries"] == 5 and s["usage"]["failures"] == 0
+    assert s["usage"]["completion_tokens"] > 0
     assert len(_bodies(fault_proxy)) == 6
+    assert len({b for _, _, b in fault_proxy.requests}) == 1  # the same request each time
     j = pl.read_parquet(tmp_path / "o" / "judgments.parquet")
-    assert j.get_column("doubt_status")[0] != "error"
+    assert j.get_column("doubt_status")[0] in STATUSES - {"error", "skipped"}
+
+
+def test_exhausted_retries_are_missing_not_zero(smollm_server, fault_proxy, tmp_path):
+    traces = _traces(tmp_path / "t.jsonl", 1)
+    fault_proxy.push(*[("status", 503, {})] * 3)
+    _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
+            "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
+            "--structured", "json_object", "--max-retries", "2", "--backoff-base", "0.05",
+            "--cache", str(tmp_path / "c.sqlite")])
+    row = pl.read_parquet(tmp_path / "o" / "judgments.parquet").row(0, named=True)
+    assert (row["doubt_status"], row["doubt_count"]) == ("error", None)
+    assert "HTTP 503" in row["doubt_reason"]
+    assert _cache_rows(tmp_path / "c.sqlite") == 0  # failures are not cached: a rerun retries
 
 
 def test_non_json_reply_is_parse_error_with_raw_kept(smollm_server, fault_proxy, tmp_path):
@@ -161,7 +194,7 @@ def test_non_json_reply_is_parse_error_with_raw_kept(smollm_server, fault_proxy,
     fault_proxy.push(("garbage", fake))
     _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
             "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
-            "--max-tokens", "16", "--structured", "none", "--concurrency", "1",
+            "--max-tokens", "8", "--structured", "none", "--concurrency", "1",
             "--cache", str(tmp_path / "c.sqlite")])
     j = pl.read_parquet(tmp_path / "o" / "judgments.parquet").sort("id")
     r0 = j.row(0, named=True)
@@ -190,11 +223,11 @@ def _cache_rows(path: Path) -> int:
 
 
 def test_kill_9_and_resume_loses_and_repeats_nothing(smollm_server, fault_proxy, tmp_path):
-    n = 8
+    n = 5
     traces = _traces(tmp_path / "t.jsonl", n)
     cache = tmp_path / "cache.sqlite"
     args = [str(traces), "--base-url", fault_proxy.base_url, "--model", smollm_server.model,
-            "--rubric", str(_rubric(tmp_path)), "--max-tokens", "16", "--structured",
+            "--rubric", str(_rubric(tmp_path)), "--max-tokens", "8", "--structured",
             "json_object", "--concurrency", "1", "--cache", str(cache)]
     proc = subprocess.Popen([sys.executable, "-m", "reasonlens", "judge", *args, "--out",
                              str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
@@ -229,7 +262,7 @@ def test_api_key_never_reaches_cache_outputs_or_logs(smollm_server, fault_proxy,
     proc = subprocess.run(
         [sys.executable, "-m", "reasonlens", "judge", str(traces), "--out", str(out),
          "--base-url", fault_proxy.base_url, "--model", smollm_server.model, "--rubric",
-         str(_rubric(tmp_path)), "--max-tokens", "16", "--structured", "json_object",
+         str(_rubric(tmp_path)), "--max-tokens", "8", "--structured", "json_object",
          "--api-key-env", "REASONLENS_JUDGE_KEY", "--cache", str(cache), "-v",
          "--backoff-base", "0.2"],
         capture_output=True, env=env, timeout=300)

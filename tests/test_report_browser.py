@@ -65,3 +65,13 @@ def test_hostile_text_is_shown_as_text(report, chromium):
     assert p["titleText"] == f"Browser {HOSTILE}"
     assert EXCERPT in p["excerpt"]
     assert any(HOSTILE in t for t in p["svgText"])  # the model name drawn as SVG text
+
+
+def test_report_cli_check_flag(tmp_path, chromium, capsys):
+    from reasonlens.cli import main
+
+    dirs = write_synthetic(tmp_path / "in", SyntheticConfig(n_problems=3, n_samples=2),
+                           stages=("grade",))
+    main(["report", str(dirs["grade"]), "-o", str(tmp_path / "r.html"), "--n-boot", "50",
+          "--check"])
+    assert "charts rendered offline in headless Chromium" in capsys.readouterr().out

@@ -154,3 +154,27 @@ def test_report_cli(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     html = out.read_text(encoding="utf-8")
     assert "<title>CLI</title>" in html and '<section id="ablation">' in html
+
+
+def test_report_from_a_trace_file_scores_on_the_fly_and_escapes(tmp_path):
+    pytest.importorskip("reasonlens.scoring.run")
+    rows = []
+    for m in ("plain-model", HOSTILE):
+        for p in range(4):
+            for s in range(2):
+                rows.append({"model": m, "benchmark": "toy", "problem_id": f"p{p}", "sample": s,
+                             "response": "<think>Wait, let me check. But so therefore "
+                                         f"{'hmm ' * (p + s)}<script>alert(3)</script> see "
+                                         "https://example.org</think> The answer is 4.",
+                             "gold": "4"})
+    src = tmp_path / "traces.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = build_report([src], tmp_path / "t.html", config=FAST)
+    html = out.read_text(encoding="utf-8")
+    assert '<section id="token-usage">' in html and '<section id="lengths">' in html
+    assert "traces" in html and "score (on the fly, default lexicons)" in html
+    page = html.replace(javascript_bundle(), "")
+    assert URL_RE.search(html) is None and "<script>alert" not in page
+    specs = json.loads(re.search(r'id="rl-specs">(.*?)</script>', html, re.S).group(1))
+    assert HOSTILE in json.dumps(specs, ensure_ascii=False)
+    assert "alert(3)" not in json.dumps(specs)  # response text itself is never embedded

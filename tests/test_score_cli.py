@@ -259,14 +259,20 @@ def test_console_script_scores_the_example(tmp_path):
 
 
 @pytest.mark.server
-def test_behaviours_through_the_llm_judge(tmp_path, smollm_server):
+def test_behaviours_through_the_llm_judge(tmp_path, smollm_server, fault_proxy):
+    """The --base-url wiring, end to end over HTTP. The proxy answers every call with a
+    malformed 200 reply (generation by the real model is exercised in the judge's own tests and
+    is too slow here): every count must come back missing with a failure status, never 0."""
+    for _ in range(40):
+        fault_proxy.push(("garbage", b"this is not JSON"))
     src = tmp_path / "two.jsonl"
     with open(EXAMPLE, encoding="utf-8") as fh:
-        src.write_text("".join(fh.readline() for _ in range(2)), encoding="utf-8")
+        lines = fh.readlines()
+    src.write_text(lines[1] + lines[3], encoding="utf-8")  # two short zero-RL-style traces
     out = tmp_path / "j"
     res = CliRunner().invoke(cli, ["score", str(src), "--out", str(out), "--behaviours",
-                                   "--base-url", smollm_server.base_url, "--judge-model",
-                                   smollm_server.model])
+                                   "--base-url", fault_proxy.base_url, "--judge-model",
+                                   smollm_server.model, "--judge-max-tokens", "16"])
     assert res.exit_code == 0, (res.output, res.exception)
     resp = pl.read_parquet(out / "responses.parquet")
     assert len(resp) == 2 and resp["judge"].to_list() == [f"llm:{smollm_server.model}"] * 2
@@ -274,9 +280,12 @@ def test_behaviours_through_the_llm_judge(tmp_path, smollm_server):
         status = resp[f"{b}_status"].to_list()
         assert set(status) <= {"ok", "parse_error", "refusal", "error", "skipped"}
         # a failed judgment is missing, never 0
-        for s, c in zip(status, resp[f"{b}_count"].to_list()):
-            assert (c is None) == (s != "ok")
+        assert "ok" not in status
+        assert resp[f"{b}_count"].to_list() == [None, None]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["behaviour_source"]["source"] == "llm-judge"
-    assert "OPENAI_API_KEY" not in json.dumps(summary["behaviour_source"]["endpoint"]) or \
-        summary["behaviour_source"]["endpoint"]["api_key_env"] == "OPENAI_API_KEY"
+    src_info = summary["behaviour_source"]
+    assert src_info["source"] == "llm-judge"
+    assert src_info["endpoint"]["base_urls"] == [fault_proxy.base_url]
+    assert src_info["judge_config"]["params"]["max_tokens"] == 16
+    blk = summary["models"]["zero-rl-32b-example"]["behaviours"]["metacognitive"]
+    assert (blk["n_judged"], blk["n_missing"], blk["mean_per_response"]) == (0, 2, None)

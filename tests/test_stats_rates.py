@@ -154,3 +154,11 @@ def test_stats_config_validates():
         StatsConfig(level=1.5)
     with pytest.raises(ConfigError, match="method"):
         StatsConfig(method="ols")
+
+
+def test_term_clusters_from_term_columns_equal_the_join_path():
+    fr = synthetic_frames(SyntheticConfig(n_problems=5, n_samples=3))
+    direct = term_rates(fr["terms"], fr["responses"], config=FAST)
+    joined = term_rates(fr["terms"].drop("benchmark", "problem_id"), fr["responses"], config=FAST)
+    assert direct.sort("model", "category", "term", "metric").equals(
+        joined.sort("model", "category", "term", "metric"))

@@ -255,13 +255,15 @@ def load_model(spec: ModelSpec, path: str, tokenizer, added: int):
 
 def save_for_inference(trainer, tokenizer, spec: ModelSpec, output_dir: str) -> None:
     """Save the final model with the marker-free template and generation EOS ids."""
-    trainer.save_model(output_dir)
+    trainer.save_model(output_dir)  # gathers ZeRO-3 shards (stage3_gather_16bit_weights...)
+    if not trainer.is_world_process_zero():
+        return
     template = tokenizer.chat_template
     tokenizer.chat_template = inference_template(template)
     tokenizer.save_pretrained(output_dir)
     tokenizer.chat_template = template
     model = trainer.model
-    if getattr(model, "generation_config", None) is not None and trainer.is_world_process_zero():
+    if getattr(model, "generation_config", None) is not None:
         model.generation_config.eos_token_id = eos_token_ids(tokenizer, spec)
         model.generation_config.save_pretrained(output_dir)
 
@@ -269,12 +271,11 @@ def save_for_inference(trainer, tokenizer, spec: ModelSpec, output_dir: str) -> 
 # --- datasets ----------------------------------------------------------------------------------
 
 def load_dataset_any(ref: str, split: str = "train", limit: int | None = None):
-    """A ``datasets.Dataset`` from a save_to_disk directory, a JSONL/JSON/parquet file or a hub id."""
-    import datasets
-
+    """A ``datasets.Dataset`` from a save_to_disk directory, a JSONL/JSON/parquet file or a hub
+    id."""
     from reasonlens._optional import import_datasets
 
-    import_datasets()
+    datasets = import_datasets()
     p = Path(resolve_path(ref))
     if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists()):
         ds = datasets.load_from_disk(str(p))

@@ -4,12 +4,14 @@
     python -m training.data pool --source ../shared/data --out out/distill
     # 2. teacher traces through any OpenAI-compatible endpoint (resumable; usage in the sidecar)
     python -m training.data sample --pool out/distill/pool.parquet --out out/distill \\
-        --base-url https://api.deepseek.com/v1 --model deepseek-reasoner --api-key-env DEEPSEEK_API_KEY
+        --base-url https://api.deepseek.com/v1 --model deepseek-reasoner \\
+        --api-key-env DEEPSEEK_API_KEY
     # 3. the chat dataset (unscreened by default; --keep-correct keeps graded-correct traces only)
-    python -m training.data build --traces out/distill/traces.jsonl --pool out/distill/pool.parquet \\
-        --out out/distill
+    python -m training.data build --traces out/distill/traces.jsonl \\
+        --pool out/distill/pool.parquet --out out/distill
     # prompts with gold answers for zero-RL
-    python -m training.data rl-prompts --benchmark aime_1983_2023 --source ../shared/data --out out/rl
+    python -m training.data rl-prompts --benchmark aime_1983_2023 --source ../shared/data \\
+        --out out/rl
 
 Outputs carry provenance (``stats.json``, ``contamination.json``, parquet metadata).
 """

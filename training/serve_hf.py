@@ -62,7 +62,8 @@ class HFChatModel:
         return list(self.tokenizer.apply_chat_template(messages, **kwargs)["input_ids"])
 
     def generate(self, messages, *, max_tokens: int, temperature: float, top_p: float | None,
-                 seed: int | None, n: int, stop: list[str], cont: bool) -> tuple[int, list[Generated]]:
+                 seed: int | None, n: int, stop: list[str], cont: bool
+                 ) -> tuple[int, list[Generated]]:
         torch = self.torch
         ids = self._prompt_ids(messages, cont)
         inputs = torch.tensor([ids], device=self.device)

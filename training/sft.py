@@ -73,6 +73,8 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
     from training.sft_config import to_sft_config
 
     args = to_sft_config(recipe, output_dir)
+    # The trl config is built before the model is loaded: under `accelerate launch` with ZeRO-3
+    # this lets from_pretrained shard the weights at load time (zero3_init_flag).
     model_path = ensure_model(recipe.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path, revision=recipe.model.revision)
     tokenizer, added = prepare_tokenizer(tokenizer, recipe.model)

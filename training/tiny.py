@@ -77,7 +77,9 @@ def build_tiny_qwen2(out: str | Path, spec: TinySpec | None = None, *,
     model = Qwen2ForCausalLM(config)
     model.generation_config = GenerationConfig(eos_token_id=[vocab["<|endoftext|>"]],
                                                pad_token_id=vocab["<|endoftext|>"])
-    tmp = out.with_name(out.name + ".tmp")
+    import os
+
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)

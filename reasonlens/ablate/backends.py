@@ -10,8 +10,8 @@ common forms first) with a warning, and the dropped ids are recorded. Reasoning 
 OpenAI API reject ``logit_bias`` altogether.
 
 Some clients and proxies drop ``logit_bias`` silently, so :func:`check_ban` tests it before the
-run: a prompt that asks the model to repeat a banned word, sent without and with the bias, and
-with logprobs where the server gives them. The result ("passed", "inconclusive" when the model
+run: a prompt that asks the model to repeat a banned word, sent without and with the bias
+(optionally with logprobs, comparing the sampled tokens with the banned surfaces). The result ("passed", "inconclusive" when the model
 does not say the word even unbanned, "failed") is recorded; "failed" stops the run.
 
 **vLLM offline**: the same unconditional ids as ``SamplingParams(logit_bias=...)``
@@ -75,15 +75,16 @@ def _probe_lexeme(banset) -> str:
 
 
 def check_ban(endpoint, banset, bias: dict[int, float], *, surfaces=None,
-              max_tokens: int = 24) -> dict[str, Any]:
-    """Ask the server to repeat a banned word with and without the bias; see module doc."""
+              max_tokens: int = 12, logprobs: bool = False) -> dict[str, Any]:
+    """Ask the server to repeat a banned word with and without the bias; see module doc.
+
+    With ``logprobs`` (slow on llama-cpp-python) the sampled tokens are also compared with the
+    banned ids' surfaces."""
     from reasonlens.endpoint import EndpointPool, build_chat_request, run_async
 
     word = _probe_lexeme(banset)
     shown = word[:1].upper() + word[1:]
-    messages = [{"role": "user", "content":
-                 f"Repeat these words exactly, nothing else: {shown} {word} {shown} {word} "
-                 f"{shown} {word}"}]
+    messages = [{"role": "user", "content": f'Repeat exactly: "{shown} {word} {word}"'}]
     matcher = LeakageMatcher.build([word])
     banned_surfaces = {surfaces[i] for i in bias} if surfaces is not None else set()
 
@@ -93,7 +94,7 @@ def check_ban(endpoint, banset, bias: dict[int, float], *, surfaces=None,
             for name, b in (("control", None), ("banned", bias)):
                 body = build_chat_request(endpoint.model, messages, temperature=0.0,
                                           max_tokens=max_tokens, seed=0, logit_bias=b,
-                                          logprobs=True, top_logprobs=5)
+                                          logprobs=logprobs or None)
                 resp = await pool.chat(body)
                 ch = resp.choices[0]
                 text = (ch.reasoning or "") + (ch.text or "")

@@ -234,6 +234,7 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
 
     result = _evaluate(cfg, conds, out, tok, prov)
     result.update({
+        "condition_order": [c.name for c in conds],
         "benchmark": cfg.benchmark, "model": cfg.model, "backend": cfg.backend,
         "n_problems": problems.height, "samples_per_problem": sampling.n,
         "banset": {"name": main.name, "hash": main.hash, "tokenizer": tok.describe(),

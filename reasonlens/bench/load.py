@@ -251,7 +251,8 @@ def load_hub(spec: BenchmarkSpec) -> pl.DataFrame:
         return records_to_frame(records, spec, f"hf://{hub.path}"
                                 + (f"/{hub.name}" if hub.name else "") + f":{hub.split}")
     raise ConfigError(f"could not load {spec.name} from the hub: " + "; ".join(errors)
-                      + ". Pass --benchmark-source PATH with local files instead.")
+                      + ". Use local files instead: --benchmark-source PATH (generate, grade) or "
+                      "--source PATH (benchmarks).")
 
 
 def load_benchmark(name: str, source: str | Path | None = None, *,

@@ -42,7 +42,8 @@ def command(input_path: str | None, out: str, report_path: str) -> None:
         ["grade", src, "--out", str(outd / "grade")],
         ["judge", src, "--out", str(outd / "judge")],
         ["report", str(outd / "score"), str(outd / "grade"), str(outd / "judge"),
-         "-o", report_path],
+         "-o", report_path, "--title",
+         "reasonlens demo: illustrative example traces (distilled-like vs zero-RL-like)"],
     ]
     for args in steps:
         click.echo(f"\n$ reasonlens {' '.join(args)}", err=True)

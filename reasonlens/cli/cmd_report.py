@@ -55,7 +55,10 @@ def command(inputs: tuple[Path, ...], out: Path, title: str | None, png_dir: Pat
         from reasonlens.errors import ReasonlensError
         from reasonlens.report.browser import check_report
 
-        r = check_report(path)
+        try:
+            r = check_report(path)
+        except RuntimeError as exc:  # no chromium, or the page never finished
+            raise ReasonlensError(f"report check could not run: {exc}") from exc
         bad = [c["id"] for c in r.charts if not (c["svg"] or c["canvas"]) or c["error"]]
         if bad or r.console_errors or r.exceptions:
             raise ReasonlensError(f"report check failed: not rendered {bad}; console errors "

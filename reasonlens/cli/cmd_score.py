@@ -10,7 +10,8 @@ import click
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
 
 
-def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None):
+def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
+                    judge_max_tokens: int | None = None):
     """The function that adds behaviour columns, and what goes into provenance about it."""
     from reasonlens.errors import ConfigError, MissingDependencyError
 
@@ -18,10 +19,12 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None):
         if not judge_model:
             raise ConfigError("--base-url needs --judge-model (the judge model's name)")
         from reasonlens.endpoint import EndpointConfig
+        from reasonlens.judge.request import RequestParams
         from reasonlens.judge.run import JudgeConfig, judge_frame
 
         endpoint = EndpointConfig(base_urls=tuple(base_urls), model=judge_model)
-        config = JudgeConfig()
+        config = JudgeConfig() if judge_max_tokens is None else \
+            JudgeConfig(params=RequestParams(max_tokens=judge_max_tokens))
 
         def hook(traces):
             return judge_frame(traces, endpoint, config)
@@ -74,10 +77,14 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None):
               help="OpenAI-compatible endpoint for the LLM judge (with --behaviours; "
                    "repeatable). The key is read from OPENAI_API_KEY.")
 @click.option("--judge-model", help="Model name served at --base-url for the LLM judge.")
+@click.option("--judge-max-tokens", type=click.IntRange(1), default=None,
+              help="Reply token limit per judge call (default: the judge's, 1024). For "
+                   "other judge settings run `reasonlens judge` and report both outputs.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the per-model table.")
 def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mode: str | None,
             lemma: bool, parts: str, batch_rows: int, behaviours: bool,
-            base_urls: tuple[str, ...], judge_model: str | None, quiet: bool,
+            base_urls: tuple[str, ...], judge_model: str | None,
+            judge_max_tokens: int | None, quiet: bool,
             **kwargs: Any) -> None:
     """Count lexicon terms in traces, per response and per model.
 
@@ -106,12 +113,13 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
         mode = "exact" if lemma else "fast"
     elif lemma and mode == "fast":
         raise ConfigError("--lemma needs --mode exact (lemmas come from spaCy tokens)")
-    if (base_urls or judge_model) and not behaviours:
-        raise ConfigError("--base-url/--judge-model are for --behaviours")
+    if (base_urls or judge_model or judge_max_tokens) and not behaviours:
+        raise ConfigError("--base-url/--judge-model/--judge-max-tokens are for --behaviours")
     config = ScoreConfig(lexicons=tuple(lexicons) or DEFAULT_LEXICONS, mode=mode, lemma=lemma,
                          parts=parts)
     config.matcher()  # fail early on a bad lexicon
-    hook, info = _behaviour_hook(base_urls, judge_model) if behaviours else (None, None)
+    hook, info = _behaviour_hook(base_urls, judge_model, judge_max_tokens) if behaviours \
+        else (None, None)
     total = input_bytes(list(inputs))
     with progress("scoring", total=total) as bar:
         task = bar.add_task("scoring", total=total)

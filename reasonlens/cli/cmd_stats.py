@@ -54,11 +54,14 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
     comp = tables.get("comparisons")
     if comp is not None and comp.height:
         main = comp.filter(comp["benchmark"] == "(all)")
-        echo_table("Rate ratios vs reference (GLM, log(words) exposure, problem-clustered SEs)",
-                   ["category", "model", "reference", "rate ratio", "CI low", "CI high", "p",
-                    "p (Holm)", "n", "family"],
-                   [[r["category"], r["model"], r["reference"], r["rate_ratio"], r["ci_low"],
-                     r["ci_high"], r["p_value"], r["p_holm"], r["n_responses"], r["family"]]
+        from reasonlens.report.tables import pval, with_ci
+
+        ref = main["reference"][0] if main.height else ""
+        echo_table(f"Rate ratios vs {ref} (GLM, log(words) exposure, problem-clustered SEs)",
+                   ["category", "model", "rate ratio [CI]", "p", "p (Holm)", "n", "status"],
+                   [[r["category"], r["model"], with_ci(r["rate_ratio"], r["ci_low"],
+                                                        r["ci_high"]),
+                     pval(r["p_value"]), pval(r["p_holm"]), r["n_responses"], r["status"]]
                     for r in main.iter_rows(named=True)])
     elif "accuracy" in tables:
         echo_table("Accuracy (avg@n)", ["model", "benchmark", "accuracy", "CI low", "CI high",

@@ -36,8 +36,8 @@ class GradeConfig:
         include_reasoning: grade the whole response, not only the part after ``</think>``.
         integer_fallback: for integer answers that are not plain integers ("\\frac{50}{2}"), ask
             Math-Verify; when False such answers are simply wrong.
-        raw_fallback: for expression answers with nothing extracted, let Math-Verify search the
-            last ``raw_chars`` characters of the answer.
+        raw_fallback: for expression answers with nothing extracted and not cut off, let
+            Math-Verify search the last ``raw_chars`` characters of the answer.
         tail_chars: how much of the end of a long answer the phrase/bold/letter fallbacks search.
         max_answer_chars: longer extracted answers are not sent to Math-Verify (parse_error).
         mem_mb: address-space limit per worker process (0: none).
@@ -108,7 +108,10 @@ def prepare(response: str | None, gold: str | None, answer_type: str, *,
         return GradeResult(extracted, None, "no_gold")
     gold = str(gold).strip()
     if extracted is None:
-        if answer_type != "choice" and config.raw_fallback and part.text.strip():
+        # Math-Verify's own search of the text, for complete expression answers only: in a cut-off
+        # response (or an integer one) it would pick up any number of the reasoning
+        if answer_type == "expression" and config.raw_fallback and not truncated \
+                and part.text.strip():
             tail = part.text[-config.raw_chars:]
             return _Pending(None, VerifyItem(gold, tail, raw=True), truncated)
         return GradeResult(None, None, _ungradable(finish_reason, part.think_closed))

@@ -179,10 +179,10 @@ def _bold_answer(tail: str) -> str | None:
     return last.rstrip(".").strip()
 
 
-_LETTER_PATTERNS = [
+_LETTER_PATTERNS = [   # the letter itself is case-sensitive: "the answer is a prime" is no "A"
     re.compile(r"answer\s*(?:is)?\s*[:：]?\s*\**\s*\(?\$?\\?(?:text\{|textbf\{|mathrm\{)?"
-               r"([A-J])\b", re.IGNORECASE),
-    re.compile(r"(?:option|choice)\s+\(?([A-J])\)?\b", re.IGNORECASE),
+               r"((?-i:[A-J]))\b", re.IGNORECASE),
+    re.compile(r"(?:option|choice)\s+\(?((?-i:[A-J]))\)?\b", re.IGNORECASE),
     re.compile(r"\*\*\(?([A-J])\)?[.)]?\*\*"),
     re.compile(r"\(([A-J])\)"),
 ]

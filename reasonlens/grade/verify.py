@@ -127,7 +127,6 @@ class VerifyPool:
         self._lock = threading.Lock()
         self.n_timeouts = 0
         self.n_restarts = 0
-        self._closed = False
 
     def _ensure(self) -> None:
         while len(self._workers) < self.n_workers:
@@ -136,8 +135,6 @@ class VerifyPool:
     def verify_many(self, items: list[VerifyItem], progress=None) -> list[VerifyOutcome]:
         """Verify all items; results in input order. ``progress(n_done)`` is called as they end."""
         with self._lock:
-            if self._closed:
-                raise GradeError("verify pool is closed")
             if not items:
                 return []
             self._ensure()
@@ -214,8 +211,8 @@ class VerifyPool:
         self.n_restarts += 1
 
     def close(self) -> None:
+        """Stop the workers. The pool stays usable: a later call starts new ones."""
         with self._lock:
-            self._closed = True
             for w in self._workers:
                 try:
                     w.proc.stdin.close()
@@ -238,17 +235,24 @@ class VerifyPool:
 
 _SHARED: dict[tuple, VerifyPool] = {}
 _SHARED_LOCK = threading.Lock()
+_SHARED_KEEP = 2     # pools with live workers; older configurations are stopped
 
 
 def shared_pool(workers: int, timeout: float, mem_mb: int = 4096) -> VerifyPool:
-    """A process-wide pool (for :func:`reasonlens.grade.grade_one`), closed at exit."""
+    """A process-wide pool per configuration (for :func:`reasonlens.grade.grade_one`).
+
+    Only the most recently used ``_SHARED_KEEP`` configurations keep worker processes; the
+    workers of older ones are stopped (the pool object restarts them if used again). All are
+    stopped at interpreter exit.
+    """
     key = (workers, float(timeout), mem_mb)
     with _SHARED_LOCK:
-        pool = _SHARED.get(key)
-        if pool is None or pool._closed:
-            pool = VerifyPool(workers, timeout, mem_mb=mem_mb)
-            _SHARED[key] = pool
-        return pool
+        pool = _SHARED.pop(key, None) or VerifyPool(workers, timeout, mem_mb=mem_mb)
+        _SHARED[key] = pool                       # most recent last
+        stale = list(_SHARED.values())[:-_SHARED_KEEP]
+    for old in stale:
+        old.close()
+    return pool
 
 
 @atexit.register

@@ -32,12 +32,14 @@ def _style(chart, *, title: str, subtitle: str | list[str] | None = None):
     """Readable fonts and a title block; applied once to the top-level chart."""
     alt = _alt()
     sub = [subtitle] if isinstance(subtitle, str) else (subtitle or [])
-    return (chart.properties(title=alt.TitleParams(title, subtitle=sub, anchor="start",
-                                                   fontSize=16, subtitleFontSize=12))
-            .configure_axis(labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE, labelLimit=0)
-            .configure_legend(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelLimit=0)
-            .configure_header(labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE)
-            .configure_view(stroke=None))
+    # one properties() and one configure() call: each Altair call deep-copies the chart
+    return chart.properties(title=alt.TitleParams(
+        title, subtitle=sub, anchor="start", fontSize=16, subtitleFontSize=12)).configure(
+        axis=alt.AxisConfig(labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE, labelLimit=0),
+        legend=alt.LegendConfig(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE,
+                                labelLimit=0),
+        header=alt.HeaderConfig(labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE),
+        view=alt.ViewConfig(stroke=None))
 
 
 def _color(models: list[str] | None, field: str = "model", title: str = "Model"):

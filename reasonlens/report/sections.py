@@ -255,9 +255,10 @@ def excerpts(inputs: Inputs, *, max_per: int = 3, chars: int = 200) -> list[dict
         col = f"{b}_instances"
         if col not in j.columns:
             continue
-        for (m,), sub in j.select("model", col).group_by("model", maintain_order=True):
+        cand = j.select("model", col).filter(pl.col(col).str.len_chars() > 2)  # not "[]"
+        for (m,), sub in cand.group_by("model", maintain_order=True):
             got = 0
-            for raw in sub[col].drop_nulls().to_list():
+            for raw in sub[col].head(20 * max_per).to_list():
                 try:
                     items = json.loads(raw)
                 except (TypeError, ValueError):

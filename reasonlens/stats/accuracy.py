@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from reasonlens.stats.bootstrap import StatsConfig, bootstrap_means, bootstrap_ratios
+from reasonlens.stats.bootstrap import StatsConfig, bootstrap_ratios
 from reasonlens.stats.rates import _f, _rng
 
 ACC_SCHEMA = {"model": pl.String, "benchmark": pl.String, "accuracy": pl.Float64,
@@ -45,12 +45,17 @@ def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) ->
 
 
 def _pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Unbiased pass@k per problem: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), stable form."""
+    """Unbiased pass@k per problem: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), via log-gamma."""
+    from scipy.special import gammaln
+
+    n, c = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
     out = np.ones(n.shape, dtype=float)
-    for i, (ni, ci) in enumerate(zip(n, c)):
-        if ni - ci < k:
-            continue
-        out[i] = 1.0 - np.prod(1.0 - k / np.arange(ni - ci + 1, ni + 1))
+    ok = (n - c) >= k
+    if ok.any():
+        nn, cc = n[ok], c[ok]
+        log_ratio = (gammaln(nn - cc + 1) - gammaln(nn - cc - k + 1)
+                     - gammaln(nn + 1) + gammaln(nn - k + 1))
+        out[ok] = 1.0 - np.exp(log_ratio)
     return out
 
 
@@ -68,17 +73,19 @@ def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
     for (m, b), sub in per.sort("problem_id").group_by("model", "benchmark", maintain_order=True):
         n, c = sub["n"].to_numpy(), sub["c"].to_numpy()
         kk = ks if ks is not None else [2 ** i for i in range(0, 12) if 2 ** i <= int(n.min())]
-        for k in kk:
-            use = n >= k
-            if not use.any():
-                continue
-            vals = _pass_at_k(n[use], c[use], k)
-            est, lo, hi, g = bootstrap_means(vals, np.arange(use.sum()), n_boot=config.n_boot,
-                                             seed=_rng(config, ("pass", m, b, k)),
-                                             level=config.level)
-            rows.append({"model": m, "benchmark": b, "k": int(k), "pass_at_k": _f(est),
-                         "ci_low": _f(lo), "ci_high": _f(hi), "n_problems": g,
-                         "n_samples": int(n[use].sum()), "level": config.level})
+        kk = [k for k in kk if (n >= k).any()]
+        if not kk:
+            continue
+        # all k in one bootstrap: problem i enters pass@k only if it has >= k samples
+        use = np.column_stack([(n >= k).astype(float) for k in kk])
+        vals = np.column_stack([_pass_at_k(n, c, k) for k in kk]) * use
+        est, lo, hi = bootstrap_ratios(vals, use, n_boot=config.n_boot,
+                                       seed=_rng(config, ("pass", m, b)), level=config.level)
+        for j, k in enumerate(kk):
+            u = use[:, j] > 0
+            rows.append({"model": m, "benchmark": b, "k": int(k), "pass_at_k": _f(est[j]),
+                         "ci_low": _f(lo[j]), "ci_high": _f(hi[j]), "n_problems": int(u.sum()),
+                         "n_samples": int(n[u].sum()), "level": config.level})
     schema = {"model": pl.String, "benchmark": pl.String, "k": pl.Int64, "pass_at_k": pl.Float64,
               "ci_low": pl.Float64, "ci_high": pl.Float64, "n_problems": pl.Int64,
               "n_samples": pl.Int64, "level": pl.Float64}
@@ -90,31 +97,41 @@ def length_summary(frame: pl.DataFrame, column: str = "words", *,
                    config: StatsConfig = StatsConfig()) -> pl.DataFrame:
     """Length per model x benchmark (and pooled, benchmark "(all)"): n, mean (cluster-bootstrap
     CI), median, p10, p90, clip share."""
-    df = _keys(frame).filter(pl.col(column).is_not_null())
+    df = _keys(frame).filter(pl.col(column).is_not_null()).with_columns(
+        pl.col(column).cast(pl.Float64).alias("_v"))
     if df["benchmark"].n_unique() > 1:
         df = pl.concat([df, df.with_columns(pl.lit("(all)").alias("benchmark"),
                                             (pl.col("benchmark") + pl.lit("\x1f") +
                                              pl.col("problem_id")).alias("problem_id"))])
+    has_fin = "finish_reason" in df.columns
+    stats = df.group_by("model", "benchmark", maintain_order=True).agg(
+        pl.len().alias("n_responses"), pl.col("problem_id").n_unique().alias("n_problems"),
+        pl.col("_v").median().alias("median"),
+        pl.col("_v").quantile(0.1, interpolation="linear").alias("p10"),
+        pl.col("_v").quantile(0.9, interpolation="linear").alias("p90"),
+        ((pl.col("finish_reason") == "length").sum() / pl.col("finish_reason").count()
+         if has_fin else pl.lit(None, dtype=pl.Float64)).fill_nan(None).alias("clip_ratio"))
+    per = df.group_by("model", "benchmark", "problem_id").agg(
+        pl.col("_v").sum().alias("s"), pl.len().alias("n")).sort("problem_id")
+    parts = per.partition_by("model", "benchmark", as_dict=True)
     rows = []
-    for (m, b), sub in df.group_by("model", "benchmark", maintain_order=True):
-        v = sub[column].cast(pl.Float64).to_numpy()
-        est, lo, hi, g = bootstrap_means(v, sub["problem_id"].to_numpy(), n_boot=config.n_boot,
-                                         seed=_rng(config, ("len", m, b)), level=config.level)
-        clip = None
-        if "finish_reason" in sub.columns and sub["finish_reason"].null_count() < sub.height:
-            clip = float((sub["finish_reason"] == "length").mean())
-        rows.append({"model": m, "benchmark": b, "unit": column, "n_responses": sub.height,
-                     "n_problems": g, "mean": _f(est), "ci_low": _f(lo), "ci_high": _f(hi),
-                     "median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)),
-                     "p90": float(np.quantile(v, 0.9)), "clip_ratio": clip,
-                     "level": config.level})
+    for r in stats.iter_rows(named=True):
+        sub = parts[(r["model"], r["benchmark"])]
+        est, lo, hi = bootstrap_ratios(sub["s"].to_numpy()[:, None], sub["n"].to_numpy(),
+                                       n_boot=config.n_boot,
+                                       seed=_rng(config, ("len", r["model"], r["benchmark"])),
+                                       level=config.level)
+        rows.append({**r, "unit": column, "mean": _f(est[0]), "ci_low": _f(lo[0]),
+                     "ci_high": _f(hi[0]), "level": config.level})
     schema = {"model": pl.String, "benchmark": pl.String, "unit": pl.String,
               "n_responses": pl.Int64, "n_problems": pl.Int64, "mean": pl.Float64,
               "ci_low": pl.Float64, "ci_high": pl.Float64, "median": pl.Float64,
               "p10": pl.Float64, "p90": pl.Float64, "clip_ratio": pl.Float64,
               "level": pl.Float64}
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(
-        schema=schema)
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, orient="row").select(
+        [pl.col(c).cast(t) for c, t in schema.items()])
 
 
 def length_histogram(frame: pl.DataFrame, column: str = "words", *, bins: int = 30,

@@ -69,11 +69,18 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         out["length_hist"] = acc.length_histogram(r, "words")
         if t is not None and t.height:
             step("term rates")
-            out["term_rates"] = rt.term_rates(t, r, config=config)
+            from reasonlens.stats.bootstrap import cluster_key
+
+            resp = r.with_columns(cluster_key(r, config.cluster), pl.col("model").cast(pl.String))
+            tc = rt.cluster_term_counts(t, resp, ["model"], config.cluster)  # shared below
+            out["term_rates"] = rt.term_rates(t, r, config=config, clustered=tc)
             step("term tests")
-            out["term_tests"] = md.term_tests(t, r, reference=ref, config=config)
+            out["term_tests"] = md.term_tests(
+                t, r, reference=ref, config=config,
+                clustered=tc if config.cluster == "problem" else None)
             step("log-odds")
-            lo = [md.log_odds(t, r, m, ref, config=config) for m in
+            totals = tc.group_by("model", "category", "term").agg(pl.col("count").sum())
+            lo = [md.log_odds(totals, r, m, ref, config=config) for m in
                   sorted(r["model"].cast(pl.String).unique().to_list()) if m != ref]
             lo = [x for x in lo if x.height]
             if lo:

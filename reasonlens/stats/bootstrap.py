@@ -77,8 +77,9 @@ def cluster_key(df: pl.DataFrame, unit: str = "problem") -> pl.Expr:
             .alias("_cluster"))
 
 
-def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int, seed: int | np.random.Generator,
-                     level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int,
+                     seed: int | np.random.Generator, level: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point estimates and percentile CIs of ratios of cluster sums.
 
     Args:
@@ -105,6 +106,11 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int, seed: int
     g, k = num.shape
     with np.errstate(divide="ignore", invalid="ignore"):
         est = num.sum(0) / den2.sum(0)
+    if den2.shape[1] > 1:  # many quantities share a denominator (words, responses): resample once
+        den_u, den_idx = np.unique(den2, axis=1, return_inverse=True)
+        den_idx = den_idx.reshape(-1)
+    else:
+        den_u, den_idx = den2, np.zeros(k, dtype=int)
     if g == 0 or n_boot == 0:
         nan = np.full(k, np.nan)
         return est, nan, nan.copy()
@@ -119,7 +125,7 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int, seed: int
         draws = rng.integers(0, g, size=(b, g)) + (np.arange(b) * g)[:, None]
         w = np.bincount(draws.ravel(), minlength=b * g).reshape(b, g).astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            reps[done:done + b] = (w @ num) / (w @ den2)
+            reps[done:done + b] = (w @ num) / (w @ den_u)[:, den_idx]
         done += b
     alpha = (1 - level) / 2
     finite = np.isfinite(reps)
@@ -132,23 +138,3 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int, seed: int
         if ok.any():
             lo[ok], hi[ok] = np.nanquantile(reps[:, ok], [alpha, 1 - alpha], axis=0)
     return est, np.atleast_1d(lo), np.atleast_1d(hi)
-
-
-def bootstrap_means(values: np.ndarray, clusters: np.ndarray, *, n_boot: int,
-                    seed: int | np.random.Generator, level: float
-                    ) -> tuple[float, float, float, int]:
-    """Mean of per-row ``values`` with a cluster-bootstrap CI; returns (est, low, high, n_clusters).
-
-    NaN values are dropped first (missing is not zero).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    keep = ~np.isnan(values)
-    values, clusters = values[keep], np.asarray(clusters)[keep]
-    if values.size == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    _, inv = np.unique(clusters, return_inverse=True)
-    g = int(inv.max()) + 1
-    num = np.bincount(inv, weights=values, minlength=g)
-    den = np.bincount(inv, minlength=g).astype(np.float64)
-    est, lo, hi = bootstrap_ratios(num[:, None], den, n_boot=n_boot, seed=seed, level=level)
-    return float(est[0]), float(lo[0]), float(hi[0]), g

@@ -48,14 +48,16 @@ def _words_col(part: str) -> str:
     return "words" if part == "all" else f"words_{part}"
 
 
-def ratio_rows(df: pl.DataFrame, group_cols: list[str], quantities: list[tuple[dict, pl.Expr,
-               pl.Expr]], config: StatsConfig) -> list[dict]:
-    """Bootstrap several ratio quantities for each group of ``df``.
+def ratio_rows(df: pl.DataFrame, group_cols: list[str], quantities: list[tuple],
+               config: StatsConfig) -> list[dict]:
+    """Bootstrap several ratio quantities for each group of ``df`` (shared resamples).
 
     Args:
         df: rows with a ``_cluster`` column and whatever the expressions need.
-        group_cols: columns defining groups (one bootstrap per group, shared resamples).
-        quantities: (labels, numerator expr, denominator expr); labels go into each output row.
+        group_cols: columns defining groups (one bootstrap per group).
+        quantities: (labels, numerator expr, denominator expr[, row-count expr]); labels go into
+            each output row; the optional row-count expression (e.g. "judged ok") gives that
+            quantity's n_responses and n_problems (default: all rows).
         config: bootstrap settings.
 
     Returns:
@@ -64,24 +66,26 @@ def ratio_rows(df: pl.DataFrame, group_cols: list[str], quantities: list[tuple[d
     if df.height == 0 or not quantities:
         return []
     aggs = []
-    for i, (_, num, den) in enumerate(quantities):
-        aggs += [num.cast(pl.Float64).sum().alias(f"_n{i}"), den.cast(pl.Float64).sum().alias(
-            f"_d{i}")]
-    per_cluster = df.group_by(group_cols + ["_cluster"]).agg(aggs + [pl.len().alias("_rows")])
+    for i, q in enumerate(quantities):
+        aggs += [q[1].cast(pl.Float64).sum().alias(f"_n{i}"),
+                 q[2].cast(pl.Float64).sum().alias(f"_d{i}"),
+                 (q[3].cast(pl.Int64).sum() if len(q) > 3 else pl.len().cast(pl.Int64))
+                 .alias(f"_r{i}")]
+    per_cluster = df.group_by(group_cols + ["_cluster"]).agg(aggs)
     rows: list[dict] = []
+    k = len(quantities)
     for key, sub in per_cluster.sort(group_cols + ["_cluster"]).group_by(group_cols,
                                                                            maintain_order=True):
-        k = len(quantities)
         num = sub.select([f"_n{i}" for i in range(k)]).to_numpy()
         den = sub.select([f"_d{i}" for i in range(k)]).to_numpy()
+        cnt = sub.select([f"_r{i}" for i in range(k)]).to_numpy()
         est, lo, hi = bootstrap_ratios(num, den, n_boot=config.n_boot, seed=_rng(config, key),
                                        level=config.level)
-        n_resp, n_prob = int(sub["_rows"].sum()), sub.height
         base = dict(zip(group_cols, key))
-        for i, (labels, _, _) in enumerate(quantities):
-            rows.append({**base, **labels, "estimate": _f(est[i]), "ci_low": _f(lo[i]),
-                         "ci_high": _f(hi[i]), "n_responses": n_resp, "n_problems": n_prob,
-                         "level": config.level})
+        for i, q in enumerate(quantities):
+            rows.append({**base, **q[0], "estimate": _f(est[i]), "ci_low": _f(lo[i]),
+                         "ci_high": _f(hi[i]), "n_responses": int(cnt[:, i].sum()),
+                         "n_problems": int((cnt[:, i] > 0).sum()), "level": config.level})
     return rows
 
 
@@ -161,31 +165,29 @@ def behaviour_rates(judgments: pl.DataFrame, behaviours: list[str] | None = None
     if words is not None and "words" not in df.columns:
         df = df.join(words.select("id", "words"), on="id", how="left")
     df = _with_pooled(_prepare(df, by, config), pooled_over)
-    frames = []
-    for b in behaviours:
+    qs: list[tuple] = []
+    for b in behaviours:  # one bootstrap per group for all behaviours; missing rows masked out
         col = f"{b}_count"
-        ok = df.filter(pl.col(col).is_not_null())
-        cnt = pl.col(col)
-        qs = [({"behaviour": b, "metric": "mean_per_response"}, cnt, pl.col("_one")),
-              ({"behaviour": b, "metric": "share_with_any"}, cnt > 0, pl.col("_one"))]
-        if "words" in ok.columns:
+        ok = pl.col(col).is_not_null()
+        cnt = pl.col(col).fill_null(0)
+        one = ok.cast(pl.Float64)
+        qs += [({"behaviour": b, "metric": "mean_per_response"}, cnt, one, ok),
+               ({"behaviour": b, "metric": "share_with_any"}, cnt > 0, one, ok)]
+        if "words" in df.columns:
             qs.append(({"behaviour": b, "metric": "per_1k_words"}, cnt * 1000.0,
-                       pl.col("words").fill_null(0)))
-        rows = ratio_rows(ok, list(by), qs, config)
-        missing = (df.filter(pl.col(col).is_null()).group_by(list(by)).agg(
-            pl.len().cast(pl.Int64).alias("n_missing")))
-        if rows:
-            f = pl.DataFrame(rows, orient="row", infer_schema_length=None)
-            f = f.join(missing, on=list(by), how="left").with_columns(
-                pl.col("n_missing").fill_null(0))
-            frames.append(f)
-    if not frames:
-        return pl.DataFrame(schema={**{c: pl.String for c in by}, "behaviour": pl.String,
-                                    "metric": pl.String, "estimate": pl.Float64,
-                                    "ci_low": pl.Float64, "ci_high": pl.Float64,
-                                    "n_responses": pl.Int64, "n_problems": pl.Int64,
-                                    "level": pl.Float64, "n_missing": pl.Int64})
-    return pl.concat(frames, how="diagonal_relaxed")
+                       pl.when(ok).then(pl.col("words").fill_null(0)).otherwise(0), ok))
+    rows = ratio_rows(df, list(by), qs, config)
+    schema = {**{c: pl.String for c in by}, "behaviour": pl.String, "metric": pl.String,
+              "estimate": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+              "n_responses": pl.Int64, "n_problems": pl.Int64, "level": pl.Float64}
+    if not rows:
+        return pl.DataFrame(schema={**schema, "n_missing": pl.Int64})
+    out = pl.DataFrame(rows, schema=schema, orient="row")
+    missing = pl.concat([df.group_by(list(by)).agg(
+        pl.col(f"{b}_count").is_null().sum().cast(pl.Int64).alias("n_missing")).with_columns(
+        pl.lit(b).alias("behaviour")) for b in behaviours])
+    return out.join(missing, on=[*by, "behaviour"], how="left").with_columns(
+        pl.col("n_missing").fill_null(0))
 
 
 def behaviours_in(judgments: pl.DataFrame) -> list[str]:
@@ -194,8 +196,34 @@ def behaviours_in(judgments: pl.DataFrame) -> list[str]:
             if c.endswith("_count") and f"{c[:-6]}_status" in judgments.columns]
 
 
+def cluster_term_counts(terms: pl.DataFrame, resp: pl.DataFrame, by: list[str],
+                        unit: str = "problem") -> pl.DataFrame:
+    """Per (by..., _cluster, category, term): summed counts and responses with any (> 0).
+
+    ``resp`` has id, the ``by`` columns and ``_cluster``. When the terms carry model, benchmark
+    and problem_id (score's terms.parquet does) the cluster comes from them directly -- no join of
+    millions of term rows on string ids; otherwise terms are joined to ``resp`` by id.
+    """
+    own = {"id", "benchmark", "problem_id", *by} <= set(terms.columns) and unit == "problem"
+    if own and terms["problem_id"].null_count() == 0:
+        # one group-by at cluster level; "present" = distinct responses with the term (rows
+        # are per part, so a response can appear twice)
+        agg = terms.group_by(*by, "benchmark", "problem_id", "category", "term").agg(
+            pl.col("count").sum().cast(pl.Float64),
+            pl.col("id").filter(pl.col("count") > 0).n_unique().cast(pl.Float64)
+            .alias("present"))
+        agg = agg.with_columns(pl.col(c).cast(pl.String) for c in by)
+        return agg.with_columns(cluster_key(agg, unit)).drop("benchmark", "problem_id")
+    t = terms.group_by("id", "category", "term").agg(pl.col("count").sum().cast(pl.Float64))
+    return (t.join(resp.select("id", *by, "_cluster"), on="id", how="inner")
+            .group_by(*by, "_cluster", "category", "term")
+            .agg(pl.col("count").sum(), (pl.col("count") > 0).sum().cast(pl.Float64)
+                 .alias("present")))
+
+
 def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, ...] = ("model",),
-               part: str = "all", config: StatsConfig = StatsConfig()) -> pl.DataFrame:
+               part: str = "all", config: StatsConfig = StatsConfig(),
+               clustered: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per-term rates (Figures 1-3) with cluster-bootstrap CIs.
 
     Args:
@@ -204,6 +232,8 @@ def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, .
             with no term still count in the denominators.
         by: grouping columns of ``responses`` (default per model, pooled over benchmarks).
         part: ``"all"`` or one ``part`` value (``"reasoning"``, ``"answer"``).
+        clustered: :func:`cluster_term_counts` output for these ``by`` columns, if already
+            computed (part "all" only).
 
     Returns:
         tidy frame: ``by``, category, term, metric, estimate, ci_low, ci_high, n_responses,
@@ -212,13 +242,11 @@ def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, .
     wcol = _words_col(part) if _words_col(part) in responses.columns else "words"
     resp = _prepare(responses, by, config).select(list(by) + ["id", "_cluster", pl.col(
         wcol).fill_null(0).cast(pl.Float64).alias("_w")])
-    t = terms if part == "all" else terms.filter(pl.col("part") == part)
-    t = t.group_by("id", "category", "term").agg(pl.col("count").sum().cast(pl.Float64))
-    # per (group, cluster, term): summed counts and responses with any (all in polars)
-    tc = (t.join(resp.select("id", *by, "_cluster"), on="id", how="inner")
-          .group_by(*by, "_cluster", "category", "term")
-          .agg(pl.col("count").sum(), (pl.col("count") > 0).sum().cast(pl.Float64)
-               .alias("present")))
+    if clustered is not None and part == "all":
+        tc = clustered
+    else:
+        t = terms if part == "all" else terms.filter(pl.col("part") == part)
+        tc = cluster_term_counts(t, resp, list(by), config.cluster)
     tparts = {k: v for k, v in tc.partition_by(list(by), as_dict=True).items()}
     out_rows: list[dict] = []
     for key, rsub in resp.group_by(list(by), maintain_order=True):
