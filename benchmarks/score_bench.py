@@ -85,14 +85,40 @@ def build(path: Path, mb: int, seed: int = 0) -> None:
     tmp.replace(path)
 
 
-def run_cli(inp: Path, out: Path) -> tuple[float, float]:
+def run_cli(inp: Path, out: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of `reasonlens score` in a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     exe = Path(sys.executable).with_name("reasonlens")
     cmd = [str(exe), "score", str(inp), "--out", str(out), "--quiet"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kb / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, after.ru_maxrss / 1024, cpu
+
+
+def real_file_check(tmp: Path) -> None:
+    """~300 MATH-500 problems x 2 models of real text: `reasonlens score` wall time."""
+    if not SHARED.exists():
+        print("real-file check skipped: ../shared/data is absent")
+        return
+    recs = []
+    for i, d in enumerate(map(json.loads, SHARED.open(encoding="utf-8"))):
+        if i == 300:
+            break
+        recs.append({"model": "solution-terse", "benchmark": "math500",
+                     "problem_id": d["unique_id"], "response": d["solution"]})
+        recs.append({"model": "solution-thinking", "benchmark": "math500",
+                     "problem_id": d["unique_id"],
+                     "response": f"<think>\nOkay, let me restate it. {d['problem']}\nHmm, wait. "
+                                 f"Maybe I should just solve it.\n{d['solution']}\n</think>\n\n"
+                                 f"The answer is $\\boxed{{{d['answer']}}}$."})
+    path = tmp / "math500_300x2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    wall, _, cpu = run_cli(path, tmp / "real_out")
+    print(f"real file (300 MATH-500 problems x 2 models, {path.stat().st_size / 1e6:.2f} MB): "
+          f"`reasonlens score` {wall:.2f} s wall ({cpu:.2f} s CPU), start-up included")
 
 
 def counting_alone(inp: Path, max_mb: int):
@@ -159,9 +185,10 @@ def main() -> None:
     print(f"input: {inp} ({in_mb:.1f} MB); CPUs available: {len(os.sched_getaffinity(0))}; "
           f"load average: {os.getloadavg()[0]:.2f}")
     if not args.skip_cli:
-        wall, peak = run_cli(inp, DATA / "score_out")
-        print(f"end to end `reasonlens score`: {wall:.2f} s, {in_mb / wall:.1f} MB/s of JSONL; "
-              f"peak RSS {peak:.0f} MB")
+        real_file_check(DATA)
+        wall, peak, cpu = run_cli(inp, DATA / "score_out")
+        print(f"end to end `reasonlens score`: {wall:.2f} s, {in_mb / wall:.1f} MB/s of JSONL "
+              f"({in_mb / cpu:.1f} MB per CPU-s); peak RSS {peak:.0f} MB")
     texts, size, wall, cpu, hits, words, matcher = counting_alone(inp, args.count_max_mb)
     print(f"counting alone (fast path, 3 lexicons + words): {size / 1e6:.1f} MB of text in "
           f"{wall:.2f} s = {size / 1e6 / wall:.1f} MB/s ({size / 1e6 / cpu:.1f} MB per CPU-s); "

@@ -18,6 +18,11 @@ PROBLEMS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _raise_errors(monkeypatch):
+    monkeypatch.setenv("REASONLENS_RAISE_ERRORS", "1")
+
+
 @pytest.fixture
 def bench_file(tmp_path):
     p = tmp_path / "bench.jsonl"

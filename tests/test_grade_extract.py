@@ -40,6 +40,8 @@ def test_adjacent_boxes_joined_for_expressions_only():
     # boxes far apart are not joined: the last one wins
     far = "\\boxed{2} " + "blah " * 50 + "\\boxed{3}"
     assert extract_answer(far, "expression") == "3"
+    # the same answer boxed twice in a row is one answer, not a list
+    assert extract_answer("$\\boxed{5}$\n\n$\\boxed{5}$", "expression") == "5"
 
 
 def test_find_boxed_positions_and_unclosed():

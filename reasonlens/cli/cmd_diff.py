@@ -75,7 +75,7 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
     from reasonlens.io import write_parquet
     from reasonlens.lexicon.discover import add_counts, log_odds_from_counts, ngram_counts
     from reasonlens.provenance import provenance
-    from reasonlens.scoring.run import _InputHasher, input_bytes
+    from reasonlens.scoring.run import InputHasher, input_bytes
     from reasonlens.traces.load import LoadReport, iter_trace_batches
 
     try:
@@ -96,7 +96,7 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
         specs = None  # decide after reading: the input must hold exactly two models
     opts = load_options(kwargs)
     report = LoadReport()
-    hasher = _InputHasher(list(inputs))
+    hasher = InputHasher(list(inputs))
     hasher.start()
     counts: dict[str, Any] = {}
     names: dict[str, str] = {}

@@ -130,7 +130,11 @@ def last_boxed(text: str, *, join_adjacent: bool = False) -> str | None:
             group.insert(0, b)
         else:
             break
-    return ", ".join(b[0].strip() for b in group)
+    parts: list[str] = []
+    for b in group:                     # a repeated box ("$\\boxed{5}$ ... $\\boxed{5}$") is one
+        if b[0].strip() not in parts:
+            parts.append(b[0].strip())
+    return ", ".join(parts)
 
 
 _PHRASES = re.compile(

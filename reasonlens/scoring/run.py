@@ -76,7 +76,7 @@ class _Sink:
         os.replace(self.tmp, final or self.path)
 
 
-class _InputHasher(threading.Thread):
+class InputHasher(threading.Thread):
     """Hashes the inputs in the background while they are scored (hashlib releases the GIL)."""
 
     def __init__(self, sources: list[str]):
@@ -170,7 +170,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         (out / stale).unlink(missing_ok=True)
     report = LoadReport(rejects_path=str(rejects) if load_options.on_error == "skip" else None)
     matcher = config.matcher()
-    hasher = _InputHasher(list(sources))
+    hasher = InputHasher(list(sources))
     hasher.start()
     resp_sink, term_sink = _Sink(out / "responses.parquet"), _Sink(out / "terms.parquet")
     n = 0
