@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 import polars as pl
 import pytest
@@ -136,40 +135,48 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
         second.close()
 
 
-def _latency(server, tmp_path: Path) -> float:
-    """Seconds the real server takes for one small judge request (it varies with machine load;
-    the client timeout of the fault test must exceed it)."""
-    from reasonlens.judge.chunking import chunk_text, split_sentences
-    from reasonlens.judge.request import RequestParams, build_judge_request, build_messages
-    from reasonlens.judge.rubrics import load_rubric, load_template
-
-    text = "We add 9 and 2. That gives 11. Wait, that seems wrong. So it is 11."
-    msgs = build_messages(load_rubric(str(_rubric(tmp_path))), load_template(),
-                          chunk_text(text)[0], split_sentences(text))
-    body = build_judge_request(server.model, msgs, RequestParams(max_tokens=8), "json_object")
-    t0 = time.monotonic()
-    httpx.post(server.base_url + "/chat/completions", json=body, timeout=600).raise_for_status()
-    return time.monotonic() - t0
-
-
 def test_faults_are_retried_and_succeed(smollm_server, fault_proxy, tmp_path):
-    timeout = max(5.0, 4 * _latency(smollm_server, tmp_path))
     traces = _traces(tmp_path / "t.jsonl", 1)
     fault_proxy.push(("status", 429, {"Retry-After": "1"}), ("status", 500, {}),
-                     ("garbage", b"{this is not json"), ("drop",), ("sleep", timeout + 2))
+                     ("garbage", b"{this is not json"), ("drop",))
     t0 = time.monotonic()
     _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
             "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
-            "--max-tokens", "8", "--structured", "json_object", "--timeout", f"{timeout:.1f}",
-            "--backoff-base", "0.2", "--no-cache"])
-    assert time.monotonic() - t0 >= 1.0 + timeout  # Retry-After honoured, timeout waited
+            "--max-tokens", "8", "--structured", "json_object", "--backoff-base", "0.2",
+            "--no-cache"])
+    assert time.monotonic() - t0 >= 1.0  # Retry-After honoured
     s = read_json(tmp_path / "o" / "summary.json")
-    assert s["usage"]["retries"] == 5 and s["usage"]["failures"] == 0
-    assert s["usage"]["completion_tokens"] > 0
-    assert len(_bodies(fault_proxy)) == 6
+    assert (s["usage"]["retries"], s["usage"]["failures"]) == (4, 0)
+    assert s["usage"]["completion_tokens"] > 0  # the fifth attempt reached the real model
+    assert len(_bodies(fault_proxy)) == 5
     assert len({b for _, _, b in fault_proxy.requests}) == 1  # the same request each time
     j = pl.read_parquet(tmp_path / "o" / "judgments.parquet")
     assert j.get_column("doubt_status")[0] in STATUSES - {"error", "skipped"}
+
+
+def test_timeout_is_retried(smollm_server, fault_proxy, tmp_path):
+    # the first attempt hangs past --timeout; the retry gets a well-formed judge reply from the
+    # proxy, so the figures are exact whatever the machine's load
+    traces = _traces(tmp_path / "t.jsonl", 1)
+    content = orjson.dumps({"rationale": "r", "instances": [
+        {"quote": "Wait, that seems wrong", "sentence": 3, "explanation": "doubt"}],
+        "count": 1}).decode()
+    reply = orjson.dumps({"object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": content},
+         "finish_reason": "stop"}], "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+    fault_proxy.push(("sleep", 4), ("garbage", reply))
+    t0 = time.monotonic()
+    _judge([str(traces), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
+            "--model", smollm_server.model, "--rubric", str(_rubric(tmp_path)),
+            "--structured", "json_object", "--timeout", "1", "--backoff-base", "0.05",
+            "--no-cache"])
+    assert time.monotonic() - t0 >= 1.0
+    s = read_json(tmp_path / "o" / "summary.json")
+    assert (s["usage"]["retries"], s["usage"]["prompt_tokens"]) == (1, 7)
+    row = pl.read_parquet(tmp_path / "o" / "judgments.parquet").row(0, named=True)
+    assert (row["doubt_status"], row["doubt_count"]) == ("ok", 1)
+    assert orjson.loads(row["doubt_instances"]) == [
+        {"quote": "Wait, that seems wrong", "sentence": 3, "chunk": 0}]
 
 
 def test_exhausted_retries_are_missing_not_zero(smollm_server, fault_proxy, tmp_path):

@@ -223,3 +223,21 @@ def test_validate_only_cli_prints_resolved_values():
     assert out["max_length"] == 32768 and out["global_batch"] == 16
     out = json.loads(run_cli(grpo_main, ["--config", GRPO32, "--validate-only"]).output)
     assert out["max_completion_length"] == 20480 and out["prompts_per_generation_round"] == 48
+
+
+def test_training_modules_import_light_and_reasonlens_never_imports_training():
+    import subprocess
+
+    mods = ["training.common", "training.data", "training.dataprep", "training.sft",
+            "training.sft_config", "training.grpo", "training.grpo_config", "training.rewards",
+            "training.eval_hook", "training.serve_hf", "training.tiny"]
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in mods)
+            + "heavy = [m for m in ('torch', 'transformers', 'trl', 'datasets', 'vllm', "
+              "'deepspeed') if m in sys.modules]\nprint(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+    offenders = [str(p) for p in (REPO / "reasonlens").rglob("*.py")
+                 if "import training" in p.read_text() or "from training" in p.read_text()]
+    assert offenders == []

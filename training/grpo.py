@@ -24,8 +24,8 @@ from reasonlens.errors import ConfigError, ReasonlensError
 
 log = logging.getLogger("training.grpo")
 
-LOGGED = ("reward", "reward_std", "completions/mean_length", "completions/clipped_ratio",
-          "loss", "entropy", "learning_rate")
+LOGGED = ("reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
+          "completions/clipped_ratio", "grad_norm", "loss", "entropy", "learning_rate")
 
 
 def reward_log(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""``reasonlens judge``: count Multi-Perspective Thinking and Metacognitive Awareness per response."""
+"""``reasonlens judge``: count Multi-Perspective Thinking and Metacognitive Awareness per
+response, with an LLM judge or (without --base-url) the offline detector."""
 
 from __future__ import annotations
 
@@ -290,6 +291,7 @@ def _print_summary(summary: dict) -> None:
             for b, st in bb["behaviours"].items():
                 rows.append([model, bench, b, st["mean_count"], st["share_with_any"], st["n"],
                              st["n_missing"]])
-    title = f"behaviour counts ({summary['judge']}{', APPROXIMATE' if summary.get('approximate') else ''})"
+    approx = ", APPROXIMATE" if summary.get("approximate") else ""
+    title = f"behaviour counts ({summary['judge']}{approx})"
     echo_table(title, ["model", "benchmark", "behaviour", "mean count", "share >= 1", "n",
                        "missing"], rows)
