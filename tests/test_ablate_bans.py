@@ -19,8 +19,9 @@ class ToyTokenizer:
     name = "toy"
 
     def __init__(self, vocab: list[str]):
-        chars = sorted({c for v in vocab for c in v} | set(" \n.,(\"'*-:[`abcdefghijklmnopqrstuvwxyz"
-                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        chars = sorted({c for v in vocab for c in v} | set(" \n.,(\"'*-:[`" + letters
+                                                           + letters.upper()))
         self.vocab = list(dict.fromkeys(["<s>"] + chars + vocab))
         self.index = {v: i for i, v in enumerate(self.vocab)}
         self.vocab_size = len(self.vocab)
@@ -212,3 +213,63 @@ def test_random_control_matches_count_and_frequency():
     assert set(ids) & {10, 11} and 12 in ids
     again, _ = random_control_ids(targets, surfaces, exclude=[7], special=[0], freq=freq, seed=1)
     assert again == ids
+
+
+def test_endpoint_tokenizer_vllm_protocol(smol, tmp_path, monkeypatch):
+    """The vLLM flavour against a stand-in speaking vLLM's documented tokenizer API
+    (POST /tokenize {model, prompt, add_special_tokens} -> {tokens, count, max_model_len};
+    POST /detokenize {model, tokens} -> {prompt}) backed by the real SmolLM2 tokenizer. No vLLM
+    here (it needs a GPU): this checks our requests, the batched sentinel scan and the cache."""
+    import http.server
+    import json as _json
+    import threading
+
+    from reasonlens.ablate.tokenizers import EndpointTokenizer
+
+    monkeypatch.setenv("REASONLENS_HOME", str(tmp_path / "home"))
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = _json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body))
+            if self.path == "/tokenize":
+                assert body["add_special_tokens"] is False and body["model"] == "m"
+                ids = smol.encode(body["prompt"])
+                out = {"tokens": ids, "count": len(ids), "max_model_len": 8192}
+            elif self.path == "/detokenize":
+                out = {"prompt": smol.decode(body["tokens"])}
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = _json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+        et = EndpointTokenizer(url, "m", vocab_size=smol.vocab_size, batch=512)
+        assert et.flavour == "vllm"
+        assert et.encode_batch([" Wait", " hmm"]) == [smol.encode(" Wait"), smol.encode(" hmm")]
+        surf = et.surfaces()
+        assert surf == smol.surfaces()
+        assert et.fingerprint() == smol.fingerprint()
+        n_req = len(seen)
+        assert n_req < 200              # 49152 ids in ~97 batched requests, not one per id
+        again = EndpointTokenizer(url, "m", vocab_size=smol.vocab_size)
+        assert again.surfaces() == surf and len(seen) - n_req < 20   # cached on disk
+        bs_local = build_banset({"a": ["wait", "hmm"]}, smol)
+        bs_remote = build_banset({"a": ["wait", "hmm"]}, again)
+        assert bs_local.hash == bs_remote.hash
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -111,3 +111,29 @@ def test_rewrite_machinery(endpoint, tmp_path):
     assert summ["n"] == 2 and summ["leakage"]["before"] == 1.0
     assert summ["categories"]["anthropomorphic"]["count_before"] >= 3
     assert 0.0 <= summ["leakage"]["after"] <= 1.0
+
+
+def test_rewrite_cli(smollm_server, tmp_path, capsys, monkeypatch):
+    import json
+
+    from reasonlens.cli import main
+
+    monkeypatch.setenv("REASONLENS_RAISE_ERRORS", "1")
+    src = tmp_path / "traces.jsonl"
+    src.write_text(json.dumps({"id": "t1", "model": "m", "benchmark": "b", "problem_id": "1",
+                               "sample": 0, "response": "Wait, but 2 + 2 = 4."}) + "\n")
+    out = tmp_path / "rw.jsonl"
+    try:
+        main(["rewrite", str(src), "--base-url", smollm_server.base_url, "--model",
+              smollm_server.model, "--banlist", "paper_core", "--max-tokens", "8",
+              "--out", str(out)])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    assert "rewrite: 1 traces (1 new, 0 failed)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "rw.jsonl.summary.json").read_text())
+    assert summary["banned"] == ["wait", "maybe", "alternatively", "but"]
+    assert summary["leakage"]["before"] == 1.0
+    assert summary["provenance"]["command"] == "rewrite"
+    rec = json.loads(out.read_text().splitlines()[0])
+    assert rec["source_id"] == "t1" and rec["rewrite"]["template"].startswith(
+        "rewrite_without_markers@")

@@ -283,3 +283,40 @@ def test_api_key_never_reaches_cache_outputs_or_logs(smollm_server, fault_proxy,
         assert KEY.encode() not in p.read_bytes(), p
     # the key was sent (as a Bearer header) -- the proxy saw the requests but bodies hold no key
     assert all(KEY.encode() not in b for _, _, b in fault_proxy.requests)
+
+
+def _fake_reply(content: str) -> tuple:
+    """A proxy fault that answers like a chat server (no model time spent)."""
+    return ("garbage", orjson.dumps({"object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": content},
+         "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}))
+
+
+def test_sampled_requests_bypass_the_cache_unless_asked(smollm_server, fault_proxy, tmp_path):
+    traces = _traces(tmp_path / "t.jsonl", 1)
+    base = [str(traces), "--base-url", fault_proxy.base_url, "--model", smollm_server.model,
+            "--rubric", str(_rubric(tmp_path)), "--structured", "json_object",
+            "--cache", str(tmp_path / "c.sqlite")]
+    empty = '{"rationale": "none", "instances": [], "count": 0}'
+
+    def run(*extra: str) -> dict:
+        fault_proxy.clear()
+        fault_proxy.push(_fake_reply(empty))
+        out = tmp_path / f"o{len(list(tmp_path.glob('o*')))}"
+        _judge([*base, *extra, "--out", str(out)])
+        s = read_json(out / "summary.json")
+        s["sent"] = len(_bodies(fault_proxy))
+        return s
+
+    s = run("--temperature", "0.7")
+    assert (s["sent"], s["cache"]["writes"], s["cache"]["hits"]) == (1, 1, 0)
+    s = run("--temperature", "0.7")  # sampled: asked again, not served
+    assert (s["sent"], s["cache"]["bypassed"], s["cache"]["hits"]) == (1, 1, 0)
+    s = run("--temperature", "0.7", "--cache-sampled")
+    assert (s["sent"], s["cache"]["hits"]) == (0, 1)
+    s = run("--temperature", "0.7", "--seed", "5")  # seeded: a new key, then cached
+    assert (s["sent"], s["cache"]["writes"]) == (1, 1)
+    s = run("--temperature", "0.7", "--seed", "5")
+    assert (s["sent"], s["cache"]["hits"]) == (0, 1)
+    j = pl.read_parquet(tmp_path / "o4" / "judgments.parquet")
+    assert (j["doubt_status"][0], j["doubt_count"][0]) == ("ok", 0)

@@ -241,3 +241,23 @@ def test_training_modules_import_light_and_reasonlens_never_imports_training():
     offenders = [str(p) for p in (REPO / "reasonlens").rglob("*.py")
                  if "import training" in p.read_text() or "from training" in p.read_text()]
     assert offenders == []
+
+
+def test_resolve_path_keeps_hub_ids(tmp_path, monkeypatch):
+    from training.common import resolve_path
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_path("Qwen/Qwen2.5-32B") == "Qwen/Qwen2.5-32B"
+    assert resolve_path("training/configs/sft_tiny.yaml") == str(CONFIGS / "sft_tiny.yaml")
+    assert resolve_path("out/not-built-yet") == "out/not-built-yet"
+
+
+def test_missing_local_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")
+    from training.common import load_dataset_any
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    for ref in ("out/distill/dataset", "out/x", "./nothing"):
+        with pytest.raises(ConfigError, match="dataset not found"):
+            load_dataset_any(ref)

@@ -38,6 +38,15 @@ def test_reward_log_unit():
                                  "completions/mean_length": 24.0}]
 
 
+def test_vllm_stop_ids_added_without_duplicates():
+    from training.grpo import vllm_generation_kwargs
+
+    assert vllm_generation_kwargs(None, [151645, 151643]) == {
+        "stop_token_ids": [151645, 151643]}
+    got = vllm_generation_kwargs({"stop_token_ids": [151643], "top_k": 20}, [151645, 151643])
+    assert got == {"stop_token_ids": [151643, 151645], "top_k": 20}
+
+
 def test_tiny_grpo_logs_rewards(tmp_path_factory, tmp_path):
     from training.grpo import run_grpo
     from training.grpo_config import load_grpo_recipe

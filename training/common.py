@@ -156,12 +156,13 @@ def model_spec_from(raw: Mapping[str, Any] | None, path: str | None = None) -> M
 
 
 def resolve_path(ref: str, base: Path = REPO_ROOT) -> str:
-    """Relative paths in recipes are relative to the repository root (where ``-m`` runs)."""
+    """A relative path that exists from the working directory or the repository root; anything
+    else (a hub id such as ``Qwen/Qwen2.5-32B``, a folder still to be built) is kept as given."""
     p = Path(ref)
     if p.is_absolute() or p.exists():
         return str(p)
     cand = base / p
-    return str(cand) if cand.exists() or "/" in ref or ref.startswith(".") else ref
+    return str(cand) if cand.exists() else ref
 
 
 def load_chat_template(ref: str) -> str:
@@ -291,8 +292,10 @@ def load_dataset_any(ref: str, split: str = "train", limit: int | None = None):
     elif p.exists():
         raise ConfigError(f"{p}: not a datasets directory (no dataset_info.json)")
     else:
-        if "/" not in ref or ref.startswith((".", "/")):
-            raise ConfigError(f"dataset not found: {ref}")
+        looks_local = (ref.count("/") != 1 or ref.startswith((".", "/"))
+                       or Path(ref.split("/")[0]).exists())
+        if looks_local:
+            raise ConfigError(f"dataset not found: {ref} (build it with python -m training.data)")
         ds = datasets.load_dataset(ref, split=split)
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))

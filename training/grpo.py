@@ -42,6 +42,15 @@ def reward_log(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def vllm_generation_kwargs(generation_kwargs: dict | None, stop_ids: list[int]) -> dict:
+    """vLLM stops at the *served* model's EOS (Qwen2.5 base: ``<|endoftext|>`` only) and trl
+    passes no stop ids of its own, so the recipe's end-of-turn ids are added here."""
+    out = dict(generation_kwargs or {})
+    have = list(out.get("stop_token_ids") or [])
+    out["stop_token_ids"] = have + [i for i in stop_ids if i not in have]
+    return out
+
+
 def prepare_prompts(ds, gold_field: str):
     """Keep prompt, gold, answer_type (and ids); check the columns the reward needs."""
     cols = ds.column_names
@@ -62,8 +71,9 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
-    from training.common import (ensure_model, inference_template, load_dataset_any, load_model,
-                                 prepare_tokenizer, save_for_inference, write_summary)
+    from training.common import (ensure_model, eos_token_ids, inference_template,
+                                 load_dataset_any, load_model, prepare_tokenizer,
+                                 save_for_inference, write_summary)
     from training.grpo_config import build_rewards, to_grpo_config
 
     args = to_grpo_config(recipe, output_dir)
@@ -76,6 +86,9 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
     ds = prepare_prompts(load_dataset_any(recipe.data.train, recipe.data.split,
                                           recipe.data.limit), recipe.data.gold_field)
     rewards = build_rewards(recipe)
+    if args.use_vllm:
+        args.generation_kwargs = vllm_generation_kwargs(args.generation_kwargs,
+                                                        eos_token_ids(tokenizer, recipe.model))
     model = load_model(recipe.model, model_path, tokenizer, added)
     if args.beta > 0 and added:
         raise ConfigError("beta > 0 loads a reference model from model.name_or_path, which lacks "
@@ -95,6 +108,8 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
         "reward_last": steps[-1]["reward"] if steps else None,
         "train_runtime_s": result.metrics.get("train_runtime"),
         "use_vllm": bool(args.use_vllm), "vllm_mode": args.vllm_mode if args.use_vllm else None,
+        "vllm_stop_token_ids": (args.generation_kwargs or {}).get("stop_token_ids")
+        if args.use_vllm else None,
     }
     if trainer.is_world_process_zero():
         write_summary(Path(output_dir) / "run_summary.json", command="training.grpo",

@@ -11,8 +11,9 @@ OpenAI API reject ``logit_bias`` altogether.
 
 Some clients and proxies drop ``logit_bias`` silently, so :func:`check_ban` tests it before the
 run: a prompt that asks the model to repeat a banned word, sent without and with the bias
-(optionally with logprobs, comparing the sampled tokens with the banned surfaces). The result ("passed", "inconclusive" when the model
-does not say the word even unbanned, "failed") is recorded; "failed" stops the run.
+(optionally with logprobs, comparing the sampled tokens with the banned surfaces). The result
+("passed", "inconclusive" when the model does not say the word even unbanned, "failed") is
+recorded; "failed" stops the run.
 
 **vLLM offline**: the same unconditional ids as ``SamplingParams(logit_bias=...)``
 (:func:`vllm_sampling`); the engine runs through ``reasonlens.generate.run_generation_vllm``

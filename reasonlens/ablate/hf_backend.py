@@ -174,7 +174,7 @@ def _finish(tok, new_ids: list[int], eos: set[int], stop: Sequence[str] | None
 def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling, out_path,
                     model_name: str, ban_ids: Iterable[int] = (),
                     ban_sequences: Iterable[Sequence[int]] = (), condition: dict | None = None,
-                    progress=None, threads: int | None = None) -> dict[str, Any]:
+                    progress: bool = True, threads: int | None = None) -> dict[str, Any]:
     """Generate every (problem, sample) not yet in ``out_path`` and append its record.
 
     ``sampling`` is a :class:`reasonlens.generate.SamplingConfig` (temperature, top_p,
@@ -185,6 +185,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     """
     from reasonlens.bench import load_template, render_prompt
     from reasonlens.generate.config import build_record, plan_work
+    from reasonlens.generate.progress import GenProgress
     from reasonlens.generate.run import check_resume, sidecar_path
     from reasonlens.generate.store import JsonlAppender, repair_and_scan
     from reasonlens.io import write_json
@@ -212,7 +213,9 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     units, skipped = plan_work(problems, sampling.n, done)
     written = new_tokens = 0
     t0 = time.perf_counter()
-    with JsonlAppender(out_path) as out:
+    todo = sum(len(u.samples) for u in units)
+    with JsonlAppender(out_path) as out, GenProgress(todo, enabled=progress,
+                                                     description="generate (hf)") as bar:
         for unit in units:
             messages = render_prompt(unit.row, template)
             prompt_ids = _prompt_ids(tok, messages)
@@ -237,8 +240,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
                                "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                               time.gmtime())}))
                     written += 1
-                    if progress:
-                        progress(1)
+                    bar.advance(1, ntok)
     secs = time.perf_counter() - t0
     side["status"] = "complete"
     write_json(sidecar_path(out_path), side)

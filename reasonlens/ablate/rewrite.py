@@ -99,7 +99,7 @@ def _scan_done(path: Path) -> set[str]:
 
 def rewrite_traces(traces: pl.DataFrame, endpoint, banned: Sequence[str], out_path: str | Path,
                    *, template: RewriteTemplate | None = None, max_tokens: int | None = None,
-                   progress=None) -> dict[str, Any]:
+                   progress: bool = True) -> dict[str, Any]:
     """Rewrite every trace not yet in ``out_path``; append one record per trace."""
     from reasonlens.endpoint import EndpointPool, build_chat_request
 
@@ -143,13 +143,15 @@ def rewrite_traces(traces: pl.DataFrame, endpoint, banned: Sequence[str], out_pa
                 os.write(fd, orjson.dumps(rec) + b"\n")
                 os.fsync(fd)
                 stats["written"] += 1
-                if progress:
-                    progress(1)
+                bar.advance(1, resp.usage.get("completion_tokens", 0))
             await asyncio.gather(*(one(r) for r in rows))
 
+    from reasonlens.generate.progress import GenProgress
+
     try:
-        if rows:
-            asyncio.run(main())
+        with GenProgress(len(rows), enabled=progress, description="rewrite") as bar:
+            if rows:
+                asyncio.run(main())
     finally:
         os.close(fd)
     return stats

@@ -25,7 +25,7 @@ from reasonlens.ablate import audit
 from reasonlens.ablate.bans import BanConfig, BanSet, build_banset, collateral_report
 from reasonlens.errors import AblationError, ConfigError
 from reasonlens.io import write_json, write_parquet
-from reasonlens.provenance import provenance
+from reasonlens.provenance import content_hash, provenance
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ class _Cond:
                 "banset_hash": self.banset.hash if self.banset else None,
                 "n_banned_ids": len(set(self.ids) | {s[-1] for s in self.sequences}),
                 "n_bias_entries": len(self.ids), "n_sequences": len(self.sequences),
+                "ids_hash": content_hash({"ids": sorted(self.ids),
+                                          "sequences": sorted(list(s) for s in self.sequences)})
+                if self.ids or self.sequences else None,
                 "truncated": bool(self.bias_info and self.bias_info.get("truncated"))}
 
 
@@ -119,7 +122,7 @@ def _generate(cfg: AblationConfig, cond: _Cond, problems: pl.DataFrame, sampling
         return generate_traces(problems, model_path=cfg.model_path, sampling=sampling,
                                out_path=path, model_name=name, ban_ids=cond.ids,
                                ban_sequences=cond.sequences, condition=meta,
-                               threads=cfg.threads)
+                               threads=cfg.threads, progress=progress)
     bias = {int(i): -100.0 for i in cond.ids} or None
     s = dataclasses.replace(sampling, logit_bias=bias)
     if cfg.backend == "vllm":

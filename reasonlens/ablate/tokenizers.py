@@ -165,8 +165,8 @@ _SENTINEL = "\u27e6rl\u00a7sep\u27e7"   # unusual text, several tokens in any vo
 class EndpointTokenizer:
     """Tokenize/detokenize through a served model (vLLM or llama-cpp-python).
 
-    ``vocab_size`` must be given for llama-cpp-python (probing ids past the vocabulary can crash
-    llama.cpp); for vLLM it is found by probing ``/detokenize`` when not given.
+    ``vocab_size`` must be given (no server reports it; probing ids past the vocabulary can crash
+    llama.cpp, and vLLM decodes unknown ids to "" without an error).
     """
 
     def __init__(self, base_url: str, model: str, *, flavour: str = "auto",
@@ -186,11 +186,10 @@ class EndpointTokenizer:
         self.flavour = self._detect(flavour)
         self._prefix = self._tokenize_many([""])[0] if self.flavour == "llamacpp" else []
         if vocab_size is None:
-            if self.flavour == "llamacpp":
-                raise ConfigError("--vocab-size is required to scan a llama-cpp-python server's "
-                                  "vocabulary (probing past its end can crash llama.cpp); or "
-                                  "pass --tokenizer DIR with the model's tokenizer")
-            vocab_size = self._probe_vocab_size()
+            raise ConfigError("--vocab-size is required to scan a served model's vocabulary "
+                              "(neither vLLM nor llama-cpp-python reports it, and probing past "
+                              "its end can crash llama.cpp; see the model's config.json), or "
+                              "pass --tokenizer DIR with the model's tokenizer")
         self.vocab_size = int(vocab_size)
         self._enc_cache: dict[str, list[int]] = {}
         self._surfaces: list[str] | None = None
@@ -261,18 +260,6 @@ class EndpointTokenizer:
             return await asyncio.gather(*(one(ids) for ids in id_lists))
         self.requests += len(id_lists)
         return self._run(go)
-
-    def _probe_vocab_size(self) -> int:
-        lo, hi = 1, 1 << 21   # lo is valid, hi is not
-        if self._detokenize_many([[lo]])[0] is None:
-            raise EndpointError(f"{self.root}: /detokenize failed for token id 1")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self._detokenize_many([[mid]])[0] is None:
-                hi = mid
-            else:
-                lo = mid
-        return lo + 1
 
     # -- protocol
     def encode(self, text: str) -> list[int]:

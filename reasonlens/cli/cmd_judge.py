@@ -164,18 +164,18 @@ def _offline(traces, out: Path, inputs, kw) -> None:
     from reasonlens.provenance import provenance
 
     try:
-        from reasonlens.judge.offline import detect
+        from reasonlens.judge.offline import detect, provenance_record
     except ImportError as exc:
         raise ConfigError(f"the offline detector is not available ({exc}); give --base-url "
                           "to use an LLM judge") from exc
     _echo_err("No --base-url: using the OFFLINE DETECTOR. Its counts are APPROXIMATE (cue "
-              "patterns and a small classifier; see docs/judge.md for its agreement with human "
-              "labels). Give --base-url and --model for an LLM judge.")
+              "patterns and a small classifier; see docs/judge-validation.md for its agreement "
+              "with human labels). Give --base-url and --model for an LLM judge.")
     t0 = time.perf_counter()
     frame = detect(traces)
     judge = frame.get_column("judge")[0] if frame.height else "offline-detector"
     summary = summarise(frame)
-    prov = provenance(command="judge", config={"judge": judge, "approximate": True},
+    prov = provenance(command="judge", config=provenance_record(),
                       inputs=_inputs_record(inputs))
     summary.update({"judge": judge, "approximate": True,
                     "note": "offline detector: approximate counts, no LLM judge",

@@ -209,9 +209,38 @@ _TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d
                             "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " "})
 
 
+_WS = re.compile(r"\s+")
+
+
+def _normalise_ascii(text: str) -> tuple[str, list[int]]:
+    """:func:`_normalise_with_map` for ASCII text, without a Python loop per character."""
+    low = text.lower()
+    parts: list[str] = []
+    idx: list[int] = []
+    pos = 0
+    for m in _WS.finditer(low):
+        if m.start() > pos:
+            parts.append(low[pos:m.start()])
+            idx.extend(range(pos, m.start()))
+        if idx:  # leading whitespace is dropped
+            parts.append(" ")
+            idx.append(m.start())
+        pos = m.end()
+    if pos < len(low):
+        parts.append(low[pos:])
+        idx.extend(range(pos, len(low)))
+    out = "".join(parts)
+    if out.endswith(" "):
+        out = out[:-1]
+        idx.pop()
+    return out, idx
+
+
 def _normalise_with_map(text: str) -> tuple[str, list[int]]:
     """Lower-case, unify quote marks and dashes, collapse whitespace; map each output character
     back to its offset in ``text``."""
+    if text.isascii():
+        return _normalise_ascii(text)
     out: list[str] = []
     idx: list[int] = []
     prev_space = True
@@ -249,6 +278,11 @@ def locate_quote(quote: str, chunk_text: str, _cache: dict | None = None
                  ) -> tuple[int, int] | None:
     """(start, end) of ``quote`` in ``chunk_text`` after normalisation, or None. Parts separated
     by ``...`` must occur in order."""
+    exact = _MARKER.sub("", quote).strip().strip(" \"'`.,;:")
+    if exact and "..." not in exact and "…" not in exact:
+        k = chunk_text.find(exact)  # fast path: copied verbatim
+        if k >= 0:
+            return k, k + len(exact)
     parts = _norm_quote(quote)
     if not parts:
         return None

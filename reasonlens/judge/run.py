@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from reasonlens.endpoint import EndpointConfig, EndpointPool
+from reasonlens.endpoint import EndpointConfig, EndpointPool, Usage
 from reasonlens.errors import EndpointError, JudgeError
 from reasonlens.judge.cache import JudgeCache, cache_key
 from reasonlens.judge.chunking import Chunk, Sentence, chunk_text, merge_instances, \
@@ -146,103 +146,120 @@ async def _run(traces: pl.DataFrame, endpoint: EndpointConfig, cfg: JudgeConfig,
     inflight: dict[str, asyncio.Future] = {}
     cached_tokens = {"prompt_tokens": 0, "completion_tokens": 0}
 
-    async with EndpointPool(endpoint) as pool:
-        async def send(messages: list[dict[str, str]], job: _Job) -> tuple[Any, str]:
-            """Send with the structured mode in effect; in auto mode the first request probes
-            json_schema and a 4xx/5xx mentioning the format switches to json_object (once)."""
-            if state.configured == "auto" and not state.settled.is_set():
-                if state.prober is None:
-                    state.prober = job
-                    body = build_judge_request(endpoint.model, messages, cfg.params, state.mode)
-                    try:
-                        resp = await pool.chat(body, max_retries=0)
-                        state.settled.set()
-                        return resp, state.mode
-                    except EndpointError as exc:
-                        m = _HTTP_STATUS.search(str(exc))
-                        if m and 400 <= int(m.group(1)) < 600 and _FORMAT_WORDS.search(
-                                str(exc).split(m.group(0), 1)[-1]):
-                            state.mode = "json_object"
-                            state.probe = f"json_schema rejected ({m.group(0)}); using json_object"
-                            pool.usage.failures -= 1  # an expected answer, not a failure
-                            if cache is not None:
-                                cache.set_setting(setting, "json_object")
-                        state.settled.set()
-                else:
-                    await state.settled.wait()
-            mode = state.mode
-            body = build_judge_request(endpoint.model, messages, cfg.params, mode)
-            return await pool.chat(body), mode
+    # The HTTP client is opened on the first cache miss only: a run served entirely from the
+    # cache opens no connection (and skips the TLS set-up, which dominates a cached rerun).
+    pools: list[EndpointPool] = []
+    pool_lock = asyncio.Lock()
 
-        async def judge_one(job: _Job) -> Judgment:
-            messages = build_messages(job.rubric, template, job.chunk, job.sentences,
-                                      n_chunks=job.n_chunks, problem=job.problem)
-            material = cache_key_material(model=endpoint.model, messages=messages,
-                                          rubric=job.rubric, template=template,
-                                          params=cfg.params, structured=cfg.structured)
-            key = cache_key(material)
-            if serve_from_cache:
-                hit = cache.get(key)
-                if hit is not None:
-                    cached_tokens["prompt_tokens"] += hit.prompt_tokens
-                    cached_tokens["completion_tokens"] += hit.completion_tokens
-                    return parse_judgment(hit.reply, job.chunk, job.sentences,
-                                          finish_reason=hit.finish_reason,
-                                          refusal=hit.refusal, config=cfg.parse)
-            elif cache is not None:
-                cache.stats.bypassed += 1
-            if key in inflight and not cfg.params.sampled:  # same request already on its way
-                reply = await asyncio.shield(inflight[key])
-            else:
-                fut = asyncio.get_running_loop().create_future()
-                if not cfg.params.sampled:
-                    inflight[key] = fut
-                t0 = time.perf_counter()
+    async def get_pool() -> EndpointPool:
+        if not pools:
+            async with pool_lock:
+                if not pools:
+                    pool = EndpointPool(endpoint)
+                    await pool.__aenter__()
+                    pools.append(pool)
+        return pools[0]
+
+    async def send(messages: list[dict[str, str]], job: _Job) -> tuple[Any, str]:
+        """Send with the structured mode in effect; in auto mode the first request probes
+        json_schema and a 4xx/5xx mentioning the format switches to json_object (once)."""
+        if state.configured == "auto" and not state.settled.is_set():
+            if state.prober is None:
+                state.prober = job
+                body = build_judge_request(endpoint.model, messages, cfg.params, state.mode)
                 try:
-                    resp, mode = await send(messages, job)
+                    resp = await (await get_pool()).chat(body, max_retries=0)
+                    state.settled.set()
+                    return resp, state.mode
                 except EndpointError as exc:
-                    fut.set_result(exc)
-                    inflight.pop(key, None)
-                    return Judgment("error", None, reason=redact(str(exc))[:1000])
-                choice = resp.choices[0]
-                refusal = None
-                raw_choice = (resp.raw.get("choices") or [{}])[0]
-                if isinstance(raw_choice, dict) and isinstance(raw_choice.get("message"), dict):
-                    r = raw_choice["message"].get("refusal")
-                    refusal = r if isinstance(r, str) and r.strip() else None
-                reply = (choice.text, choice.finish_reason, refusal)
-                if cache is not None:
-                    sent = build_judge_request(endpoint.model, messages, cfg.params, mode)
-                    cache.put(key, material=material, body=sent, reply=redact(choice.text),
-                              finish_reason=choice.finish_reason, refusal=redact(refusal),
-                              usage=resp.usage, latency_s=time.perf_counter() - t0)
-                fut.set_result(reply)
+                    m = _HTTP_STATUS.search(str(exc))
+                    if m and 400 <= int(m.group(1)) < 600 and _FORMAT_WORDS.search(
+                            str(exc).split(m.group(0), 1)[-1]):
+                        state.mode = "json_object"
+                        state.probe = f"json_schema rejected ({m.group(0)}); using json_object"
+                        pool = await get_pool()
+                        pool.usage.failures -= 1  # an expected answer, not a failure
+                        if cache is not None:
+                            cache.set_setting(setting, "json_object")
+                    state.settled.set()
+            else:
+                await state.settled.wait()
+        mode = state.mode
+        body = build_judge_request(endpoint.model, messages, cfg.params, mode)
+        return await (await get_pool()).chat(body), mode
+
+    async def judge_one(job: _Job) -> Judgment:
+        messages = build_messages(job.rubric, template, job.chunk, job.sentences,
+                                  n_chunks=job.n_chunks, problem=job.problem)
+        material = cache_key_material(model=endpoint.model, messages=messages,
+                                      rubric=job.rubric, template=template,
+                                      params=cfg.params, structured=cfg.structured)
+        key = cache_key(material)
+        if serve_from_cache:
+            hit = cache.get(key)
+            if hit is not None:
+                cached_tokens["prompt_tokens"] += hit.prompt_tokens
+                cached_tokens["completion_tokens"] += hit.completion_tokens
+                return parse_judgment(hit.reply, job.chunk, job.sentences,
+                                      finish_reason=hit.finish_reason,
+                                      refusal=hit.refusal, config=cfg.parse)
+        elif cache is not None:
+            cache.stats.bypassed += 1
+        if key in inflight and not cfg.params.sampled:  # same request already on its way
+            reply = await asyncio.shield(inflight[key])
+        else:
+            fut = asyncio.get_running_loop().create_future()
+            if not cfg.params.sampled:
+                inflight[key] = fut
+            t0 = time.perf_counter()
+            try:
+                resp, mode = await send(messages, job)
+            except EndpointError as exc:
+                fut.set_result(exc)
                 inflight.pop(key, None)
-            if isinstance(reply, EndpointError):
-                return Judgment("error", None, reason=redact(str(reply))[:1000])
-            text, finish, refusal = reply
-            j = parse_judgment(text, job.chunk, job.sentences, finish_reason=finish,
-                               refusal=refusal, config=cfg.parse)
-            return j
+                return Judgment("error", None, reason=redact(str(exc))[:1000])
+            choice = resp.choices[0]
+            refusal = None
+            raw_choice = (resp.raw.get("choices") or [{}])[0]
+            if isinstance(raw_choice, dict) and isinstance(raw_choice.get("message"), dict):
+                r = raw_choice["message"].get("refusal")
+                refusal = r if isinstance(r, str) and r.strip() else None
+            reply = (choice.text, choice.finish_reason, refusal)
+            if cache is not None:
+                sent = build_judge_request(endpoint.model, messages, cfg.params, mode)
+                cache.put(key, material=material, body=sent, reply=redact(choice.text),
+                          finish_reason=choice.finish_reason, refusal=redact(refusal),
+                          usage=resp.usage, latency_s=time.perf_counter() - t0)
+            fut.set_result(reply)
+            inflight.pop(key, None)
+        if isinstance(reply, EndpointError):
+            return Judgment("error", None, reason=redact(str(reply))[:1000])
+        text, finish, refusal = reply
+        j = parse_judgment(text, job.chunk, job.sentences, finish_reason=finish,
+                           refusal=refusal, config=cfg.parse)
+        return j
 
-        async def worker() -> None:
-            for job in jobs:  # a shared generator: each job is taken by exactly one worker
-                j = await judge_one(job)
-                if j.raw is not None:
-                    j = Judgment(j.status, j.count, j.instances, j.reported_count, j.rejected,
-                                 j.rationale, redact(j.reason), redact(j.raw), j.extra)
-                results.setdefault((job.row, job.behaviour), {})[job.chunk.index] = j
-                if progress is not None:
-                    progress(1)
+    async def worker() -> None:
+        for job in jobs:  # a shared generator: each job is taken by exactly one worker
+            j = await judge_one(job)
+            if j.raw is not None:
+                j = Judgment(j.status, j.count, j.instances, j.reported_count, j.rejected,
+                             j.rationale, redact(j.reason), redact(j.raw), j.extra)
+            results.setdefault((job.row, job.behaviour), {})[job.chunk.index] = j
+            if progress is not None:
+                progress(1)
 
-        workers = [asyncio.create_task(worker()) for _ in range(endpoint.concurrency)]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for w in workers:
-                w.cancel()
-            raise
-        usage = pool.usage.as_dict()
+    workers = [asyncio.create_task(worker()) for _ in range(endpoint.concurrency)]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for w in workers:
+            w.cancel()
+        raise
+    finally:
+        if pools:
+            await pools[0].__aexit__(None, None, None)
+    usage = pools[0].usage.as_dict() if pools else Usage().as_dict()
     usage["structured_probe"] = state.probe
     usage["cost_usd"] = round((usage["prompt_tokens"] * cfg.price_in
                                + usage["completion_tokens"] * cfg.price_out) / 1e6, 6)
