@@ -167,7 +167,13 @@ class FaultProxy:
 
             do_GET = do_POST = _handle
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class _Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a dropped/slow client is expected
+                import sys as _sys
+                if not isinstance(_sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}" + ("/v1" if upstream.endswith("/v1")
