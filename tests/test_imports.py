@@ -32,8 +32,10 @@ def test_import_reasonlens_and_cli_is_light():
                    "reasonlens.lexicon.discover, reasonlens.scoring.run") == []
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["score", "--help"], ["diff", "--help"],
-                                  ["lexicons", "--help"]])
+_COMMANDS = sorted(p.stem[4:].replace("_", "-") for p in CLI_DIR.glob("cmd_*.py"))
+
+
+@pytest.mark.parametrize("argv", [["--help"]] + [[c, "--help"] for c in _COMMANDS])
 def test_cli_help_is_light(argv):
     body = ("from reasonlens.cli import main\n"
             "import contextlib, io\n"
