@@ -397,3 +397,36 @@ def recipe_record(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [recipe_record(v) for v in obj]
     return obj
+
+
+# --- shared command flow of training.sft / training.grpo ---------------------------------------
+
+def run_recipe_command(load_recipe, run, validate, *, config_path: str,
+                       overrides: tuple[str, ...], output_dir: str | None, dataset: str | None,
+                       validate_only: bool) -> tuple[dict[str, Any], str] | None:
+    """Load a recipe (with ``--set`` overrides and ``--dataset``), then validate or train it.
+
+    Returns ``(summary, output_dir)`` after training, None after ``--validate-only`` (the resolved
+    values are printed). A ReasonlensError becomes ``error: ...`` on stderr and its exit code.
+    """
+    import json
+    import logging
+    import sys
+
+    import click
+
+    from reasonlens.errors import ReasonlensError
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ov = list(overrides) + ([f"data.train={dataset}"] if dataset else [])
+        recipe = load_recipe(config_path, ov)
+        out = output_dir or f"out/{recipe.name}"
+        if validate_only:
+            click.echo(json.dumps(validate(recipe, out), indent=2, default=str))
+            return None
+        summary = run(recipe, out)
+    except ReasonlensError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 1))
+    return summary, out

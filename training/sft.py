@@ -15,7 +15,6 @@ the counts, the loss curve and provenance.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -167,22 +166,15 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
                    "(works without a GPU), print the resolved values and exit.")
 def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
          dataset: str | None, validate_only: bool) -> None:
-    import json
-
     from training.sft_config import load_sft_recipe
+    from training.common import run_recipe_command
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        ov = list(overrides) + ([f"data.train={dataset}"] if dataset else [])
-        recipe = load_sft_recipe(config_path, ov)
-        out = output_dir or f"out/{recipe.name}"
-        if validate_only:
-            click.echo(json.dumps(validate(recipe, out), indent=2, default=str))
-            return
-        summary = run_sft(recipe, out)
-    except ReasonlensError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(getattr(exc, "exit_code", 1))
+    done = run_recipe_command(load_sft_recipe, run_sft, validate, config_path=config_path,
+                              overrides=overrides, output_dir=output_dir, dataset=dataset,
+                              validate_only=validate_only)
+    if done is None:
+        return
+    summary, out = done
     click.echo(f"trained {summary['global_step']} steps; loss {summary['loss_first']} -> "
                f"{summary['loss_last']}; {summary['truncation']['n_truncated']} truncated; "
                f"wrote {out}")
