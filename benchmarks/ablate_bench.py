@@ -96,7 +96,7 @@ def bench_server(base_url: str | None, model: str, model_path: str, banlist: str
 
     server = None
     if base_url is None:
-        from tests.servers import start_llama_server
+        from reasonlens.devtools.servers import start_llama_server
 
         server = start_llama_server(Path("/tmp/reasonlens-ablate-bench"))
         base_url, model = server.base_url, server.model
@@ -153,7 +153,7 @@ def main() -> None:
     a = ap.parse_args()
     model_path = a.model_path
     if model_path is None:
-        from tests.models import smollm2_hf_dir
+        from reasonlens.devtools.models import smollm2_hf_dir
 
         model_path = str(smollm2_hf_dir())
     print(f"ban list: {a.banlist}; {a.tokens} new tokens per run; {a.repeats} runs per arm, "

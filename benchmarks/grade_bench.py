@@ -33,7 +33,7 @@ FILLER = ("We consider the cases one by one and count carefully, checking each s
 
 def _golds(data: Path | None, bench: str, fallback: list[str]) -> list[str]:
     if data is not None and data.is_dir():
-        from reasonlens.bench import load_benchmark
+        from reasonlens.problems import load_benchmark
 
         return load_benchmark(bench, data)["gold"].to_list()
     return fallback

@@ -98,7 +98,7 @@ def main() -> None:
 
     server = None
     if args.base_url is None:
-        from tests.servers import start_llama_server
+        from reasonlens.devtools.servers import start_llama_server
         server = start_llama_server(Path(tempfile.mkdtemp(prefix="judge-bench-")))
         base_url, model = server.base_url, server.model
     else:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from reasonlens.report import ReportConfig, build_report, build_sections
     from reasonlens.report.bundle import javascript_bundle, vega_lite_version
     from reasonlens.stats import StatsConfig, analyse, load_inputs
-    from reasonlens.stats.synthetic import SyntheticConfig, write_synthetic
+    from reasonlens.devtools.synthetic import SyntheticConfig, write_synthetic
 
     n_problems, n_samples = (50, 4) if a.small else (500, 10)
     cfg = SyntheticConfig(models=("distilled", "zero-rl", "base", "instruct"),

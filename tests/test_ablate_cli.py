@@ -119,7 +119,7 @@ def test_vllm_request_building_and_clean_failure(smollm_hf, bench_file, tmp_path
     from reasonlens.ablate.backends import vllm_sampling
     from reasonlens.ablate.bans import build_banset
     from reasonlens.ablate.tokenizers import HFTokenizer
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from reasonlens.generate import SamplingConfig, build_vllm_requests
 
     bs = build_banset({"x": ["wait", "hmm"]}, HFTokenizer(smollm_hf))

@@ -9,10 +9,10 @@ import orjson
 import polars as pl
 import pytest
 
-from reasonlens.bench import (BENCHMARKS, choice_permutation, get_spec, list_benchmarks,
+from reasonlens.problems import (BENCHMARKS, choice_permutation, get_spec, list_benchmarks,
                               load_benchmark)
-from reasonlens.bench.load import PROBLEM_SCHEMA, gold_text, load_hub
-from reasonlens.bench.registry import BenchmarkSpec, HubSource
+from reasonlens.problems.load import PROBLEM_SCHEMA, gold_text, load_hub
+from reasonlens.problems.registry import BenchmarkSpec, HubSource
 from reasonlens.errors import ConfigError, InputError, UnknownNameError
 
 FIX = Path(__file__).parent / "fixtures" / "bench"

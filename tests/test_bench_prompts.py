@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reasonlens.bench import list_templates, load_benchmark, load_template, render_prompt
+from reasonlens.problems import list_templates, load_benchmark, load_template, render_prompt
 from reasonlens.errors import ConfigError, UnknownNameError
 
 FIX = Path(__file__).parent / "fixtures" / "bench"

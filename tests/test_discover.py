@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from reasonlens.errors import ConfigError
-from reasonlens.lexicon.discover import log_odds, ngram_counts
+from reasonlens.stats.ngrams import log_odds, ngram_counts
 
 VOCAB = ("the a of to and is we x y value so then compute find number answer it that this "
          "for with as on be are can by one two three").split()

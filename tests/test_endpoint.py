@@ -13,7 +13,7 @@ import pytest
 from reasonlens.endpoint import (EndpointConfig, EndpointPool, backoff_delay, build_chat_request,
                                  parse_chat_response, retry_after_seconds, validate_logit_bias)
 from reasonlens.errors import ConfigError, EndpointError
-from tests.servers import FaultProxy
+from reasonlens.devtools.servers import FaultProxy
 
 
 def test_build_chat_request_exact():

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from reasonlens.bench import load_benchmark
+from reasonlens.problems import load_benchmark
 from reasonlens.endpoint import EndpointConfig
 from reasonlens.generate import SamplingConfig, run_generation
 from reasonlens.generate.run import sidecar_path

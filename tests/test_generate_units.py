@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from reasonlens._optional import vllm_available
-from reasonlens.bench import load_benchmark
+from reasonlens.problems import load_benchmark
 from reasonlens.errors import ConfigError, InputError, MissingDependencyError
 from reasonlens.generate import SamplingConfig, build_vllm_requests, run_generation_vllm
 from reasonlens.generate.config import build_record, plan_work, response_text

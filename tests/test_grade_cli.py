@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from reasonlens.bench import load_benchmark
+from reasonlens.problems import load_benchmark
 from reasonlens.cli import cli
 from reasonlens.grade.extract import canonical_text
 from reasonlens.io import parquet_provenance, read_json

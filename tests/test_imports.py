@@ -29,7 +29,7 @@ def _loaded(body: str) -> list[str]:
 
 def test_import_reasonlens_and_cli_is_light():
     assert _loaded("import reasonlens, reasonlens.cli, reasonlens.traces, reasonlens.lexicon, "
-                   "reasonlens.lexicon.discover, reasonlens.scoring.run") == []
+                   "reasonlens.stats.ngrams, reasonlens.lexcount.run") == []
 
 
 _COMMANDS = sorted(p.stem[4:].replace("_", "-") for p in CLI_DIR.glob("cmd_*.py"))

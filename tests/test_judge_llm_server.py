@@ -21,7 +21,7 @@ import pytest
 
 from reasonlens.cli import main
 from reasonlens.io import parquet_provenance, read_json
-from tests.servers import FaultProxy
+from reasonlens.devtools.servers import FaultProxy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

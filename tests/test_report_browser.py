@@ -7,7 +7,7 @@ import pytest
 from reasonlens.report import ReportConfig, build_report
 from reasonlens.report.browser import check_report
 from reasonlens.stats import StatsConfig
-from reasonlens.stats.synthetic import SyntheticConfig, write_synthetic
+from reasonlens.devtools.synthetic import SyntheticConfig, write_synthetic
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import pytest
 
 from reasonlens.report import charts as ch
 from reasonlens.stats import StatsConfig, analyse, load_inputs
-from reasonlens.stats.synthetic import SyntheticConfig, write_synthetic
+from reasonlens.devtools.synthetic import SyntheticConfig, write_synthetic
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from reasonlens.report import ReportConfig, build_report
 from reasonlens.report.bundle import javascript_bundle, neutralise_urls
 from reasonlens.report.tables import esc, script_json
 from reasonlens.stats import StatsConfig
-from reasonlens.stats.synthetic import SyntheticConfig, write_synthetic
+from reasonlens.devtools.synthetic import SyntheticConfig, write_synthetic
 
 HOSTILE = '</script><script>alert(1)</script>'
 EXCERPT = ('Wait, </script><script>alert("x")</script> <img src=x onerror=alert(2)> '
@@ -157,7 +157,7 @@ def test_report_cli(tmp_path, capsys):
 
 
 def test_report_from_a_trace_file_scores_on_the_fly_and_escapes(tmp_path):
-    pytest.importorskip("reasonlens.scoring.run")
+    pytest.importorskip("reasonlens.lexcount.run")
     rows = []
     for m in ("plain-model", HOSTILE):
         for p in range(4):

@@ -11,7 +11,7 @@ from reasonlens.stats import StatsConfig, analyse, load_inputs
 from reasonlens.stats.accuracy import (accuracy_table, length_histogram, length_summary,
                                        pass_at_k_table)
 from reasonlens.stats.inputs import detect_kinds, discover
-from reasonlens.stats.synthetic import SyntheticConfig, synthetic_frames, write_synthetic
+from reasonlens.devtools.synthetic import SyntheticConfig, synthetic_frames, write_synthetic
 from reasonlens.stats.tables import ablation_frame, agreement_frame, metrics_frame
 
 SMALL = SyntheticConfig(n_problems=6, n_samples=4)

@@ -9,7 +9,7 @@ import pytest
 from reasonlens.errors import ConfigError
 from reasonlens.stats import StatsConfig, behaviour_rates, bootstrap_ratios, category_rates
 from reasonlens.stats.rates import ALL, RATE_SCHEMA, length_bins, stratified_rates, term_rates
-from reasonlens.stats.synthetic import SyntheticConfig, synthetic_frames
+from reasonlens.devtools.synthetic import SyntheticConfig, synthetic_frames
 
 FAST = StatsConfig(n_boot=300, seed=1)
 

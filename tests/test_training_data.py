@@ -57,7 +57,7 @@ def test_contamination_flags_exact_and_near_copies():
 
 def test_contamination_on_the_real_aime_pool(shared_data):
     """The 1983-2023 pool does not overlap AIME 2024/2025; the CSV's own 2024 rows do."""
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from training.data import build_pool, load_tests
 
     tests = load_tests(("aime24", "aime25"), str(shared_data))
@@ -145,7 +145,7 @@ def test_build_keep_correct_and_keep_truncated(tmp_path):
 @pytest.mark.slow
 def test_build_contamination_drop(tmp_path, shared_data):
     """A training pool containing AIME 2024 problems is flagged and, on request, dropped."""
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from training.data import cli
 
     a24 = load_benchmark("aime24", str(shared_data), limit=2)

@@ -34,7 +34,7 @@ DEFAULT_TESTS = ("aime24", "aime25")
 # --- steps (importable) ------------------------------------------------------------------------
 
 def load_tests(names: tuple[str, ...], source: str | None) -> pl.DataFrame:
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
 
     frames = [load_benchmark(n, source) for n in names]
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(
@@ -69,7 +69,7 @@ def build_pool(pool: pl.DataFrame, tests: pl.DataFrame | None, *, drop_contamina
 
 
 def _prompts(pool: pl.DataFrame, template: str) -> dict[str, list[dict[str, str]]]:
-    from reasonlens.bench import render_prompt
+    from reasonlens.problems import render_prompt
 
     return {str(r["problem_id"]): render_prompt(r, template) for r in pool.iter_rows(named=True)}
 
@@ -204,7 +204,7 @@ def _handle(func):
 @_handle
 def pool_cmd(benchmark, source, tests, test_source, no_contamination, drop_contaminated, ngram,
              overlap_threshold, limit, out):
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from reasonlens.io import write_json, write_parquet
 
     outp = Path(out)
@@ -375,7 +375,7 @@ def _read_pool(path: str) -> pl.DataFrame:
 @_handle
 def rl_prompts_cmd(benchmark, source, template, tests, test_source, no_contamination,
                    keep_contaminated, limit, out):
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from reasonlens.io import write_json
 
     if benchmark:

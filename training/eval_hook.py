@@ -150,7 +150,7 @@ def main(checkpoint, backend, base_url, model_name, benchmarks, source, limit, n
          out):
     import polars as pl
 
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
     from reasonlens.generate import SamplingConfig
 
     try:

@@ -9,7 +9,7 @@
   Inner spaces of phrases match any run of whitespace. Short lexemes ("so", "or", "if") are
   matched exactly only, since spaced letters produce false hits.
 - **Substitution**: words and bigrams whose rate rose most against the unbanned run, by the
-  weighted log-odds with an informative Dirichlet prior (``reasonlens.lexicon.discover.log_odds``).
+  weighted log-odds with an informative Dirichlet prior (``reasonlens.stats.ngrams.log_odds``).
 - **Repetition/loop rate**: share of responses whose last ``tail_chars`` characters contain a
   token n-gram (words and symbols) repeated at least ``min_repeats`` times.
 - **Paired deltas**: accuracy difference against the unbanned run, with a percentile bootstrap
@@ -222,7 +222,7 @@ def paired_delta(graded: pl.DataFrame, baseline: pl.DataFrame, *, n_boot: int = 
 def substitutions(traces: pl.DataFrame, baseline: pl.DataFrame, banned: Sequence[str], *,
                   condition: str, top: int = 50, min_count: int = 2) -> pl.DataFrame:
     """Terms over-used under the ban relative to the unbanned run (positive z first)."""
-    from reasonlens.lexicon.discover import log_odds
+    from reasonlens.stats.ngrams import log_odds
 
     a = response_texts(traces)
     b = response_texts(baseline)

@@ -183,7 +183,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     ``sequences``). Records are built and written by the
     generation module's own helpers (same fields, same resume and torn-line repair).
     """
-    from reasonlens.bench import load_template, render_prompt
+    from reasonlens.problems import load_template, render_prompt
     from reasonlens.generate.config import build_record, plan_work
     from reasonlens.generate.progress import GenProgress
     from reasonlens.generate.run import check_resume, sidecar_path

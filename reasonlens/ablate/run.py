@@ -175,7 +175,7 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
     """Run every condition, grade, audit; write the outputs; return ablation.json's content."""
     from reasonlens.ablate.backends import check_ban
     from reasonlens.ablate.control import output_frequencies, random_control_ids
-    from reasonlens.bench import load_benchmark
+    from reasonlens.problems import load_benchmark
 
     out = Path(out_dir)
     (out / "traces").mkdir(parents=True, exist_ok=True)

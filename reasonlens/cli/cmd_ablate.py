@@ -6,7 +6,7 @@ import click
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--benchmark", required=True, help="Benchmark name (see reasonlens.bench "
+@click.option("--benchmark", required=True, help="Benchmark name (see reasonlens.problems "
               "list_benchmarks), e.g. math500, aime24.")
 @click.option("--benchmark-source", type=click.Path(exists=True),
               help="Local benchmark file or directory (the ../shared/data layouts); default: "

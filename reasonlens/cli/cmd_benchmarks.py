@@ -30,7 +30,7 @@ def command(name: str | None, source: str | None, export_path: str | None, limit
       reasonlens benchmarks aime24 --source ../shared/data
       reasonlens benchmarks gpqa_diamond --export gpqa.jsonl
     """
-    from reasonlens.bench import BENCHMARKS, get_spec, load_benchmark
+    from reasonlens.problems import BENCHMARKS, get_spec, load_benchmark
 
     if name is None:
         rows = [[s.name, s.title, s.answer_type, s.n_expected, s.template,

@@ -95,7 +95,7 @@ def command(benchmark: str, benchmark_source: str | None, model: str, model_name
         --base-url http://localhost:8000/v1 -n 16 --temperature 0.6 \\
         --top-p 0.95 --max-tokens 32768 --out runs/aime24.jsonl
     """
-    from reasonlens.bench import get_spec, load_benchmark
+    from reasonlens.problems import get_spec, load_benchmark
     from reasonlens.errors import ConfigError, EndpointError
     from reasonlens.generate import SamplingConfig
 

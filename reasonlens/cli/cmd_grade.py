@@ -101,7 +101,7 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
     join_info = None
     data_files = []
     if benchmark:
-        from reasonlens.bench import load_benchmark
+        from reasonlens.problems import load_benchmark
         from reasonlens.grade.join import attach_gold
 
         problems = load_benchmark(benchmark, benchmark_source)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reasonlens.cli.report_options import stats_config, stats_options
+from reasonlens.cli._report_options import stats_config, stats_options
 
 
 @click.command(name="report")

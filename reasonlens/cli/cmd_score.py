@@ -104,9 +104,9 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
 
     from reasonlens.errors import ConfigError
     from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
-    from reasonlens.scoring.aggregate import model_table
-    from reasonlens.scoring.engine import ScoreConfig
-    from reasonlens.scoring.run import input_bytes, run_score
+    from reasonlens.lexcount.aggregate import model_table
+    from reasonlens.lexcount.engine import ScoreConfig
+    from reasonlens.lexcount.run import input_bytes, run_score
 
     opts = dataclasses.replace(load_options(kwargs), batch_rows=batch_rows)
     if mode is None:

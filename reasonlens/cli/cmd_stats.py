@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reasonlens.cli.report_options import stats_options, stats_config
+from reasonlens.cli._report_options import stats_options, stats_config
 
 
 @click.command(name="stats")

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from reasonlens.bench.prompts import Template, load_template, render_prompt
+from reasonlens.problems.prompts import Template, load_template, render_prompt
 from reasonlens.endpoint import EndpointConfig, EndpointPool, build_chat_request
 from reasonlens.errors import ConfigError, EndpointError
 from reasonlens.generate.config import (SamplingConfig, WorkUnit, build_record, plan_work,
@@ -179,7 +179,7 @@ def run_generation(problems: pl.DataFrame, endpoint: EndpointConfig, sampling: S
     """Generate ``sampling.n`` samples per problem into ``out_path`` (JSONL, resumable).
 
     Args:
-        problems: a problem frame (:func:`reasonlens.bench.load_benchmark`): problem_id, problem,
+        problems: a problem frame (:func:`reasonlens.problems.load_benchmark`): problem_id, problem,
             and optionally benchmark, gold, answer_type, choices.
         endpoint: where to send (one or more base URLs, concurrency, retries).
         sampling: a :class:`SamplingConfig`.

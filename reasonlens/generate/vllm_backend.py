@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from reasonlens._optional import import_vllm
-from reasonlens.bench.prompts import Template, load_template, render_prompt
+from reasonlens.problems.prompts import Template, load_template, render_prompt
 from reasonlens.generate.config import SamplingConfig, build_record, plan_work, response_text
 from reasonlens.generate.progress import GenProgress
 from reasonlens.generate.store import JsonlAppender, repair_and_scan

@@ -211,7 +211,7 @@ def grade_values(responses: list[str | None], golds: list[str | None], answer_ty
 def infer_answer_type(gold: str | None, benchmark: str | None = None) -> str:
     """The answer type of a benchmark when it is registered, else guessed from the gold."""
     if benchmark:
-        from reasonlens.bench.registry import spec_for
+        from reasonlens.problems.registry import spec_for
 
         spec = spec_for(benchmark)
         if spec is not None:

@@ -197,7 +197,7 @@ def count_long(texts: pl.Series, lexicons, mode: Mode = "fast", *, lemma: bool =
             raise ConfigError("lemma matching needs the exact (spaCy) path: mode='exact'")
         return _fast_long(texts, matcher)
     if mode == "exact":
-        from reasonlens.lexicon.exact import exact_long
+        from reasonlens.lexicon.spacy_match import exact_long
 
         return exact_long(texts, matcher, lemma=lemma)
     raise ConfigError(f"unknown counting mode {mode!r}; valid modes: fast, exact")

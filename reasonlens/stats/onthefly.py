@@ -17,8 +17,8 @@ def score_traces(path: Path, *, progress: bool = False
                  ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any] | None]:
     """Score one trace file; returns (responses, terms, provenance of the scoring)."""
     from reasonlens.io import read_json
-    from reasonlens.scoring.engine import ScoreConfig
-    from reasonlens.scoring.run import run_score
+    from reasonlens.lexcount.engine import ScoreConfig
+    from reasonlens.lexcount.run import run_score
 
     with tempfile.TemporaryDirectory(prefix="reasonlens-score-") as tmp:
         run_score([str(path)], tmp, ScoreConfig())

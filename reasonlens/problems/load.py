@@ -26,8 +26,8 @@ import orjson
 import polars as pl
 
 from reasonlens._optional import import_datasets
-from reasonlens.bench.gpqa import choice_row
-from reasonlens.bench.registry import BenchmarkSpec, get_spec
+from reasonlens.problems.gpqa import choice_row
+from reasonlens.problems.registry import BenchmarkSpec, get_spec
 from reasonlens.errors import ConfigError, InputError, MissingDependencyError
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {

@@ -5,7 +5,7 @@ contracts (docs/report.md) so ``reasonlens stats`` and ``reasonlens report`` rea
 would read real outputs. Counts are negative-binomial with a per-problem random effect (so
 responses cluster within problems) and a planted per-model rate ratio.
 
-    python -c "from reasonlens.stats.synthetic import write_synthetic; write_synthetic('syn')"
+    python -c "from reasonlens.devtools.synthetic import write_synthetic; write_synthetic('syn')"
 """
 
 from __future__ import annotations

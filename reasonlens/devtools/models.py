@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.servers import smollm2_gguf
+from reasonlens.devtools.servers import smollm2_gguf
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = Path(os.environ.get("REASONLENS_TEST_CACHE", REPO / ".cache"))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from reasonlens import registry
-from reasonlens.bench.gpqa import LETTERS
+from reasonlens.problems.gpqa import LETTERS
 from reasonlens.errors import ConfigError, InputError
 
 _PLACEHOLDER = re.compile(r"\{(problem|choices|letters|[A-J])\}")

@@ -91,7 +91,7 @@ def _block(row: dict, lexicons: tuple[Lexicon, ...], term_counts: dict, behaviou
     return block
 
 
-def summarize(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
+def summarise(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
               lexicons: tuple[Lexicon, ...], *, parts: str = "all") -> dict[str, Any]:
     """``{"models": {M: {..., "benchmarks": {B: {...}}}}}`` (see the module docstring)."""
     r, t = responses.lazy(), terms.lazy()

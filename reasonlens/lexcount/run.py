@@ -26,8 +26,8 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.io import write_json
 from reasonlens.provenance import file_hash, provenance
-from reasonlens.scoring.aggregate import summarize
-from reasonlens.scoring.engine import ScoreConfig, empty_outputs, score_batch
+from reasonlens.lexcount.aggregate import summarise
+from reasonlens.lexcount.engine import ScoreConfig, empty_outputs, score_batch
 from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
@@ -211,7 +211,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         inputs=hasher.records)
     resp_sink.close(None, prov)
     term_sink.close(None, prov)
-    summary = summarize(pl.scan_parquet(out / "responses.parquet"),
+    summary = summarise(pl.scan_parquet(out / "responses.parquet"),
                         pl.scan_parquet(out / "terms.parquet"), matcher.lexicons,
                         parts=config.parts)
     summary["parts"] = config.parts
