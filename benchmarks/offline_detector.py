@@ -17,7 +17,8 @@ import time
 import polars as pl
 
 from reasonlens.judge import offline
-from reasonlens.judge.gold import BEHAVIOURS, load_gold
+from reasonlens.judge.gold import load_gold
+from reasonlens.schema import BEHAVIOURS
 from reasonlens.judge.sentences import split_sentences
 
 

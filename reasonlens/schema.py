@@ -1,10 +1,24 @@
-"""Declared polars schemas of the frames that stages exchange.
+"""Declared polars schemas of the frames that stages exchange, and the names they share.
 
-Every stage reads and writes frames with these columns, so any stage can be re-run or resumed from
-the parquet files on disk. Bump ``SCHEMA_VERSION`` when a column changes meaning.
+Every frame that crosses a stage boundary is declared here, once, and imported by the stages that
+write or read it, so any stage can be re-run or resumed from the parquet files on disk:
+
+- traces (:data:`TRACE_SCHEMA`): one row per response, from :mod:`reasonlens.traces`;
+- term counts (:data:`TERMS_SCHEMA`): score's ``terms.parquet``, long and nonzero only;
+- responses (:func:`responses_schema`): score's ``responses.parquet``, one row per response;
+- judgments (:func:`judgment_schema`, built by :func:`judgment_frame`): one row per response with
+  ``B_count`` / ``B_status`` / ``B_instances`` per behaviour B, from the LLM judge and the offline
+  detector alike;
+- instances (:data:`INSTANCE_SCHEMA`): the judge's long ``instances.parquet``;
+- graded rows (:data:`GRADE_SCHEMA`): the columns grade adds to a trace frame.
+
+Bump ``SCHEMA_VERSION`` when a column changes meaning.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -49,3 +63,106 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
     extra = [c for c in df.columns if c not in schema]
     return df.select(exprs + [pl.col(c) for c in extra])
+
+
+# --- names shared by every stage ------------------------------------------------------------
+
+# The columns that identify a response in every per-response frame (traces, responses, judgments).
+ID_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample")
+ID_SCHEMA: dict[str, pl.DataType] = {c: TRACE_SCHEMA[c] for c in ID_COLUMNS}
+
+# The paper's two judged behaviours (arXiv 2505.21067, Figure 4); the default rubrics and gold labels.
+BEHAVIOURS = ("multi_perspective", "metacognitive")
+
+
+def behaviours_in(frame: pl.DataFrame | pl.LazyFrame | Iterable[str]) -> list[str]:
+    """Behaviour keys of a frame (or a list of column names): every B with ``B_count`` and
+    ``B_status`` columns, in column order."""
+    if isinstance(frame, pl.LazyFrame):
+        columns = frame.collect_schema().names()
+    elif isinstance(frame, pl.DataFrame):
+        columns = frame.columns
+    else:
+        columns = list(frame)
+    present = set(columns)
+    return [c[: -len("_count")] for c in columns
+            if c.endswith("_count") and f"{c[:-len('_count')]}_status" in present]
+
+
+# --- score: term counts and responses -------------------------------------------------------
+
+# terms.parquet: long, nonzero only; part is "reasoning" or "answer".
+TERMS_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String, "model": pl.String, "benchmark": pl.String, "problem_id": pl.String,
+    "category": pl.String, "term": pl.String, "part": pl.String, "count": pl.UInt32}
+
+# responses.parquet: these key columns (from the traces), then words and the per-category counts.
+RESPONSE_KEY_COLUMNS = (*ID_COLUMNS, "finish_reason", "think_closed", "completion_tokens")
+
+
+def response_count_columns(categories: Sequence[str]) -> list[str]:
+    """The per-category columns of responses.parquet: C, C_reasoning, C_answer, C_per_1k."""
+    return [f"{c}{s}" for c in categories for s in ("", "_reasoning", "_answer", "_per_1k")]
+
+
+def responses_schema(categories: Sequence[str]) -> dict[str, pl.DataType]:
+    """Columns and types of score's responses.parquet for these categories (lexicons)."""
+    schema: dict[str, pl.DataType] = {c: TRACE_SCHEMA[c] for c in RESPONSE_KEY_COLUMNS}
+    schema.update({"words": pl.UInt32, "words_reasoning": pl.UInt32, "words_answer": pl.UInt32})
+    for c in categories:
+        schema.update({c: pl.UInt32, f"{c}_reasoning": pl.UInt32, f"{c}_answer": pl.UInt32,
+                       f"{c}_per_1k": pl.Float64})
+    return schema
+
+
+# --- judge: judgments and instances ---------------------------------------------------------
+
+# Per behaviour B: B_count (Int64, null = missing, never 0), B_status, B_instances (JSON list).
+JUDGMENT_COLUMNS: dict[str, pl.DataType] = {"count": pl.Int64, "status": pl.String,
+                                            "instances": pl.String}
+# Audit columns the LLM judge adds per behaviour, after judge and n_chunks.
+JUDGMENT_AUDIT_COLUMNS: dict[str, pl.DataType] = {"reason": pl.String, "raw": pl.String}
+
+
+def judgment_schema(behaviours: Sequence[str], *, audit: bool = False) -> dict[str, pl.DataType]:
+    """The judge frame: ids, B_count/B_status/B_instances per behaviour, judge, n_chunks and, with
+    ``audit``, B_reason/B_raw per behaviour."""
+    schema: dict[str, pl.DataType] = dict(ID_SCHEMA)
+    for b in behaviours:
+        schema.update({f"{b}_{k}": t for k, t in JUDGMENT_COLUMNS.items()})
+    schema.update({"judge": pl.String, "n_chunks": pl.Int64})
+    if audit:
+        for b in behaviours:
+            schema.update({f"{b}_{k}": t for k, t in JUDGMENT_AUDIT_COLUMNS.items()})
+    return schema
+
+
+def judgment_frame(traces: pl.DataFrame, per_behaviour: Mapping[str, Mapping[str, list]], *,
+                   judge: str, n_chunks: list[int], audit: bool = False) -> pl.DataFrame:
+    """Build the judge frame for ``traces`` (ids are taken from it, null when absent).
+
+    ``per_behaviour[b]`` holds the lists ``count``, ``status``, ``instances`` (and ``reason``,
+    ``raw`` with ``audit``), one value per trace row."""
+    n = traces.height
+    data: dict[str, Any] = {c: (traces.get_column(c).to_list() if c in traces.columns
+                                else [None] * n) for c in ID_COLUMNS}
+    keys = {**JUDGMENT_COLUMNS, **(JUDGMENT_AUDIT_COLUMNS if audit else {})}
+    for b, cols in per_behaviour.items():
+        data.update({f"{b}_{k}": cols[k] for k in keys})
+    data.update({"judge": [judge] * n, "n_chunks": n_chunks})
+    schema = judgment_schema(list(per_behaviour), audit=audit)
+    return pl.DataFrame({k: data[k] for k in schema}, schema=schema)
+
+
+# instances.parquet: one row per instance the judge quoted; counted = its response's status is ok.
+INSTANCE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String, "behaviour": pl.String, "quote": pl.String, "sentence": pl.Int64,
+    "chunk": pl.Int64, "explanation": pl.String, "char_start": pl.Int64, "char_end": pl.Int64,
+    "counted": pl.Boolean}
+
+
+# --- grade ----------------------------------------------------------------------------------
+
+# The columns grade adds to a trace frame (graded.parquet keeps every trace column too).
+GRADE_SCHEMA: dict[str, pl.DataType] = {"extracted": pl.String, "correct": pl.Boolean,
+                                        "grade_reason": pl.String, "answer_type": pl.String}

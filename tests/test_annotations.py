@@ -13,10 +13,10 @@ import pytest
 from reasonlens.errors import InputError
 from reasonlens.judge import gold as goldmod
 from reasonlens.registry import load
+from reasonlens.schema import BEHAVIOURS
 
 ROOT = Path(__file__).resolve().parents[1]
 ANN = ROOT / "annotations"
-BEHAVIOURS = ("multi_perspective", "metacognitive")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from sklearn.metrics import cohen_kappa_score
 from reasonlens.cli import cli
 from reasonlens.io import parquet_provenance, read_json, write_parquet
 from reasonlens.judge import agreement as ag
-from reasonlens.judge.gold import BEHAVIOURS, load_gold
+from reasonlens.judge.gold import load_gold
+from reasonlens.schema import BEHAVIOURS
 
 TEXT = "First we factor. Wait, that is wrong. Alternatively, use Vieta. Let me check: 3 + 4 = 7."
 #        sentences:  1                  2                     3                     4

@@ -227,7 +227,7 @@ def _llm(traces, out: Path, inputs, kw) -> None:
     from reasonlens.judge.chunking import ChunkConfig
     from reasonlens.judge.config import JudgeConfig
     from reasonlens.judge.request import RequestParams
-    from reasonlens.judge.rubrics import BEHAVIOURS
+    from reasonlens.schema import BEHAVIOURS
     from reasonlens.judge.run import run_judge
     from reasonlens.judge.summary import summarise
     from reasonlens.provenance import provenance

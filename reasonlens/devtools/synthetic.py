@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from reasonlens.io import write_json, write_parquet
+from reasonlens.schema import BEHAVIOURS
 
 LEXICON = {
     "connectors": ["but", "alternatively", "however", "so", "therefore", "because", "then", "if"],
@@ -24,7 +25,6 @@ LEXICON = {
     "reflection": ["check", "verify", "double-check", "actually", "mistake", "re-examine"],
     "math": ["equation", "substitute", "simplify", "solve", "compute", "denominator"],
 }
-BEHAVIOURS = ("multi_perspective", "metacognitive")
 
 
 @dataclass(frozen=True)

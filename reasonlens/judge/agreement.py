@@ -27,8 +27,9 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
-from reasonlens.judge.gold import BEHAVIOURS, STYLES
+from reasonlens.judge.gold import STYLES
 from reasonlens.judge.sentences import find_quote, split_sentences
+from reasonlens.schema import BEHAVIOURS
 
 METRICS = ("kappa", "qwk", "spearman", "mae", "precision", "recall", "f1")
 MATCHING_RULE = ("a predicted instance is located by its quote in the response (else by its "

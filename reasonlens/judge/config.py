@@ -8,7 +8,7 @@ from typing import Any
 from reasonlens.errors import ConfigError
 from reasonlens.judge.chunking import ChunkConfig
 from reasonlens.judge.request import STRUCTURED_MODES, ParseConfig, RequestParams
-from reasonlens.judge.rubrics import BEHAVIOURS
+from reasonlens.schema import BEHAVIOURS
 
 TEXT_FIELDS = ("response", "reasoning")
 

@@ -25,8 +25,8 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
+from reasonlens.schema import BEHAVIOURS
 
-BEHAVIOURS = ("multi_perspective", "metacognitive")
 STYLES = ("base", "distilled", "rl")
 SPLITS = ("train", "test")
 TAGS = {"mp": "multi_perspective", "mc": "metacognitive"}

@@ -41,12 +41,12 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import ConfigError
-from reasonlens.judge.gold import BEHAVIOURS, DEFAULT_GOLD, load_gold
+from reasonlens.judge.gold import DEFAULT_GOLD, load_gold
 from reasonlens.judge.sentences import split_sentences
+from reasonlens.schema import BEHAVIOURS, judgment_frame
 
 VERSION = "1.0.0"
 JUDGE_NAME = f"offline-detector@{VERSION}"
-ID_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample")
 
 _I = re.IGNORECASE
 CUES: dict[str, tuple[tuple[str, re.Pattern], ...]] = {
@@ -248,9 +248,6 @@ def detect(traces: pl.DataFrame, config: OfflineConfig | None = None) -> pl.Data
     if "response" not in traces.columns:
         raise ConfigError("the offline detector needs a 'response' column")
     models, _ = trained_models(cfg)
-    n = traces.height
-    cols: dict[str, list] = {c: (traces.get_column(c).to_list() if c in traces.columns
-                                 else [None] * n) for c in ID_COLUMNS}
     per_b: dict[str, dict[str, list]] = {b: {"count": [], "status": [], "instances": []}
                                          for b in BEHAVIOURS}
     n_chunks: list[int] = []
@@ -274,17 +271,7 @@ def detect(traces: pl.DataFrame, config: OfflineConfig | None = None) -> pl.Data
             per_b[b]["instances"].append(orjson.dumps(inst).decode())
         pos += len(sents)
         n_chunks.append(1)
-    schema: dict[str, Any] = {"id": pl.String, "model": pl.String, "benchmark": pl.String,
-                              "problem_id": pl.String, "sample": pl.Int64}
-    data: dict[str, list] = dict(cols)
-    for b in BEHAVIOURS:
-        schema.update({f"{b}_count": pl.Int64, f"{b}_status": pl.String,
-                       f"{b}_instances": pl.String})
-        data.update({f"{b}_count": per_b[b]["count"], f"{b}_status": per_b[b]["status"],
-                     f"{b}_instances": per_b[b]["instances"]})
-    schema.update({"judge": pl.String, "n_chunks": pl.Int64})
-    data.update({"judge": [JUDGE_NAME] * n, "n_chunks": n_chunks})
-    return pl.DataFrame(data, schema=schema)
+    return judgment_frame(traces, per_b, judge=JUDGE_NAME, n_chunks=n_chunks)
 
 
 def provenance_record(config: OfflineConfig | None = None) -> dict[str, Any]:

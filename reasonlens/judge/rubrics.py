@@ -16,8 +16,8 @@ from typing import Any
 
 from reasonlens import registry
 from reasonlens.errors import ConfigError
+from reasonlens.schema import BEHAVIOURS
 
-BEHAVIOURS = ("multi_perspective", "metacognitive")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 

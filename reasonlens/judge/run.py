@@ -37,12 +37,12 @@ from reasonlens.judge.config import JudgeConfig
 from reasonlens.judge.request import (Judgment, build_judge_request, build_messages,
                                       cache_key_material, parse_judgment)
 from reasonlens.judge.rubrics import Rubric, Template, load_template, resolve_rubrics
+from reasonlens.schema import INSTANCE_SCHEMA, judgment_frame
 
 __all__ = ["JudgeConfig", "JudgeRun", "judge_frame", "run_judge", "STATUS_ORDER"]
 
 # When chunks of one response disagree, the response takes the most severe status.
 STATUS_ORDER = {"ok": 0, "skipped": 1, "parse_error": 2, "refusal": 3, "error": 4}
-ID_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample")
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|schema|grammar|format", re.I)
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})")
 
@@ -345,8 +345,8 @@ def _build_frames(traces: pl.DataFrame, rubrics: list[Rubric],
                   layout: list[list[Chunk]], *, judge: str
                   ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, int]]]:
     n_rows = traces.height
-    cols: dict[str, list] = {c: (traces.get_column(c).to_list() if c in traces.columns
-                                 else [None] * n_rows) for c in ID_COLUMNS}
+    ids = traces.get_column("id").to_list() if "id" in traces.columns else [None] * n_rows
+    per_b: dict[str, dict[str, list]] = {}
     n_chunks = [len(x) for x in layout]
     long_rows: list[dict[str, Any]] = []
     status_counts: dict[str, dict[str, int]] = {}
@@ -364,34 +364,17 @@ def _build_frames(traces: pl.DataFrame, rubrics: list[Rubric],
             insts.append(orjson.dumps([{"quote": m["quote"], "sentence": m.get("sentence"),
                                         "chunk": m["chunk"]} for m in merged]).decode())
             for m in merged:
-                long_rows.append({"id": cols["id"][row], "behaviour": b, "quote": m["quote"],
+                long_rows.append({"id": ids[row], "behaviour": b, "quote": m["quote"],
                                   "sentence": m.get("sentence"), "chunk": m["chunk"],
                                   "explanation": m.get("explanation"),
                                   "char_start": m.get("start"), "char_end": m.get("end"),
                                   "counted": s == "ok"})
-        cols[f"{b}_count"] = counts
-        cols[f"{b}_status"] = statuses
-        cols[f"{b}_instances"] = insts
-        cols[f"{b}_reason"] = reasons
-        cols[f"{b}_raw"] = raws
+        per_b[b] = {"count": counts, "status": statuses, "instances": insts,
+                    "reason": reasons, "raw": raws}
         status_counts[b] = sc
-    cols["judge"] = [judge] * n_rows
-    cols["n_chunks"] = n_chunks
-    schema: dict[str, Any] = {"id": pl.String, "model": pl.String, "benchmark": pl.String,
-                              "problem_id": pl.String, "sample": pl.Int64}
-    for r in rubrics:
-        b = r.behaviour
-        schema.update({f"{b}_count": pl.Int64, f"{b}_status": pl.String,
-                       f"{b}_instances": pl.String})
-    schema.update({"judge": pl.String, "n_chunks": pl.Int64})
-    for r in rubrics:
-        schema.update({f"{r.behaviour}_reason": pl.String, f"{r.behaviour}_raw": pl.String})
-    frame = pl.DataFrame({k: cols[k] for k in schema}, schema=schema)
-    inst_schema = {"id": pl.String, "behaviour": pl.String, "quote": pl.String,
-                   "sentence": pl.Int64, "chunk": pl.Int64, "explanation": pl.String,
-                   "char_start": pl.Int64, "char_end": pl.Int64, "counted": pl.Boolean}
-    inst = pl.DataFrame(long_rows, schema=inst_schema) if long_rows else \
-        pl.DataFrame(schema=inst_schema)
+    frame = judgment_frame(traces, per_b, judge=judge, n_chunks=n_chunks, audit=True)
+    inst = pl.DataFrame(long_rows, schema=INSTANCE_SCHEMA) if long_rows else \
+        pl.DataFrame(schema=INSTANCE_SCHEMA)
     return frame, inst, status_counts
 
 

@@ -9,10 +9,7 @@ from typing import Any
 
 import polars as pl
 
-
-def behaviours_in(frame: pl.DataFrame) -> list[str]:
-    return [c[: -len("_count")] for c in frame.columns
-            if c.endswith("_count") and f"{c[:-len('_count')]}_status" in frame.columns]
+from reasonlens.schema import behaviours_in
 
 
 def _stats(df: pl.DataFrame, b: str) -> dict[str, Any]:

@@ -20,15 +20,11 @@ from typing import Any
 import polars as pl
 
 from reasonlens.lexicon.lexicons import Lexicon
+from reasonlens.schema import behaviours_in
 
 
 def _f(x: Any) -> float | None:
     return None if x is None else float(x)
-
-
-def behaviour_keys(columns: list[str]) -> list[str]:
-    return [c[:-len("_count")] for c in columns
-            if c.endswith("_count") and f"{c[:-len('_count')]}_status" in columns]
 
 
 def _group_stats(responses: pl.LazyFrame, by: list[str], cats: list[str], behaviours: list[str]
@@ -96,7 +92,7 @@ def summarise(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.L
     """``{"models": {M: {..., "benchmarks": {B: {...}}}}}`` (see the module docstring)."""
     r, t = responses.lazy(), terms.lazy()
     cats = [lx.name for lx in lexicons]
-    behaviours = behaviour_keys(r.collect_schema().names())
+    behaviours = behaviours_in(r)
     per_model = _group_stats(r, ["model"], cats, behaviours)
     per_bench = _group_stats(r, ["model", "benchmark"], cats, behaviours)
     tm = _term_stats(t, ["model"], parts)

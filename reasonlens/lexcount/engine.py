@@ -25,13 +25,11 @@ from reasonlens.errors import ConfigError
 from reasonlens.lexicon.count import LONG_SCHEMA, Matcher, compile_lexicons, count_long, \
     fast_count, word_count
 from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
+from reasonlens.schema import RESPONSE_KEY_COLUMNS as KEY_COLUMNS
+from reasonlens.schema import TERMS_SCHEMA
+from reasonlens.schema import response_count_columns as count_columns
 
 PARTS = ("all", "reasoning", "answer")
-KEY_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample", "finish_reason",
-               "think_closed", "completion_tokens")
-TERMS_SCHEMA = {"id": pl.String, "model": pl.String, "benchmark": pl.String,
-                "problem_id": pl.String, "category": pl.String, "term": pl.String,
-                "part": pl.String, "count": pl.UInt32}
 
 
 @dataclass(frozen=True)
@@ -63,13 +61,6 @@ class ScoreConfig:
 
     def matcher(self) -> Matcher:
         return compile_lexicons(self.lexicons)
-
-
-def count_columns(categories: tuple[str, ...] | list[str]) -> list[str]:
-    cols = []
-    for c in categories:
-        cols += [c, f"{c}_reasoning", f"{c}_answer", f"{c}_per_1k"]
-    return cols
 
 
 def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig

@@ -28,10 +28,10 @@ from reasonlens.io import write_json
 from reasonlens.provenance import file_hash, provenance
 from reasonlens.lexcount.aggregate import summarise
 from reasonlens.lexcount.engine import ScoreConfig, empty_outputs, score_batch
+from reasonlens.schema import ID_COLUMNS
 from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
-BEHAVIOUR_ID_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample")
 
 
 @dataclass
@@ -241,7 +241,7 @@ def _keep_partial(resp_sink: _Sink, term_sink: _Sink, out: Path) -> None:
 
 
 def _with_behaviours(resp: pl.DataFrame, judged: pl.DataFrame) -> pl.DataFrame:
-    keep = [c for c in judged.columns if c not in BEHAVIOUR_ID_COLUMNS or c == "id"]
+    keep = [c for c in judged.columns if c not in ID_COLUMNS or c == "id"]
     keep = [c for c in keep if not c.endswith(("_raw", "_reason"))]
     return resp.join(judged.select(keep), on="id", how="left", maintain_order="left")
 

@@ -249,7 +249,7 @@ def excerpts(inputs: Inputs, *, max_per: int = 3, chars: int = 200) -> list[dict
             out += [{"model": m, "behaviour": b, "quote": _short(q, chars)}
                     for q in sub["quote"].drop_nulls().head(max_per).to_list()]
         return out
-    from reasonlens.stats.rates import behaviours_in
+    from reasonlens.schema import behaviours_in
 
     for b in behaviours_in(j):
         col = f"{b}_instances"

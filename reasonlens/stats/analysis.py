@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import polars as pl
 
+from reasonlens.schema import behaviours_in
 from reasonlens.stats.bootstrap import StatsConfig
 from reasonlens.stats.inputs import Inputs
 
@@ -54,9 +55,9 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
     models = _models(inputs)
     ref = reference if reference is not None else (models[0] if models else None)
     r, t, g, j = inputs.responses, inputs.terms, inputs.graded, inputs.judgments
-    if j is None and r is not None and rt.behaviours_in(r):  # score --behaviours
+    if j is None and r is not None and behaviours_in(r):  # score --behaviours
         j = r.select("id", "model", "benchmark", "problem_id",
-                     *[c for b in rt.behaviours_in(r) for c in (f"{b}_count", f"{b}_status")])
+                     *[c for b in behaviours_in(r) for c in (f"{b}_count", f"{b}_status")])
     if r is not None and r.height:
         step("category rates")
         out["category_rates"] = rt.category_rates(r, config=config)
@@ -94,7 +95,7 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         step("behaviour rates")
         words = r.select("id", "words") if r is not None and "words" in r.columns else None
         out["behaviour_rates"] = rt.behaviour_rates(j, words=words, config=config)
-        beh = rt.behaviours_in(j)
+        beh = behaviours_in(j)
         if words is not None and beh and j["model"].n_unique() > 1:
             step("behaviour comparisons")
             jj = j.join(r.select("id", "words", *[c for c in ("benchmark", "problem_id")

@@ -247,7 +247,7 @@ def correctness_model(responses: pl.DataFrame, graded: pl.DataFrame,
         tidy frame: term, odds_ratio, ci_low, ci_high, p_value, p_holm, p_bh, n_responses,
         n_problems, transform, status, level.
     """
-    from reasonlens.stats.rates import behaviours_in
+    from reasonlens.schema import behaviours_in
 
     sm = _sm()
 

@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 import polars as pl
 
+from reasonlens.schema import behaviours_in
 from reasonlens.stats.bootstrap import StatsConfig, bootstrap_ratios, cluster_key
 
 ALL = "(all)"
@@ -188,12 +189,6 @@ def behaviour_rates(judgments: pl.DataFrame, behaviours: list[str] | None = None
         pl.lit(b).alias("behaviour")) for b in behaviours])
     return out.join(missing, on=[*by, "behaviour"], how="left").with_columns(
         pl.col("n_missing").fill_null(0))
-
-
-def behaviours_in(judgments: pl.DataFrame) -> list[str]:
-    """Behaviour keys of a judge frame (columns B_count with B_status)."""
-    return [c[:-6] for c in judgments.columns
-            if c.endswith("_count") and f"{c[:-6]}_status" in judgments.columns]
 
 
 def cluster_term_counts(terms: pl.DataFrame, resp: pl.DataFrame, by: list[str],

@@ -1,0 +1,50 @@
+"""reasonlens.schema: the one declaration of every frame that crosses a stage boundary."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reasonlens import schema
+from reasonlens.judge import offline
+from reasonlens.lexcount.engine import ScoreConfig, score_batch
+from reasonlens.traces.load import load_traces
+
+
+def test_behaviours_in_needs_count_and_status():
+    cols = ["id", "a_count", "a_status", "b_count", "c_status", "words_count"]
+    assert schema.behaviours_in(cols) == ["a"]
+    df = pl.DataFrame({c: [1] for c in cols})
+    assert schema.behaviours_in(df) == ["a"]
+    assert schema.behaviours_in(df.lazy()) == ["a"]
+
+
+def test_judgment_frame_columns_and_types():
+    traces = pl.DataFrame({"id": ["x", "y"], "model": ["m", "m"]})
+    per_b = {"multi_perspective": {"count": [1, None], "status": ["ok", "error"],
+                                   "instances": ["[]", "[]"], "reason": [None, "boom"],
+                                   "raw": [None, "?"]}}
+    f = schema.judgment_frame(traces, per_b, judge="j", n_chunks=[1, 2], audit=True)
+    assert f.schema == pl.Schema(schema.judgment_schema(["multi_perspective"], audit=True))
+    assert f["benchmark"].to_list() == [None, None]  # absent id columns are null
+    assert f["multi_perspective_count"].to_list() == [1, None]
+    assert list(f.columns[-2:]) == ["multi_perspective_reason", "multi_perspective_raw"]
+    plain = schema.judgment_frame(traces, per_b, judge="j", n_chunks=[1, 2])
+    assert "multi_perspective_reason" not in plain.columns
+
+
+def test_offline_detector_writes_the_declared_judgment_frame():
+    traces = pl.DataFrame({"id": ["a"], "response": ["Wait, let me check. Alternatively x."]})
+    f = offline.detect(traces)
+    assert f.schema == pl.Schema(schema.judgment_schema(schema.BEHAVIOURS))
+    assert schema.behaviours_in(f) == list(schema.BEHAVIOURS)
+
+
+def test_score_writes_the_declared_terms_and_responses():
+    from importlib.resources import files
+
+    traces = load_traces(str(files("reasonlens") / "resources" / "examples" / "traces.jsonl"))
+    cfg = ScoreConfig()
+    matcher = cfg.matcher()
+    resp, terms = score_batch(traces, matcher, cfg)
+    assert terms.schema == pl.Schema(schema.TERMS_SCHEMA)
+    assert resp.schema == pl.Schema(schema.responses_schema(matcher.categories))
