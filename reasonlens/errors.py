@@ -45,6 +45,16 @@ class InputError(ReasonlensError):
         return {"path": self.path, "line": self.line, "field": self.field, "error": self.reason}
 
 
+class OutputError(ReasonlensError):
+    """An output cannot be written: permission denied, disk full, or another run holds its lock."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
 class UnknownNameError(ConfigError):
     """An unknown registered name; the message lists the valid ones."""
 

@@ -113,10 +113,25 @@ def test_cli_fail_mode_keeps_partial_results(tmp_path):
     res = CliRunner().invoke(cli, ["score", str(path), "--out", str(out), "--batch-rows", "2"])
     assert isinstance(res.exception, InputError)
     msg = str(res.exception)
-    assert f"{path}, line 4" in msg and "responses.partial.parquet" in msg and "3 responses" in msg
-    partial = pl.read_parquet(out / "responses.partial.parquet")
+    kept = tmp_path / "out.partial" / "responses.parquet"
+    assert f"{path}, line 4" in msg and str(kept) in msg and "3 responses" in msg
+    partial = pl.read_parquet(kept)
     assert partial["problem_id"].to_list() == ["p0", "p1", "p2"]
-    assert not (out / "responses.parquet").exists() and not (out / "summary.json").exists()
+    assert not out.exists()
+
+
+def test_failed_rerun_leaves_previous_output_whole(tmp_path):
+    """A failed rerun must not leave its partial files beside the previous run's outputs."""
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"model": "m", "problem_id": "p", "response": "Wait."}) + "\n")
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["score", str(good), "--out", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    res = CliRunner().invoke(cli, ["score", str(_cli_file(tmp_path)), "--out", str(out),
+                                   "--batch-rows", "2"])
+    assert isinstance(res.exception, InputError)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert (tmp_path / "out.partial" / "responses.parquet").exists()
 
 
 def test_cli_skip_mode_reports_and_writes_rejects(tmp_path):

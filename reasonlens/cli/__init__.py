@@ -5,14 +5,19 @@ exposing a click command named ``command``. They are imported only when invoked,
 light (no torch, transformers, trl, vllm or datasets; ``tests/test_imports.py`` checks it).
 
 Every :class:`~reasonlens.errors.ReasonlensError` becomes a one-line ``Error: ...`` message on
-stderr with its exit code; set ``REASONLENS_RAISE_ERRORS=1`` to see tracebacks instead.
+stderr with its exit code. Anything else is caught by the last-resort handler in :func:`main`: an
+``OSError`` naming a file becomes one line (exit 2); any other exception becomes one line naming
+the command, its inputs and the exception, with a hint to rerun with ``reasonlens -v COMMAND``
+(which prints the traceback) or ``REASONLENS_RAISE_ERRORS=1`` (which lets it propagate), exit 1.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -40,6 +45,9 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
                                               "max_content_width": 100})
 @click.version_option(__version__, prog_name="reasonlens")
+@click.option("-v", "--verbose", "verbose", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _p, v: _set_verbose(v),
+              help="Log progress details to stderr and print the traceback of an unexpected error.")
 def cli() -> None:
     """Explain why one reasoning model reasons better than another, from its traces.
 
@@ -54,11 +62,48 @@ def cli() -> None:
     """
 
 
+_VERBOSE = False
+
+
+def _set_verbose(value: bool) -> None:
+    global _VERBOSE
+    if value:
+        _VERBOSE = True
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _command_and_inputs(argv: list[str]) -> tuple[str, list[str]]:
+    """The subcommand named in ``argv`` and the arguments that look like existing paths."""
+    args = [a for a in argv if a not in ("-v", "--verbose")]
+    cmd = next((a for a in args if not a.startswith("-")), "reasonlens")
+    rest = args[args.index(cmd) + 1:] if cmd in args else []
+    paths = [a for a in rest if not a.startswith("-") and os.path.exists(a)]
+    return cmd, paths
+
+
+def unexpected_error_line(exc: BaseException, argv: list[str]) -> tuple[str, int]:
+    """The one line (and exit code) for an exception no reasonlens code anticipated."""
+    cmd, paths = _command_and_inputs(argv)
+    if isinstance(exc, OSError) and getattr(exc, "filename", None):
+        return f"Error: {cmd}: {exc.strerror or exc}: {exc.filename}", 2
+    if isinstance(exc, MemoryError):
+        return (f"Error: {cmd} ran out of memory"
+                f"{' on ' + ', '.join(paths[:3]) if paths else ''}", 1)
+    what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    on = f" on {', '.join(paths[:3])}" if paths else ""
+    return (f"Error: {cmd} failed unexpectedly{on}: {what[:300]}. Rerun with "
+            f"`reasonlens -v {cmd} ...` to see the traceback (or set REASONLENS_RAISE_ERRORS=1), "
+            "and please report it", 1)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: clean messages for reasonlens errors."""
+    """Console entry point: clean messages for reasonlens errors, one line for anything else."""
+    global _VERBOSE
+    _VERBOSE = False
     raise_errors = os.environ.get("REASONLENS_RAISE_ERRORS", "") not in ("", "0")
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=argv, prog_name="reasonlens", standalone_mode=False)
+        cli.main(args=args, prog_name="reasonlens", standalone_mode=False)
     except ReasonlensError as exc:
         if raise_errors:
             raise
@@ -75,3 +120,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): nothing left to say
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last-resort handler
+        if raise_errors:
+            raise
+        if _VERBOSE:
+            traceback.print_exc()
+        line, code = unexpected_error_line(exc, args)
+        click.echo(line, err=True)
+        sys.exit(code)

@@ -30,7 +30,7 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
       reasonlens stats out/score out/grade out/judge --out out/stats
     """
     from reasonlens.cli._common import echo_table
-    from reasonlens.io import write_json, write_parquet
+    from reasonlens.io import stage_output
     from reasonlens.provenance import provenance
     from reasonlens.stats import analyse, load_inputs
 
@@ -42,15 +42,16 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
                       inputs=[{"kind": i.kind, "path": str(i.path)} for i in loaded.items])
     prov["data_files"] = [d for i in loaded.items for d in ((i.provenance or {}).get(
         "data_files") or []) if isinstance(d, dict)]
-    out_dir.mkdir(parents=True, exist_ok=True)
     index = {}
-    for name, df in tables.items():
-        if fmt in ("parquet", "both"):
-            write_parquet(df, out_dir / f"{name}.parquet", prov)
-        if fmt in ("csv", "both"):
-            df.write_csv(out_dir / f"{name}.csv")
-        index[name] = {"rows": df.height, "columns": df.columns}
-    write_json(out_dir / "stats.json", {"tables": index, "provenance": prov})
+    with stage_output(out_dir, stage="stats", sources=inputs) as so:
+        prov = so.stamp(prov)
+        for name, df in tables.items():
+            if fmt in ("parquet", "both"):
+                so.write_parquet(df, f"{name}.parquet", prov)
+            if fmt in ("csv", "both"):
+                df.write_csv(so.file(f"{name}.csv"))
+            index[name] = {"rows": df.height, "columns": df.columns}
+        so.write_json("stats.json", {"tables": index, "provenance": prov})
     comp = tables.get("comparisons")
     if comp is not None and comp.height:
         main = comp.filter(comp["benchmark"] == "(all)")

@@ -4,14 +4,15 @@ Batches from :func:`reasonlens.traces.iter_trace_batches` are scored one at a ti
 to the parquet files with ``pyarrow.parquet.ParquetWriter``, so memory holds one batch whatever
 the input size; the aggregates are computed at the end by scanning the written files lazily.
 
-Files are written under temporary names and renamed when complete. If loading stops on a bad
-record (``on_error="fail"``) or the run is interrupted, what was scored is kept as
-``responses.partial.parquet`` / ``terms.partial.parquet`` and the error says so.
+The output directory is written as one step (:func:`reasonlens.io.stage_output`: a lock, a
+fresh temporary directory renamed into place with a manifest). If loading stops on a bad record
+(``on_error="fail"``) or the run is interrupted, the previous output is untouched and what was
+scored is kept in ``<out>.partial/`` (``responses.parquet``, ``terms.parquet``); the error says
+so. No usable response at all is an error (:func:`reasonlens.traces.load.require_rows`).
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -24,12 +25,12 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
-from reasonlens.io import write_json
+from reasonlens.io import final_partial, stage_output
 from reasonlens.provenance import file_hash, provenance
 from reasonlens.lexcount.aggregate import summarise
-from reasonlens.lexcount.engine import ScoreConfig, empty_outputs, score_batch
+from reasonlens.lexcount.engine import ScoreConfig, score_batch
 from reasonlens.schema import ID_COLUMNS
-from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches
+from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches, require_rows
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -45,11 +46,10 @@ class ScoreResult:
 
 
 class _Sink:
-    """A parquet file written batch by batch, renamed into place when closed."""
+    """A parquet file written batch by batch (inside the stage's temporary directory)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.part")
         self.writer = None
         self.schema = None
         self.rows = 0
@@ -60,20 +60,19 @@ class _Sink:
         table = df.to_arrow()
         if self.writer is None:
             self.schema = table.schema
-            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
         elif table.schema != self.schema:
             table = table.cast(self.schema)
         self.writer.write_table(table)
         self.rows += len(df)
 
-    def close(self, final: Path | None, prov: dict[str, Any] | None) -> None:
+    def close(self, prov: dict[str, Any] | None) -> None:
         if self.writer is None:
             return
         if prov is not None:
             self.writer.add_key_value_metadata({"reasonlens": orjson.dumps(prov, default=str)})
         self.writer.close()
         self.writer = None
-        os.replace(self.tmp, final or self.path)
 
 
 class InputHasher(threading.Thread):
@@ -85,15 +84,25 @@ class InputHasher(threading.Thread):
         self.records: list[dict[str, Any]] = []
 
     def run(self) -> None:
-        for s in self.sources:
-            p = Path(s)
-            if p.exists():
-                size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
-                    if p.is_dir() else p.stat().st_size
-                self.records.append({"path": str(p), "bytes": size, "hash": file_hash(p)})
-            else:
-                self.records.append({"path": s, "bytes": None, "hash": None,
-                                     "note": "remote dataset id; not hashed"})
+        self.records = input_records(self.sources)
+
+
+def input_records(sources: list[str]) -> list[dict[str, Any]]:
+    """One provenance record (path, bytes, hash) per input file; a directory of data files
+    counts as its files, so ``score dir/`` and ``grade dir/*.jsonl`` record the same hashes."""
+    from reasonlens.traces.readers import expand_sources
+
+    records = []
+    for s in expand_sources(list(sources)):
+        p = Path(s)
+        if p.exists():
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
+                if p.is_dir() else p.stat().st_size
+            records.append({"path": str(p), "bytes": size, "hash": file_hash(p)})
+        else:
+            records.append({"path": s, "bytes": None, "hash": None,
+                            "note": "remote dataset id; not hashed"})
+    return records
 
 
 def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
@@ -162,80 +171,74 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
     """Score ``sources`` into ``out_dir`` (see the module docstring)."""
     t0 = time.perf_counter()
     load_options = load_options or LoadOptions()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rejects = out / "rejects.jsonl"
-    rejects.unlink(missing_ok=True)
-    for stale in ("responses.partial.parquet", "terms.partial.parquet"):
-        (out / stale).unlink(missing_ok=True)
-    report = LoadReport(rejects_path=str(rejects) if load_options.on_error == "skip" else None)
     matcher = config.matcher()
-    hasher = InputHasher(list(sources))
-    hasher.start()
-    resp_sink, term_sink = _Sink(out / "responses.parquet"), _Sink(out / "terms.parquet")
-    n = 0
-    try:
-        for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
-            if not len(batch):
-                continue
-            resp, terms = score_batch(batch, matcher, config)
-            if behaviours is not None:
-                resp = _with_behaviours(resp, behaviours(batch))
-            resp_sink.write(resp)
-            term_sink.write(terms)
-            n += len(resp)
-            if on_batch is not None:
-                on_batch(report, n)
-        if resp_sink.writer is None:  # no usable record: write empty files with the columns
-            resp, terms = empty_outputs(matcher, config)
-            if behaviours is not None:
-                from reasonlens.schema import empty_traces
-
-                resp = _with_behaviours(resp, behaviours(empty_traces()))
-            resp_sink.write(resp)
-            term_sink.write(terms)
-    except BaseException as exc:
-        _keep_partial(resp_sink, term_sink, out)
-        if isinstance(exc, InputError) and n:
-            raise InputError(
-                f"{exc.reason} (the {n} responses scored before it are kept in "
-                f"{out / 'responses.partial.parquet'}; use --on-error skip to skip bad records)",
-                path=exc.path, line=exc.line, field=exc.field) from exc
-        raise
-    hasher.join()
-    prov = provenance(
-        command="score",
-        config={"score": config.record(), "load": _load_record(load_options),
-                "behaviours": behaviour_info},
-        data_files=[lx.record() for lx in matcher.lexicons],
-        inputs=hasher.records)
-    resp_sink.close(None, prov)
-    term_sink.close(None, prov)
-    summary = summarise(pl.scan_parquet(out / "responses.parquet"),
-                        pl.scan_parquet(out / "terms.parquet"), matcher.lexicons,
-                        parts=config.parts)
-    summary["parts"] = config.parts
-    summary["lexicons"] = {lx.name: {"version": lx.version, "n_terms": len(lx.terms),
-                                     "sha256": lx.sha256} for lx in matcher.lexicons}
-    summary["load"] = report.summary()
-    if behaviour_info:
-        summary["behaviour_source"] = behaviour_info
-    summary["provenance"] = prov
-    write_json(out / "summary.json", summary)
+    with stage_output(out_dir, stage="score", sources=sources) as so:
+        report = LoadReport(rejects_path=str(so.file("rejects.jsonl"))
+                            if load_options.on_error == "skip" else None)
+        hasher = InputHasher(list(sources))
+        hasher.start()
+        resp_sink = _Sink(so.file("responses.parquet"))
+        term_sink = _Sink(so.file("terms.parquet"))
+        n = 0
+        try:
+            for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
+                if not len(batch):
+                    continue
+                resp, terms = score_batch(batch, matcher, config)
+                if behaviours is not None:
+                    resp = _with_behaviours(resp, behaviours(batch))
+                resp_sink.write(resp)
+                term_sink.write(terms)
+                n += len(resp)
+                if on_batch is not None:
+                    on_batch(report, n)
+            require_rows(n, report, sources, "score")
+        except BaseException as exc:
+            _close_partial(resp_sink, term_sink)
+            if isinstance(exc, InputError) and n:
+                kept = final_partial(so.final) / "responses.parquet"
+                raise InputError(
+                    f"{exc.reason} (the {n} responses scored before it are kept in {kept}; "
+                    "the previous output is untouched; use --on-error skip to skip bad "
+                    "records)", path=exc.path, line=exc.line, field=exc.field) from exc
+            raise
+        hasher.join()
+        so.inputs = hasher.records
+        prov = so.stamp(provenance(
+            command="score",
+            config={"score": config.record(), "load": _load_record(load_options),
+                    "behaviours": behaviour_info},
+            data_files=[lx.record() for lx in matcher.lexicons],
+            inputs=hasher.records))
+        resp_sink.close(prov)
+        term_sink.close(prov)
+        summary = summarise(pl.scan_parquet(so.file("responses.parquet")),
+                            pl.scan_parquet(so.file("terms.parquet")), matcher.lexicons,
+                            parts=config.parts)
+        summary["parts"] = config.parts
+        summary["lexicons"] = {lx.name: {"version": lx.version, "n_terms": len(lx.terms),
+                                         "sha256": lx.sha256} for lx in matcher.lexicons}
+        summary["load"] = report.summary()
+        if report.n_rejected:
+            summary["load"]["rejects_file"] = str(so.final / "rejects.jsonl")
+        if behaviour_info:
+            summary["behaviour_source"] = behaviour_info
+        summary["provenance"] = prov
+        so.write_json("summary.json", summary)
+    out = so.final
     files = {"responses": str(out / "responses.parquet"), "terms": str(out / "terms.parquet"),
              "summary": str(out / "summary.json")}
     if report.n_rejected:
-        files["rejects"] = str(rejects)
+        files["rejects"] = str(out / "rejects.jsonl")
     return ScoreResult(out_dir=out, n_responses=n, report=report, summary=summary,
                        elapsed_s=time.perf_counter() - t0, files=files)
 
 
-def _keep_partial(resp_sink: _Sink, term_sink: _Sink, out: Path) -> None:
+def _close_partial(resp_sink: _Sink, term_sink: _Sink) -> None:
     prov = {"partial": True, "note": "run stopped before the end; see the error message"}
-    for sink, name in ((resp_sink, "responses.partial.parquet"),
-                       (term_sink, "terms.partial.parquet")):
+    for sink in (resp_sink, term_sink):
         try:
-            sink.close(out / name, prov)
+            sink.close(prov)
         except Exception:  # noqa: BLE001 - keep the original error
             pass
 

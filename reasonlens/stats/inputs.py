@@ -15,6 +15,12 @@ ablate      ``ablation.json``
 A directory with none of them is searched one level down (so ``reasonlens report out/`` finds
 ``out/score``, ``out/grade``, ...). A file is read as traces and scored on the fly with the default
 lexicons. Only the columns the statistics need are read: never the response text.
+
+Every input is checked before it is used (``InputError`` otherwise, naming the directory):
+each stage directory is one run's complete output (:func:`reasonlens.io.check_stage_dir`), score,
+grade and judge outputs were computed from the same input files
+(:func:`reasonlens.io.check_same_inputs`), and the response ids of each frame are unique
+(:func:`assert_unique`), so no later join on ``id`` can fan out.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from reasonlens.errors import InputError
-from reasonlens.io import parquet_provenance, read_json
+from reasonlens.io import check_same_inputs, check_stage_dir, parquet_provenance, read_json
 
 KINDS = ("score", "grade", "judge", "judge-eval", "ablate")
 
@@ -128,6 +134,22 @@ def _concat(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
     return b if a is None else pl.concat([a, b], how="diagonal_relaxed")
 
 
+def assert_unique(df: pl.DataFrame, keys: str | tuple[str, ...] | list[str], what: str,
+                  path: str | Path | None = None) -> None:
+    """Raise InputError when ``keys`` repeat in ``df`` (call before joining on them)."""
+    cols = [keys] if isinstance(keys, str) else list(keys)
+    if df.height == 0 or any(c not in df.columns for c in cols):
+        return
+    dup = df.group_by(cols).len().filter(pl.col("len") > 1)
+    if dup.height:
+        first = dup.row(0, named=True)
+        key = ", ".join(f"{c}={first[c]!r}" for c in cols)
+        raise InputError(f"{dup.height} duplicate {'/'.join(cols)} value(s) in the {what} "
+                         f"(first: {key}, {first['len']} times); the same responses were given "
+                         "twice or the stage output is corrupt; a join would count them twice",
+                         path=None if path is None else str(path), field=cols[0])
+
+
 def _require(df: pl.DataFrame, cols: tuple[str, ...], path: Path) -> None:
     for c in cols:
         if c not in df.columns:
@@ -139,6 +161,8 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
     out = Inputs()
     for item in discover(paths):
         d = item.path
+        if item.kind != "traces":
+            check_stage_dir(d)
         if item.kind == "score":
             r = _read_parquet(d / "responses.parquet")
             _require(r, ("id", "model", "words"), d / "responses.parquet")
@@ -185,4 +209,10 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
             out.terms = t if out.terms is None else _concat(out.terms, t)
             item.provenance = prov
         out.items.append(item)
+    check_same_inputs((i.kind, i.path, i.provenance) for i in out.items)
+    where = ", ".join(str(i.path) for i in out.items)
+    for frame, what in ((out.responses, "score outputs"), (out.graded, "grade outputs"),
+                        (out.judgments, "judge outputs")):
+        if frame is not None:
+            assert_unique(frame, "id", what, where)
     return out

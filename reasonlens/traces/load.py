@@ -371,6 +371,19 @@ def _mapping_for(options: LoadOptions, rec: Any, source: str, line: int) -> Fiel
         raise InputError(str(exc), path=source, line=line, field="response") from exc
 
 
+def require_rows(n_rows: int, report: LoadReport, sources: list[str] | tuple[str, ...],
+                 stage: str) -> None:
+    """The one rule for empty input, in every stage: no usable response is an error (exit 2),
+    naming the inputs and what loading saw; nothing is written."""
+    if n_rows:
+        return
+    seen = f"{report.n_records} record(s) read"
+    if report.n_rejected:
+        seen += f", {report.n_rejected} rejected (first: {report.first_errors[0]})"
+    raise InputError(f"no responses to {stage} ({seen})",
+                     path=", ".join(map(str, sources)))
+
+
 def load_traces(sources: list[str] | str, options: LoadOptions | None = None,
                 report: LoadReport | None = None) -> pl.DataFrame:
     """All traces in one frame (for inputs that fit in memory)."""
