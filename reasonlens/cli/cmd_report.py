@@ -42,13 +42,14 @@ def command(inputs: tuple[Path, ...], out: Path, title: str | None, png_dir: Pat
     Example:
       reasonlens report out/score out/grade out/judge -o reports/run.html --png-dir reports/png
     """
-    from reasonlens.report import ReportConfig, build_report
+    from reasonlens.api import report
+    from reasonlens.report import ReportConfig
 
     stats, reference = stats_config(kwargs)
     cfg = ReportConfig(stats=stats, reference=reference, top_terms=top_terms,
                        max_excerpts=max_excerpts)
-    path = build_report(list(inputs), out, title=title, png_dir=png_dir, svg_dir=svg_dir,
-                        config=cfg, on_step=lambda s: click.echo(f"report: {s}", err=True))
+    path = report(*inputs, path=out, title=title, png_dir=png_dir, svg_dir=svg_dir,
+                  config=cfg, progress=True).path
     size = path.stat().st_size
     click.echo(f"wrote {path} ({size / 1e6:.2f} MB)")
     if check:

@@ -29,29 +29,13 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
     Example:
       reasonlens stats out/score out/grade out/judge --out out/stats
     """
+    from reasonlens.api import stats, write_tables
     from reasonlens.cli._common import echo_table
-    from reasonlens.io import stage_output
-    from reasonlens.provenance import provenance
-    from reasonlens.stats import analyse, load_inputs
 
     config, reference = stats_config(kwargs)
-    loaded = load_inputs(list(inputs))
-    tables = analyse(loaded, config, reference=reference,
-                     on_step=lambda s: click.echo(f"stats: {s}", err=True))
-    prov = provenance(command="stats", config={**config.__dict__, "reference": reference},
-                      inputs=[{"kind": i.kind, "path": str(i.path)} for i in loaded.items])
-    prov["data_files"] = [d for i in loaded.items for d in ((i.provenance or {}).get(
-        "data_files") or []) if isinstance(d, dict)]
-    index = {}
-    with stage_output(out_dir, stage="stats", sources=inputs) as so:
-        prov = so.stamp(prov)
-        for name, df in tables.items():
-            if fmt in ("parquet", "both"):
-                so.write_parquet(df, f"{name}.parquet", prov)
-            if fmt in ("csv", "both"):
-                df.write_csv(so.file(f"{name}.csv"))
-            index[name] = {"rows": df.height, "columns": df.columns}
-        so.write_json("stats.json", {"tables": index, "provenance": prov})
+    result = stats(*inputs, config=config, reference=reference, progress=True)
+    write_tables(result, out_dir, fmt, sources=inputs)
+    tables = result.frames
     comp = tables.get("comparisons")
     if comp is not None and comp.height:
         main = comp.filter(comp["benchmark"] == "(all)")

@@ -57,7 +57,17 @@ def build_sections(tables, inputs, config: ReportConfig):
     return [s for s in out if s is not None]
 
 
-def build_report(inputs: list[Path], out: Path, *, title: str | None = None,
+@dataclass
+class ReportBuild:
+    """A written report: its path, the statistics tables behind it, section titles, provenance."""
+
+    path: Path
+    tables: dict
+    sections: list[str]
+    provenance: dict
+
+
+def build_report(inputs, out: Path, *, title: str | None = None,
                  png_dir: Path | None = None, svg_dir: Path | None = None,
                  config: ReportConfig | None = None,
                  on_step: Callable[[str], None] | None = None) -> Path:
@@ -65,18 +75,30 @@ def build_report(inputs: list[Path], out: Path, *, title: str | None = None,
 
     Returns the path written. Raises :class:`reasonlens.errors.InputError` for unreadable inputs.
     """
+    return render_report(inputs, out, title=title, png_dir=png_dir, svg_dir=svg_dir,
+                         config=config, on_step=on_step).path
+
+
+def render_report(inputs, out: Path, *, title: str | None = None,
+                  png_dir: Path | None = None, svg_dir: Path | None = None,
+                  config: ReportConfig | None = None,
+                  on_step: Callable[[str], None] | None = None) -> ReportBuild:
+    """:func:`build_report`, returning the tables and provenance too.
+
+    ``inputs``: paths, or an already loaded :class:`reasonlens.stats.inputs.Inputs`.
+    """
     from reasonlens.io import atomic_write_bytes
     from reasonlens.provenance import provenance
     from reasonlens.report.bundle import bundle_versions, javascript_bundle, vega_lite_version
     from reasonlens.report.html import export_images, render_html
     from reasonlens.stats.analysis import analyse
-    from reasonlens.stats.inputs import load_inputs
+    from reasonlens.stats.inputs import Inputs, load_inputs
 
     config = config or ReportConfig()
     step = on_step or (lambda _s: None)
     out = Path(out)
     step("loading inputs")
-    loaded = load_inputs([Path(p) for p in inputs])
+    loaded = inputs if isinstance(inputs, Inputs) else load_inputs([Path(p) for p in inputs])
     tables = analyse(loaded, config.stats, reference=config.reference, on_step=step)
     step("charts")
     sections = build_sections(tables, loaded, config)
@@ -101,7 +123,7 @@ def build_report(inputs: list[Path], out: Path, *, title: str | None = None,
         export_images(sections, png_dir=Path(png_dir) if png_dir else None,
                       svg_dir=Path(svg_dir) if svg_dir else None,
                       vl_version=vega_lite_version(), scale=config.image_scale)
-    return out
+    return ReportBuild(out, tables, [s.title for s in sections], prov)
 
 
-__all__ = ["ReportConfig", "build_report", "build_sections"]
+__all__ = ["ReportBuild", "ReportConfig", "build_report", "build_sections", "render_report"]
