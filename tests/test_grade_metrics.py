@@ -10,8 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reasonlens.grade import compute_metrics, pass_at_k
-from reasonlens.grade.metrics import bootstrap_ci, default_ks
+from reasonlens.grade import compute_metrics
+from reasonlens.stats.accuracy import default_ks, pass_at_k
+from reasonlens.stats.bootstrap import mean_ci
 
 
 def brute_pass_at_k(n: int, c: int, k: int) -> float:
@@ -97,11 +98,19 @@ def test_maj_at_k_uses_first_k_samples_and_vote_keys():
 
 def test_bootstrap_is_seeded_and_resamples_problems():
     x = np.array([0.0, 0.25, 1.0, 0.5, 0.75, 1.0, 0.0])
-    a = bootstrap_ci(x, n_boot=500, seed=11)
-    assert a == bootstrap_ci(x, n_boot=500, seed=11)
-    assert a != bootstrap_ci(x, n_boot=500, seed=12)
-    assert a[0] < x.mean() < a[1]
-    assert bootstrap_ci(np.array([]), n_boot=10) == [None, None]
+    est, lo, hi = mean_ci(x, n_boot=500, seed=11)
+    assert (est, lo, hi) == mean_ci(x, n_boot=500, seed=11)
+    assert (lo, hi) != mean_ci(x, n_boot=500, seed=12)[1:]
+    assert lo < est < hi and est == pytest.approx(x.mean())
+    assert mean_ci(np.array([]), n_boot=10) == (None, None, None)
+    assert mean_ci(np.array([0.5]), n_boot=10) == (0.5, 0.5, 0.5)
+
+
+def test_pass_at_k_over_arrays_matches_the_scalar_form():
+    n, c = np.array([4, 8, 2]), np.array([1, 0, 2])
+    got = pass_at_k(n, c, 4)
+    assert got[:2].tolist() == [pass_at_k(4, 1, 4), pass_at_k(8, 0, 4)]
+    assert np.isnan(got[2])  # fewer than k samples
 
 
 def test_clip_ratio_lengths_in_words_and_groups():

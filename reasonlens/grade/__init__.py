@@ -7,7 +7,8 @@ Public API: :class:`GradeConfig`, :class:`GradeResult`, :func:`grade_one`, :func
 
 from reasonlens.grade.core import (ANSWER_TYPES, REASONS, GradeConfig, GradeResult,
                                    grade_frame, grade_one, grade_values, infer_answer_type)
-from reasonlens.grade.metrics import compute_metrics, pass_at_k
+from reasonlens.grade.metrics import compute_metrics
+from reasonlens.stats.accuracy import pass_at_k
 
 __all__ = ["ANSWER_TYPES", "REASONS", "GradeConfig", "GradeResult", "compute_metrics",
            "grade_frame", "grade_one", "grade_values", "infer_answer_type", "pass_at_k"]

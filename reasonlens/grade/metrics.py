@@ -1,9 +1,12 @@
-"""Accuracy metrics over graded traces, per model and benchmark.
+"""Accuracy metrics over graded traces, per model and benchmark (metrics.json of ``grade``).
+
+The estimators live in :mod:`reasonlens.stats` (accuracy and pass@k in
+:mod:`reasonlens.stats.accuracy`, the bootstrap in :mod:`reasonlens.stats.bootstrap`); this module
+adds majority voting over extracted answers and puts the figures together:
 
 - ``accuracy`` is avg@k: the mean over problems of the share of correct samples (= unbiased
   pass@1). Ungradable samples (``correct`` null) count as wrong; their reasons are counted.
-- ``pass_at_k``: the unbiased estimator of Chen et al. (2021), product form
-  ``1 - prod_{j=n-c+1}^{n} (1 - k/j)``, exact for every k <= n, for k in 1, 2, 4, ..., n.
+- ``pass_at_k``: the unbiased estimator of Chen et al. (2021) for k in 1, 2, 4, ..., n.
 - ``maj_at_k``: majority vote over the first k samples (by sample index) of each problem.
 - ``accuracy_ci``: percentile bootstrap resampling problems (seeded numpy Generator).
 - ``clip_ratio``: share of samples with finish_reason == "length" (over samples whose finish
@@ -20,45 +23,8 @@ import numpy as np
 import polars as pl
 
 from reasonlens.grade.extract import vote_key
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one problem with n samples of which c are correct (k <= n)."""
-    if k > n:
-        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
-    if n - c < k:
-        return 1.0
-    prod = 1.0
-    for j in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / j
-    return 1.0 - prod
-
-
-def default_ks(n: int) -> list[int]:
-    """1, 2, 4, ... up to n, plus n itself."""
-    ks = []
-    k = 1
-    while k <= n:
-        ks.append(k)
-        k *= 2
-    if n >= 1 and ks[-1] != n:
-        ks.append(n)
-    return ks
-
-
-def bootstrap_ci(per_problem: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> list[float | None]:
-    """Percentile CI of the mean of per-problem scores, resampling problems."""
-    if per_problem.size == 0:
-        return [None, None]
-    if n_boot <= 0 or per_problem.size == 1:
-        m = float(per_problem.mean())
-        return [m, m]
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, per_problem.size, size=(n_boot, per_problem.size))
-    means = per_problem[idx].mean(axis=1)
-    alpha = (1 - level) / 2
-    return [float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))]
+from reasonlens.stats.accuracy import default_ks, pass_at_k
+from reasonlens.stats.bootstrap import mean_ci
 
 
 def _majority(keys: list[str | None], correct: list[bool | None]) -> bool:
@@ -98,9 +64,9 @@ def benchmark_metrics(g: pl.DataFrame, *, ks: list[int] | None = None, n_boot: i
     c_arr = per["c"].to_numpy()
     min_n = int(n_arr.min()) if n_arr.size else 0
     acc_pp = c_arr / np.maximum(n_arr, 1)
+    accuracy, lo, hi = mean_ci(acc_pp, n_boot=n_boot, seed=seed)
     kk = [k for k in (ks or default_ks(min_n)) if 1 <= k <= min_n]
-    pass_k = {str(k): float(np.mean([pass_at_k(int(n), int(c), k)
-                                     for n, c in zip(n_arr, c_arr)])) for k in kk}
+    pass_k = {str(k): float(np.mean(pass_at_k(n_arr, c_arr, k))) for k in kk}
     votes, oks = per["_vote"].to_list(), per["_ok"].to_list()
     maj_k = {str(k): float(np.mean([_majority(v[:k], o[:k]) for v, o in zip(votes, oks)]))
              for k in kk}
@@ -113,8 +79,8 @@ def benchmark_metrics(g: pl.DataFrame, *, ks: list[int] | None = None, n_boot: i
         "n_samples": int(g.height),
         "samples_per_problem": {"min": min_n, "max": int(n_arr.max()) if n_arr.size else 0},
         "n_correct": int(c_arr.sum()),
-        "accuracy": float(acc_pp.mean()) if acc_pp.size else None,
-        "accuracy_ci": bootstrap_ci(acc_pp, n_boot=n_boot, seed=seed),
+        "accuracy": accuracy,
+        "accuracy_ci": [lo, hi],
         "pass_at_k": pass_k,
         "maj_at_k": maj_k,
         "clip_ratio": float((known == "length").mean()) if known.len() else None,

@@ -1,4 +1,15 @@
-"""Accuracy, pass@k and response lengths per model and benchmark, with problem-clustered CIs."""
+"""Accuracy, pass@k and response lengths per model and benchmark, with problem-clustered CIs.
+
+The home of the accuracy estimators (``reasonlens grade``'s metrics.json calls them too):
+
+- accuracy is avg@n: the mean over problems of each problem's share of correct samples, so every
+  problem weighs the same however many samples it has (= the unbiased pass@1); an ungradable
+  sample (``correct`` null) counts as wrong;
+- :func:`pass_at_k`: the unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)``,
+  in the product form ``1 - prod_{j=n-c+1}^{n} (1 - k/j)`` (no huge binomials, exact for every
+  k <= n);
+- :func:`default_ks`: 1, 2, 4, ... up to n, plus n itself.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +33,11 @@ def _keys(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) -> pl.DataFrame:
-    """Mean correctness over all samples (avg@n) per model x benchmark; CI resamples problems.
+    """Accuracy (avg@n: mean over problems of the share of correct samples, see the module
+    docstring) per model x benchmark; the CI resamples problems.
 
-    As in ``reasonlens.grade.compute_metrics``, an ungradable sample (``correct`` null) counts as
-    wrong; how many there were is in ``n_ungraded``.
+    An ungradable sample (``correct`` null) counts as wrong; how many there were is in
+    ``n_ungraded``. ``reasonlens grade`` (metrics.json) reports the same estimate.
     """
     df = _keys(graded)
     rows = []
@@ -33,7 +45,8 @@ def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) ->
         ok = sub.with_columns(pl.col("correct").fill_null(False))
         per = ok.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).sum().alias("c"),
                                             pl.len().alias("n")).sort("problem_id")
-        est, lo, hi = bootstrap_ratios(per["c"].to_numpy()[:, None], per["n"].to_numpy(),
+        share = per["c"].to_numpy() / per["n"].to_numpy()  # each problem weighs the same
+        est, lo, hi = bootstrap_ratios(share[:, None], np.ones(per.height),
                                        n_boot=config.n_boot, seed=_rng(config, ("acc", m, b)),
                                        level=config.level)
         rows.append({"model": m, "benchmark": b, "accuracy": _f(est[0]), "ci_low": _f(lo[0]),
@@ -44,19 +57,41 @@ def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) ->
         schema=ACC_SCHEMA)
 
 
-def _pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Unbiased pass@k per problem: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), via log-gamma."""
-    from scipy.special import gammaln
+def _pass_at_k_one(n: int, c: int, k: int) -> float:
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for j in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / j
+    return 1.0 - prod
 
-    n, c = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
-    out = np.ones(n.shape, dtype=float)
-    ok = (n - c) >= k
-    if ok.any():
-        nn, cc = n[ok], c[ok]
-        log_ratio = (gammaln(nn - cc + 1) - gammaln(nn - cc - k + 1)
-                     - gammaln(nn + 1) + gammaln(nn - k + 1))
-        out[ok] = 1.0 - np.exp(log_ratio)
-    return out
+
+def pass_at_k(n, c, k: int):
+    """Unbiased pass@k of a problem with n samples of which c are correct (k <= n).
+
+    ``n`` and ``c`` may be numbers (gives a float; k > n raises ValueError) or arrays (gives an
+    array, one value per problem; NaN where a problem has fewer than k samples).
+    """
+    if np.ndim(n) == 0 and np.ndim(c) == 0:
+        return _pass_at_k_one(int(n), int(c), k)
+    n_arr, c_arr = np.broadcast_arrays(np.asarray(n), np.asarray(c))
+    return np.array([_pass_at_k_one(int(a), int(b), k) if a >= k else np.nan
+                     for a, b in zip(n_arr.ravel(), c_arr.ravel())],
+                    dtype=float).reshape(n_arr.shape)
+
+
+def default_ks(n: int) -> list[int]:
+    """1, 2, 4, ... up to n, plus n itself."""
+    ks = []
+    k = 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if n >= 1 and ks[-1] != n:
+        ks.append(n)
+    return ks
 
 
 def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
@@ -72,13 +107,13 @@ def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
     rows = []
     for (m, b), sub in per.sort("problem_id").group_by("model", "benchmark", maintain_order=True):
         n, c = sub["n"].to_numpy(), sub["c"].to_numpy()
-        kk = ks if ks is not None else [2 ** i for i in range(0, 12) if 2 ** i <= int(n.min())]
+        kk = ks if ks is not None else default_ks(int(n.min()))
         kk = [k for k in kk if (n >= k).any()]
         if not kk:
             continue
         # all k in one bootstrap: problem i enters pass@k only if it has >= k samples
         use = np.column_stack([(n >= k).astype(float) for k in kk])
-        vals = np.column_stack([_pass_at_k(n, c, k) for k in kk]) * use
+        vals = np.nan_to_num(np.column_stack([pass_at_k(n, c, k) for k in kk])) * use
         est, lo, hi = bootstrap_ratios(vals, use, n_boot=config.n_boot,
                                        seed=_rng(config, ("pass", m, b)), level=config.level)
         for j, k in enumerate(kk):

@@ -77,6 +77,24 @@ def cluster_key(df: pl.DataFrame, unit: str = "problem") -> pl.Expr:
             .alias("_cluster"))
 
 
+def mean_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int | np.random.Generator = 0,
+            level: float = 0.95) -> tuple[float | None, float | None, float | None]:
+    """Mean of per-cluster values (e.g. per-problem accuracy) and its percentile bootstrap CI,
+    resampling clusters (:func:`bootstrap_ratios` with unit denominators).
+
+    No values: (None, None, None). One value or ``n_boot`` 0: the mean as both bounds.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return None, None, None
+    m = float(values.mean())
+    if n_boot <= 0 or values.size == 1:
+        return m, m, m
+    est, lo, hi = bootstrap_ratios(values[:, None], np.ones(values.size), n_boot=n_boot,
+                                   seed=seed, level=level)
+    return float(est[0]), float(lo[0]), float(hi[0])
+
+
 def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int,
                      seed: int | np.random.Generator, level: float
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,40 @@
+"""One accuracy estimator: grade's metrics.json and the stats tables agree, also when problems have
+different numbers of samples (every problem weighs the same: avg@n = unbiased pass@1)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from reasonlens.grade import compute_metrics
+from reasonlens.stats.accuracy import accuracy_table, default_ks, pass_at_k_table
+from reasonlens.stats.bootstrap import StatsConfig
+
+FAST = StatsConfig(n_boot=50)
+
+
+def _uneven() -> pl.DataFrame:
+    # p0: 1 of 2 correct; p1: 8 of 8 correct; p2: 0 of 4 -> per problem 0.5, 1, 0
+    per = {"p0": [True, False], "p1": [True] * 8, "p2": [False] * 4}
+    rows = [{"id": f"{p}:{s}", "model": "m", "benchmark": "b", "problem_id": p, "sample": s,
+             "correct": ok, "extracted": "1", "grade_reason": "ok", "response": "x"}
+            for p, oks in per.items() for s, ok in enumerate(oks)]
+    return pl.DataFrame(rows)
+
+
+def test_accuracy_weighs_problems_equally_in_grade_and_stats():
+    g = _uneven()
+    grade = compute_metrics(g, n_boot=0)["models"]["m"]["benchmarks"]["b"]
+    acc = accuracy_table(g, FAST).row(0, named=True)
+    p1 = pass_at_k_table(g, ks=[1], config=FAST).row(0, named=True)
+    assert grade["accuracy"] == pytest.approx(0.5)        # (0.5 + 1 + 0) / 3, not 9/14
+    assert acc["accuracy"] == pytest.approx(grade["accuracy"])
+    assert p1["pass_at_k"] == pytest.approx(grade["pass_at_k"]["1"]) == pytest.approx(0.5)
+
+
+def test_default_ks_are_shared():
+    assert default_ks(10) == [1, 2, 4, 8, 10]
+    g = pl.concat([_uneven().filter(pl.col("problem_id") != "p0")])  # 8 and 4 samples
+    ks = pass_at_k_table(g, config=FAST)["k"].to_list()
+    grade = compute_metrics(g, n_boot=0)["models"]["m"]["benchmarks"]["b"]
+    assert ks == default_ks(4) == [int(k) for k in grade["pass_at_k"]]
