@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from reasonlens.errors import ConfigError
-from reasonlens.stats.ngrams import log_odds, ngram_counts
+from reasonlens.stats.ngrams import ngram_counts, text_log_odds
 
 VOCAB = ("the a of to and is we x y value so then compute find number answer it that this "
          "for with as on be are can by one two three").split()
@@ -29,7 +29,7 @@ def _corpus(seed: int, planted: dict[str, float], n_texts: int = 150, length: in
 def test_recovers_a_planted_difference():
     a = _corpus(1, {"wait": 0.02, "hmm maybe": 0.01})
     b = _corpus(2, {"therefore": 0.02})
-    res = log_odds(a, b)
+    res = text_log_odds(a, b)
     assert res.columns == ["term", "count_a", "count_b", "per_1k_a", "per_1k_b", "log_odds", "z",
                            "n"]
     top_a = res.filter(pl.col("n") == 1).row(0, named=True)
@@ -47,7 +47,7 @@ def test_recovers_a_planted_difference():
 def test_z_matches_the_monroe_formula_by_hand():
     a = pl.Series(["wait wait wait x", "x y"])
     b = pl.Series(["x y", "y y x"])
-    res = log_odds(a, b, ngrams=(1,), min_count=1, prior_scale=0.5)
+    res = text_log_odds(a, b, ngrams=(1,), min_count=1, prior_scale=0.5)
     row = res.filter(pl.col("term") == "wait").row(0, named=True)
     ya, yb, na, nb = 3, 0, 6, 5
     a0 = 0.5 * (na + nb)
@@ -62,13 +62,13 @@ def test_z_matches_the_monroe_formula_by_hand():
 def test_top_per_side_min_count_and_symmetry():
     a = _corpus(3, {"wait": 0.03})
     b = _corpus(4, {"step": 0.03})
-    top = log_odds(a, b, top=3)
+    top = text_log_odds(a, b, top=3)
     assert (top["z"] > 0).sum() == 3 and (top["z"] < 0).sum() == 3
     assert top["z"].to_list() == sorted(top["z"].to_list(), reverse=True)
-    swapped = log_odds(b, a)
+    swapped = text_log_odds(b, a)
     assert swapped.filter(pl.col("term") == "wait")["z"].item() == pytest.approx(
-        -log_odds(a, b).filter(pl.col("term") == "wait")["z"].item())
-    rare = log_odds(pl.Series(["zyx " + "a " * 50]), pl.Series(["a " * 50]), min_count=2)
+        -text_log_odds(a, b).filter(pl.col("term") == "wait")["z"].item())
+    rare = text_log_odds(pl.Series(["zyx " + "a " * 50]), pl.Series(["a " * 50]), min_count=2)
     assert "zyx" not in rare["term"].to_list()
 
 
@@ -84,4 +84,4 @@ def test_bad_arguments():
     with pytest.raises(ConfigError, match="ngrams"):
         ngram_counts(pl.Series(["a"]), ngrams=(4,))
     with pytest.raises(ConfigError, match="at least one word"):
-        log_odds(pl.Series(["a b"]), pl.Series([""]))
+        text_log_odds(pl.Series(["a b"]), pl.Series([""]))

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from reasonlens.stats import (StatsConfig, adjust_pvalues, compare_models, correctness_model,
-                              log_odds, term_tests)
+                              term_log_odds, term_tests)
 
 
 def simulate(rr=0.5, n_problems=60, n_samples=4, seed=0, problem_sd=0.7, nb_size=2.0):
@@ -159,7 +159,7 @@ def test_log_odds_sign_points_to_the_model_that_overuses():
                           "category": ["c"] * 6,
                           "term": ["wait", "wait", "wait", "so", "so", "so"],
                           "count": [30, 30, 5, 5, 25, 25]})
-    lo = log_odds(terms, resp, "A", "B", min_count=1)
+    lo = term_log_odds(terms, resp, "A", "B", min_count=1)
     z = dict(zip(lo["term"], lo["z"]))
     assert z["wait"] > 2 and z["so"] < -2
     assert lo.columns[:8] == ["category", "term", "count_a", "count_b", "per_1k_a", "per_1k_b",

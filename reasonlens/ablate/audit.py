@@ -9,7 +9,7 @@
   Inner spaces of phrases match any run of whitespace. Short lexemes ("so", "or", "if") are
   matched exactly only, since spaced letters produce false hits.
 - **Substitution**: words and bigrams whose rate rose most against the unbanned run, by the
-  weighted log-odds with an informative Dirichlet prior (``reasonlens.stats.ngrams.log_odds``).
+  weighted log-odds with an informative Dirichlet prior (``reasonlens.stats.ngrams.text_log_odds``).
 - **Repetition/loop rate**: share of responses whose last ``tail_chars`` characters contain a
   token n-gram (words and symbols) repeated at least ``min_repeats`` times.
 - **Paired deltas**: accuracy difference against the unbanned run, with a percentile bootstrap
@@ -222,11 +222,11 @@ def paired_delta(graded: pl.DataFrame, baseline: pl.DataFrame, *, n_boot: int = 
 def substitutions(traces: pl.DataFrame, baseline: pl.DataFrame, banned: Sequence[str], *,
                   condition: str, top: int = 50, min_count: int = 2) -> pl.DataFrame:
     """Terms over-used under the ban relative to the unbanned run (positive z first)."""
-    from reasonlens.stats.ngrams import log_odds
+    from reasonlens.stats.ngrams import text_log_odds
 
     a = response_texts(traces)
     b = response_texts(baseline)
-    table = log_odds(a, b, ngrams=(1, 2), top=None, min_count=min_count)
+    table = text_log_odds(a, b, ngrams=(1, 2), top=None, min_count=min_count)
     banned_set = {" ".join(normalise_text(x).split()) for x in banned}
     table = (table.filter(pl.col("z") > 0).sort("z", descending=True).head(top)
              .with_columns(pl.col("term").map_elements(

@@ -81,7 +81,7 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
                 clustered=tc if config.cluster == "problem" else None)
             step("log-odds")
             totals = tc.group_by("model", "category", "term").agg(pl.col("count").sum())
-            lo = [md.log_odds(totals, r, m, ref, config=config) for m in
+            lo = [md.term_log_odds(totals, r, m, ref, config=config) for m in
                   sorted(r["model"].cast(pl.String).unique().to_list()) if m != ref]
             lo = [x for x in lo if x.height]
             if lo:

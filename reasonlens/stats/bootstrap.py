@@ -34,7 +34,8 @@ class StatsConfig:
             model on log rates with a random intercept per problem).
         length_bins: number of quantile bins of response length for stratified rates.
         top_terms: terms per category kept for charts and term tables.
-        prior: total pseudo-count of the informative Dirichlet prior of the log-odds.
+        prior_scale: weight of the informative Dirichlet prior of the log-odds relative to the
+            data (a_0 / words; :mod:`reasonlens.stats.logodds`).
     """
 
     n_boot: int = 1000
@@ -44,7 +45,7 @@ class StatsConfig:
     method: str = "negbin"
     length_bins: int = 4
     top_terms: int = 25
-    prior: float = 100.0
+    prior_scale: float = 0.1  # = reasonlens.stats.logodds.PRIOR_SCALE
 
     def __post_init__(self) -> None:
         from reasonlens.errors import ConfigError
@@ -57,6 +58,8 @@ class StatsConfig:
             raise ConfigError(f"cluster must be 'problem' or 'response', got {self.cluster!r}")
         if self.method not in ("negbin", "poisson", "mixed"):
             raise ConfigError(f"method must be negbin, poisson or mixed, got {self.method!r}")
+        if self.prior_scale <= 0:
+            raise ConfigError(f"prior_scale must be > 0, got {self.prior_scale}")
         if self.length_bins < 1:
             raise ConfigError(f"length_bins must be >= 1, got {self.length_bins}")
 

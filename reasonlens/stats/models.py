@@ -12,8 +12,9 @@
 * :func:`term_tests` -- one rate-ratio test per lexicon term (many tests): the closed form of a
   Poisson GLM with a model indicator and problem-clustered sandwich variance, vectorised over terms,
   then Holm and Benjamini-Hochberg adjustment.
-* :func:`log_odds` -- weighted log-odds with an informative Dirichlet prior (Monroe et al. 2008)
-  from term counts: which terms each of two models over-uses.
+* :func:`term_log_odds` -- weighted log-odds with an informative Dirichlet prior (Monroe et al.
+  2008; :mod:`reasonlens.stats.logodds`, the estimator ``reasonlens diff`` uses too) from term
+  counts: which terms each of two models over-uses.
 
 statsmodels and scipy are imported inside the functions.
 """
@@ -27,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from reasonlens.stats.bootstrap import StatsConfig, cluster_key
+from reasonlens.stats.logodds import log_odds
 from reasonlens.stats.rates import ALL, categories_in
 
 COMPARE_SCHEMA = {
@@ -404,14 +406,13 @@ def term_tests(terms: pl.DataFrame, responses: pl.DataFrame, *, reference: str |
     return adjust_pvalues(pl.DataFrame(rows, schema=schema, orient="row"))
 
 
-def log_odds(terms: pl.DataFrame, responses: pl.DataFrame, model_a: str, model_b: str, *,
-             config: StatsConfig = StatsConfig(), min_count: int = 5) -> pl.DataFrame:
+def term_log_odds(terms: pl.DataFrame, responses: pl.DataFrame, model_a: str, model_b: str, *,
+                  config: StatsConfig = StatsConfig(), min_count: int = 5) -> pl.DataFrame:
     """Weighted log-odds (informative Dirichlet prior) of each term, model A vs model B.
 
-    delta_w = log((y_aw + a_w) / (n_a + a0 - y_aw - a_w)) - log(same for B), z = delta_w /
-    sqrt(1 / (y_aw + a_w) + 1 / (y_bw + a_w)), with n = total words of each model and prior
-    a_w = a0 * pooled share of term w among counted terms, a0 = ``config.prior``.
-    Positive z: over-used by A. Terms with fewer than ``min_count`` uses in total are dropped.
+    :func:`reasonlens.stats.logodds.log_odds` over the lexicon term counts, with n = total words
+    of each model and the prior scale ``config.prior_scale``. Positive z: over-used by A. Terms
+    with fewer than ``min_count`` uses in total are dropped.
 
     Returns:
         frame: category, term, count_a, count_b, per_1k_a, per_1k_b, log_odds, z, model_a, model_b.
@@ -435,15 +436,6 @@ def log_odds(terms: pl.DataFrame, responses: pl.DataFrame, model_a: str, model_b
                                     "per_1k_a": pl.Float64, "per_1k_b": pl.Float64,
                                     "log_odds": pl.Float64, "z": pl.Float64,
                                     "model_a": pl.String, "model_b": pl.String})
-    a0 = config.prior
-    tot = (agg["count_a"] + agg["count_b"]).sum()
-    ya, yb = agg["count_a"].to_numpy(), agg["count_b"].to_numpy()
-    aw = a0 * (ya + yb) / tot
-    delta = np.log((ya + aw) / (n_a + a0 - ya - aw)) - np.log((yb + aw) / (n_b + a0 - yb - aw))
-    zz = delta / np.sqrt(1 / (ya + aw) + 1 / (yb + aw))
-    return agg.with_columns(
-        (pl.col("count_a") / n_a * 1000).alias("per_1k_a"),
-        (pl.col("count_b") / n_b * 1000).alias("per_1k_b"),
-        pl.Series("log_odds", delta), pl.Series("z", zz),
-        pl.lit(model_a).alias("model_a"), pl.lit(model_b).alias("model_b"),
-    ).sort("z", descending=True)
+    out = log_odds(agg.sort("category", "term"), n_a, n_b, prior_scale=config.prior_scale,
+                   min_count=min_count)
+    return out.with_columns(pl.lit(model_a).alias("model_a"), pl.lit(model_b).alias("model_b"))

@@ -1,20 +1,14 @@
-"""Discovery: which words and bigrams distinguish two sets of texts.
+"""Discovery: which words and bigrams distinguish two sets of texts (``reasonlens diff``).
 
-Weighted log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008,
-"Fightin' Words", Political Analysis 16(4), eqs. 16-22). For an n-gram w with counts y_a, y_b in
-corpora of sizes n_a, n_b and prior pseudo-counts a_w summing to a_0::
-
-    delta_w = log((y_a + a_w) / (n_a + a_0 - y_a - a_w)) - log((y_b + a_w) / (n_b + a_0 - y_b - a_w))
-    var_w   = 1 / (y_a + a_w) + 1 / (y_b + a_w)
-    z_w     = delta_w / sqrt(var_w)
-
-The prior is informative: a_w is proportional to w's frequency in the pooled corpus (A + B),
-scaled so a_0 = prior_scale * (n_a + n_b) (default 0.1: the prior weighs a tenth
-of the data, enough to shrink rare n-grams without flattening frequent ones). Positive z: over-used by A; negative: by B. Unigrams
-and bigrams are scored separately (each with its own totals and prior) and reported together.
+N-gram counts of raw texts, scored by the project's one weighted log-odds estimator with an
+informative Dirichlet prior (:func:`reasonlens.stats.logodds.log_odds`, Monroe, Colaresi & Quinn
+2008; the prior and why it is the one chosen are documented there). Positive z: over-used by A;
+negative: by B. Every n-gram is scored against the words of each group (n_a, n_b), as the
+report's distinctive-words chart scores lexicon terms, so a term gets the same z in both.
 
 Tokens follow the word definition of :mod:`reasonlens.lexicon.count` (lower-cased), plus LaTeX
-commands kept as tokens (``\\frac``), since they often mark a style. Bigrams do not cross texts.
+commands kept as tokens (``\\frac``), since they often mark a style; like everywhere in reasonlens
+they are not counted as words. Bigrams do not cross texts.
 """
 
 from __future__ import annotations
@@ -25,6 +19,7 @@ import polars as pl
 
 from reasonlens.errors import ConfigError
 from reasonlens.lexicon.count import LATEX_PATTERN, WORD_PATTERN, _as_text_series
+from reasonlens.stats.logodds import PRIOR_SCALE, log_odds
 
 COUNT_SCHEMA = {"term": pl.String, "n": pl.Int8, "count": pl.Int64}
 RESULT_COLUMNS = ("term", "count_a", "count_b", "per_1k_a", "per_1k_b", "log_odds", "z", "n")
@@ -67,34 +62,22 @@ def add_counts(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
             .select(list(COUNT_SCHEMA)))
 
 
+def words_in(counts: pl.DataFrame) -> int:
+    """Words behind an n-gram count frame: its unigrams that are not LaTeX commands."""
+    return int(counts.filter((pl.col("n") == 1) & ~pl.col("term").str.starts_with("\\"))
+               ["count"].sum() or 0)
+
+
 def log_odds_from_counts(counts_a: pl.DataFrame, counts_b: pl.DataFrame, *,
                          top: int | None = None, min_count: int = 5,
-                         prior_scale: float = 0.1) -> pl.DataFrame:
+                         prior_scale: float = PRIOR_SCALE) -> pl.DataFrame:
     """Score precomputed n-gram counts (see module docstring)."""
-    if prior_scale <= 0:
-        raise ConfigError("prior_scale must be positive")
     j = (counts_a.rename({"count": "count_a"})
          .join(counts_b.rename({"count": "count_b"}), on=["term", "n"], how="full",
                coalesce=True)
          .with_columns(pl.col("count_a").fill_null(0), pl.col("count_b").fill_null(0)))
-    words_a = int(counts_a.filter(pl.col("n") == 1)["count"].sum() or 0)
-    words_b = int(counts_b.filter(pl.col("n") == 1)["count"].sum() or 0)
-    if words_a == 0 or words_b == 0:
-        raise ConfigError("both groups need at least one word to compare "
-                          f"(group A has {words_a}, group B has {words_b})")
-    ya, yb = pl.col("count_a").cast(pl.Float64), pl.col("count_b").cast(pl.Float64)
-    na = pl.col("count_a").sum().over("n").cast(pl.Float64)
-    nb = pl.col("count_b").sum().over("n").cast(pl.Float64)
-    a0 = (na + nb) * prior_scale
-    aw = (ya + yb) / (na + nb) * a0
-    delta = ((ya + aw) / (na + a0 - ya - aw)).log() - ((yb + aw) / (nb + a0 - yb - aw)).log()
-    var = 1.0 / (ya + aw) + 1.0 / (yb + aw)
-    out = j.with_columns(
-        (ya * 1000.0 / words_a).alias("per_1k_a"),
-        (yb * 1000.0 / words_b).alias("per_1k_b"),
-        delta.alias("log_odds"),
-        (delta / var.sqrt()).alias("z"),
-    ).filter((pl.col("count_a") + pl.col("count_b")) >= min_count)
+    out = log_odds(j, words_in(counts_a), words_in(counts_b), prior_scale=prior_scale,
+                   min_count=min_count)
     out = out.select(list(RESULT_COLUMNS)).sort(["z", "term"], descending=[True, False])
     if top is not None:
         if top <= 0:
@@ -105,8 +88,9 @@ def log_odds_from_counts(counts_a: pl.DataFrame, counts_b: pl.DataFrame, *,
     return out
 
 
-def log_odds(texts_a: pl.Series, texts_b: pl.Series, *, ngrams=(1, 2), top: int | None = None,
-             min_count: int = 5, prior_scale: float = 0.1) -> pl.DataFrame:
+def text_log_odds(texts_a: pl.Series, texts_b: pl.Series, *, ngrams=(1, 2),
+                  top: int | None = None, min_count: int = 5,
+                  prior_scale: float = PRIOR_SCALE) -> pl.DataFrame:
     """Rank n-grams by weighted log-odds (informative Dirichlet prior) between A and B.
 
     Returns columns term, count_a, count_b, per_1k_a, per_1k_b (per 1k words of each group),
