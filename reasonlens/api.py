@@ -372,7 +372,7 @@ def diff(traces: Source, *, a: str | None = None, b: str | None = None, by: str 
     Returns frame ``ranking`` (term, count_a, count_b, per_1k_a, per_1k_b, log_odds, z, n).
     """
     from reasonlens.provenance import provenance
-    from reasonlens.stats.ngrams import log_odds
+    from reasonlens.stats.ngrams import text_log_odds
 
     if text not in ("all", "reasoning", "answer"):
         raise ConfigError(f"text must be all, reasoning or answer, got {text!r}")
@@ -394,8 +394,8 @@ def diff(traces: Source, *, a: str | None = None, b: str | None = None, by: str 
         if not len(sel):
             raise ConfigError(f"no response matches group {side.upper()} ({by}={value})")
         sides[side] = sel
-    ranking = log_odds(sides["a"], sides["b"], ngrams=tuple(ngrams), top=top,
-                       min_count=min_count, prior_scale=prior_scale)
+    ranking = text_log_odds(sides["a"], sides["b"], ngrams=tuple(ngrams), top=top,
+                            min_count=min_count, prior_scale=prior_scale)
     cfg = {"a": f"{by}={a}", "b": f"{by}={b}", "text": text, "ngrams": list(ngrams),
            "min_count": min_count, "prior_scale": prior_scale}
     prov = provenance(command="diff (python api)", config=cfg, inputs=_frame_input(df))
