@@ -16,7 +16,8 @@ from tests.training_helpers import CONFIGS, REPO
 
 pytest.importorskip("trl")
 
-from training.common import apply_overrides, inference_template, load_chat_template  # noqa: E402
+from training.model_setup import inference_template, load_chat_template  # noqa: E402
+from training.recipe import apply_overrides  # noqa: E402
 from training.grpo_config import load_grpo_recipe, parse_grpo_recipe, to_grpo_config  # noqa: E402
 from training.sft_config import load_sft_recipe, parse_sft_recipe, to_sft_config  # noqa: E402
 
@@ -228,7 +229,8 @@ def test_validate_only_cli_prints_resolved_values():
 def test_training_modules_import_light_and_reasonlens_never_imports_training():
     import subprocess
 
-    mods = ["training.common", "training.data", "training.dataprep", "training.sft",
+    mods = ["training.paths", "training.recipe", "training.model_setup", "training.dataset_load",
+            "training.summary", "training.options", "training.data", "training.dataprep", "training.sft",
             "training.sft_config", "training.grpo", "training.grpo_config", "training.rewards",
             "training.eval_hook", "training.serve_hf", "training.tiny"]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in mods)
@@ -244,7 +246,7 @@ def test_training_modules_import_light_and_reasonlens_never_imports_training():
 
 
 def test_resolve_path_keeps_hub_ids(tmp_path, monkeypatch):
-    from training.common import resolve_path
+    from training.paths import resolve_path
 
     monkeypatch.chdir(tmp_path)
     assert resolve_path("Qwen/Qwen2.5-32B") == "Qwen/Qwen2.5-32B"
@@ -254,7 +256,7 @@ def test_resolve_path_keeps_hub_ids(tmp_path, monkeypatch):
 
 def test_missing_local_dataset_is_a_clear_error(tmp_path, monkeypatch):
     pytest.importorskip("datasets")
-    from training.common import load_dataset_any
+    from training.dataset_load import load_dataset_any
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()

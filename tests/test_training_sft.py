@@ -29,7 +29,7 @@ def test_prompt_mask_check_unit():
 def test_tiny_sft_loss_falls_and_prompt_is_masked(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from training.common import load_chat_template
+    from training.model_setup import load_chat_template
 
     base = tmp_path_factory.getbasetemp() / "training-shared"
     summary = tiny_sft(base)
@@ -71,7 +71,7 @@ def test_truncation_is_counted_and_policies_apply(tmp_path_factory, tmp_path):
     import datasets
     from transformers import AutoTokenizer
 
-    from training.common import ensure_model, load_chat_template
+    from training.model_setup import ensure_model, load_chat_template
     from training.sft import run_sft
     from training.sft_config import load_sft_recipe
 

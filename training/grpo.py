@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from reasonlens.errors import ConfigError
+from training.options import recipe_options, run_recipe_command
 
 log = logging.getLogger("training.grpo")
 
@@ -70,9 +71,10 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
-    from training.common import (ensure_model, eos_token_ids, inference_template,
-                                 load_dataset_any, load_model, prepare_tokenizer,
-                                 save_for_inference, write_summary)
+    from training.dataset_load import load_dataset_any
+    from training.model_setup import (ensure_model, eos_token_ids, inference_template,
+                                      load_model, prepare_tokenizer, save_for_inference)
+    from training.summary import write_summary
     from training.grpo_config import build_rewards, to_grpo_config
 
     args = to_grpo_config(recipe, output_dir)
@@ -136,19 +138,10 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
 @click.command(help="Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a "
                     "YAML recipe. Writes the model, tokenizer and run_summary.json (per-step "
                     "rewards) to the output directory.")
-@click.option("--config", "config_path", required=True, type=click.Path(exists=True,
-              dir_okay=False), help="Recipe YAML (e.g. training/configs/grpo_tiny.yaml).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override a recipe value, e.g. --set trl.max_steps=2 (repeatable; YAML values).")
-@click.option("--output-dir", help="Where to write the checkpoint (default out/<recipe name>).")
-@click.option("--dataset", help="Override data.train (datasets dir, JSONL or hub id).")
-@click.option("--validate-only", is_flag=True,
-              help="Parse and validate the recipe into a GRPOConfig without loading a model "
-                   "(works without a GPU), print the resolved values and exit.")
+@recipe_options("a GRPOConfig", "training/configs/grpo_tiny.yaml")
 def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
          dataset: str | None, validate_only: bool) -> None:
     from training.grpo_config import load_grpo_recipe
-    from training.common import run_recipe_command
 
     done = run_recipe_command(load_grpo_recipe, run_grpo, validate, config_path=config_path,
                               overrides=overrides, output_dir=output_dir, dataset=dataset,

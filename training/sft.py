@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from reasonlens.errors import ConfigError, ReasonlensError
+from training.options import recipe_options, run_recipe_command
 
 log = logging.getLogger("training.sft")
 
@@ -67,8 +68,10 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl import SFTTrainer
 
-    from training.common import (ensure_model, load_dataset_any, load_model, loss_curve,
-                                 prepare_tokenizer, save_for_inference, write_summary)
+    from training.dataset_load import load_dataset_any
+    from training.model_setup import (ensure_model, load_model, prepare_tokenizer,
+                                      save_for_inference)
+    from training.summary import loss_curve, write_summary
     from training.sft_config import to_sft_config
 
     args = to_sft_config(recipe, output_dir)
@@ -155,19 +158,10 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
 @click.command(help="Supervised fine-tuning (distillation) with trl's SFTTrainer from a YAML "
                     "recipe. Writes the model, tokenizer (inference chat template) and "
                     "run_summary.json to the output directory.")
-@click.option("--config", "config_path", required=True, type=click.Path(exists=True,
-              dir_okay=False), help="Recipe YAML (e.g. training/configs/sft_tiny.yaml).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override a recipe value, e.g. --set trl.max_steps=3 (repeatable; YAML values).")
-@click.option("--output-dir", help="Where to write the checkpoint (default out/<recipe name>).")
-@click.option("--dataset", help="Override data.train (datasets dir, JSONL or hub id).")
-@click.option("--validate-only", is_flag=True,
-              help="Parse and validate the recipe into an SFTConfig without loading a model "
-                   "(works without a GPU), print the resolved values and exit.")
+@recipe_options("an SFTConfig", "training/configs/sft_tiny.yaml")
 def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
          dataset: str | None, validate_only: bool) -> None:
     from training.sft_config import load_sft_recipe
-    from training.common import run_recipe_command
 
     done = run_recipe_command(load_sft_recipe, run_sft, validate, config_path=config_path,
                               overrides=overrides, output_dir=output_dir, dataset=dataset,

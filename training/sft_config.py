@@ -13,9 +13,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from reasonlens.errors import ConfigError
-from training.common import (Expect, ModelSpec, apply_overrides, build_dataclass, check_keys,
-                             check_sources, load_yaml, model_spec_from, recipe_record,
-                             require_keys, trl_config)
+from training.model_setup import ModelSpec, model_spec_from
+from training.recipe import (Expect, apply_overrides, build_dataclass, check_keys, check_sources,
+                             load_yaml, recipe_record, require_keys, trl_config)
 
 TOP_KEYS = ("name", "description", "model", "data", "trl", "sources", "expect", "launch")
 # trl values every SFT recipe must state, so no trl default is used unknowingly.

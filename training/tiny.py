@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from training.common import TinySpec, inference_template, load_chat_template
+from training.model_setup import TinySpec, inference_template, load_chat_template
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_pad|>")
 

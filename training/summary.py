@@ -1,0 +1,25 @@
+"""The run summary of a training command: logged curves and ``run_summary.json`` with
+provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def loss_curve(log_history: list[dict[str, Any]], key: str = "loss") -> list[tuple[int, float]]:
+    """(step, value) pairs of a logged scalar from ``trainer.state.log_history``."""
+    return [(int(r.get("step", 0)), float(r[key])) for r in log_history if key in r]
+
+
+def write_summary(path: str | Path, *, command: str, recipe: dict[str, Any],
+                  body: dict[str, Any]) -> dict[str, Any]:
+    from reasonlens.io import write_json
+    from reasonlens.provenance import provenance
+
+    out = dict(body)
+    out["provenance"] = provenance(command=command, config=recipe,
+                                   extra_packages=("torch", "transformers", "trl", "datasets",
+                                                   "accelerate"))
+    write_json(path, out)
+    return out
