@@ -25,6 +25,21 @@ def test_leakage_ignores_other_words(text):
     assert per["leak_count"][0] == 0
 
 
+@pytest.mark.parametrize("text", ["It may be 3.", "May be so.", "this may\nbe it"])
+def test_leakage_does_not_count_may_be_as_maybe(text):
+    """Issue 13 finding 5: two ordinary words are not a spelling of the banned "maybe"."""
+    per, lex = audit.leakage(pl.DataFrame({"response": [text]}), ["maybe"],
+                             single_token_lexemes=["maybe"])
+    assert per["leak_count"][0] == 0 and per["leak_single"][0] == 0
+    assert lex["responses"][0] == 0
+
+
+@pytest.mark.parametrize("text", ["mayb e", "M aybe", "may-be", "m a y b e"])
+def test_leakage_still_finds_spaced_maybe(text):
+    per, _ = audit.leakage(pl.DataFrame({"response": [text]}), ["maybe"])
+    assert per["leak_obfuscated"][0] == 1
+
+
 def test_leakage_exact_vs_obfuscated_and_phrases():
     df = pl.DataFrame({"id": ["a", "b", "c"],
                        "response": ["Let me think. W ait.", "let\n me see", "so it is"],

@@ -5,7 +5,9 @@
   folded); a lexeme matches as a whole word (``exact``), or, for lexemes of three or more letters,
   with up to two separator characters (space, hyphen, dot, underscore, asterisk, apostrophe,
   middle dot) between its letters (``obfuscated``: "W ait", "wa-it", "W-A-I-T", "w.a.i.t"; a
-  fully spaced match that continues with another spaced letter, "w a i t e r", is not one).
+  fully spaced match that continues with another spaced letter, "w a i t e r", is not one; nor
+  is a split into pieces of two or more letters with spaces only, "may be" for "maybe", which
+  is two ordinary words: "wa it" is missed by that rule, "W ait" and "mayb e" are still caught).
   Inner spaces of phrases match any run of whitespace. Short lexemes ("so", "or", "if") are
   matched exactly only, since spaced letters produce false hits.
 - **Substitution**: words and bigrams whose rate rose most against the unbanned run, by the
@@ -64,6 +66,22 @@ def _spelled_longer(text: str, m: re.Match) -> bool:
     return bool(_SPACED.match(m.group(0)) and _NEXT_LETTER.match(text, m.end()))
 
 
+def _split_into_words(match: str, lexeme: str) -> bool:
+    """A match whose only separators are spaces and whose pieces all have two or more letters
+    ("may be" for "maybe", "some times"): ordinary words, not a spelling around the ban. A
+    single-letter piece ("W ait", "w a i t", "mayb e") or another separator ("wa-it") is."""
+    if " " in lexeme:
+        return False
+    pieces = match.split()
+    if len(pieces) < 2 or any(not p.isalpha() for p in pieces):
+        return False
+    return all(len(p) >= 2 for p in pieces)
+
+
+def _obfuscation(text: str, m: re.Match, lexeme: str) -> bool:
+    return not (_spelled_longer(text, m) or _split_into_words(m.group(0), lexeme))
+
+
 @dataclass(frozen=True)
 class LeakageMatcher:
     """Compiled leakage patterns for a set of lexemes."""
@@ -89,7 +107,7 @@ class LeakageMatcher:
             n_ex = len(ex.findall(t))
             n_ob = 0
             if ob is not None:
-                n_all = sum(1 for m in ob.finditer(t) if not _spelled_longer(t, m))
+                n_all = sum(1 for m in ob.finditer(t) if _obfuscation(t, m, lex))
                 n_ob = max(0, n_all - n_ex)
             if n_ex or n_ob:
                 out[lex] = (n_ex, n_ob)
