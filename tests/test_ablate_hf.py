@@ -79,3 +79,33 @@ def test_sampling_with_ban_is_reproducible(smollm_hf, smol_model):
     b = generate_ids(model, tok, prompt, max_new_tokens=8, temperature=0.9, seed=3,
                      processor=proc)
     assert a == b
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from training.tiny import build_tiny_qwen2
+
+    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny") / "tiny-qwen2")
+
+
+def test_hf_backend_keeps_the_templates_think_prefix(tiny_qwen2, tmp_path):
+    """Issue 13 finding 4: like the HTTP and vLLM backends, the transformers backend records the
+    response with the template's forced ``<think>\\n`` prefix, so traces split alike."""
+    import orjson
+
+    from reasonlens.ablate.hf_backend import generate_traces
+    from reasonlens.generate import SamplingConfig
+    from reasonlens.traces import load_traces
+    import polars as pl
+
+    probs = pl.DataFrame({"benchmark": ["toy"], "problem_id": ["p1"], "problem": ["1+1?"],
+                          "gold": ["2"], "answer_type": ["integer"]})
+    out = tmp_path / "t.jsonl"
+    s = SamplingConfig(temperature=0.0, max_tokens=6, template="r1_think")
+    generate_traces(probs, model_path=tiny_qwen2, sampling=s, out_path=out, model_name="tiny",
+                    progress=False, threads=1)
+    rec = orjson.loads(out.read_bytes().splitlines()[0])
+    assert rec["response"].startswith("<think>\n")
+    t = load_traces([str(out)])
+    assert t["think_closed"][0] is False   # the open think block is seen as reasoning

@@ -185,3 +185,39 @@ def test_vllm_backend_fails_cleanly_without_vllm(tmp_path):
     with pytest.raises(MissingDependencyError, match="gpu"):
         run_generation_vllm(probs, "some/model", SamplingConfig(), tmp_path / "o.jsonl")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_vllm_resume_with_other_settings_is_refused_before_the_engine(tmp_path):
+    """Issue 13 finding 3: the offline vLLM backend runs the HTTP backend's resume check, so a
+    second run with another temperature or seed never appends to the same file (checked before
+    vLLM is imported, so this holds here too)."""
+    from reasonlens.generate.run import fingerprint_of
+    from reasonlens.problems import load_template
+
+    probs = load_benchmark("aime24", FIX / "tiny_aime.jsonl")
+    first = SamplingConfig(temperature=0.6, seed=1, template="r1_think")
+    out = tmp_path / "o.jsonl"
+    out.write_text(orjson.dumps(_rec("p", 0)).decode() + "\n")
+    fp = fingerprint_of("m", "some/model", first, load_template("r1_think"), None)
+    sidecar_path(out).write_bytes(orjson.dumps({"fingerprint": fp}))
+    for changed in (SamplingConfig(temperature=1.0, seed=1, template="r1_think"),
+                    SamplingConfig(temperature=0.6, seed=2, template="r1_think"),
+                    SamplingConfig(temperature=0.6, seed=1, template="boxed_cot")):
+        with pytest.raises(ConfigError, match="different settings"):
+            run_generation_vllm(probs, "some/model", changed, out, model_name="m")
+    if not vllm_available():   # same settings get past the check, to the missing engine
+        with pytest.raises(MissingDependencyError):
+            run_generation_vllm(probs, "some/model", first, out, model_name="m")
+
+
+def test_vllm_engine_kwargs_are_explicit_and_checked():
+    from reasonlens.generate.vllm_backend import engine_kwargs
+
+    assert engine_kwargs() == {}
+    assert engine_kwargs(tensor_parallel_size=4, max_model_len=34816,
+                         gpu_memory_utilization=0.85) == {
+        "tensor_parallel_size": 4, "max_model_len": 34816, "gpu_memory_utilization": 0.85}
+    for bad in ({"tensor_parallel_size": 0}, {"max_model_len": 0},
+                {"gpu_memory_utilization": 1.5}):
+        with pytest.raises(ConfigError):
+            engine_kwargs(**bad)

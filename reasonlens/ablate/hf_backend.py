@@ -184,12 +184,12 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     generation module's own helpers (same fields, same resume and torn-line repair).
     """
     from reasonlens.problems import load_template, render_prompt
-    from reasonlens.generate.config import build_record, plan_work
+    from reasonlens.generate.config import build_record, plan_work, response_text
     from reasonlens.generate.progress import GenProgress
-    from reasonlens.generate.run import check_resume, sidecar_path
+    from reasonlens.generate.run import check_resume, fingerprint_of, sidecar_path
     from reasonlens.generate.store import JsonlAppender, repair_and_scan
     from reasonlens.io import write_json
-    from reasonlens.provenance import content_hash, provenance
+    from reasonlens.provenance import provenance
 
     set_threads(threads)
     model, tok = load_model(model_path)
@@ -199,9 +199,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     template = load_template(sampling.template)
     temperature = float(sampling.temperature or 0.0)
     out_path = Path(out_path)
-    fingerprint = {"model": model_name, "served_model": str(model_path),
-                   "sampling": sampling.fingerprint(), "template": template.record()["sha256"],
-                   "condition": content_hash(condition) if condition else None}
+    fingerprint = fingerprint_of(model_name, str(model_path), sampling, template, condition)
     check_resume(out_path, fingerprint)
     done, info = repair_and_scan(out_path)
     side = {"fingerprint": fingerprint, "status": "running", "provenance": provenance(
@@ -230,6 +228,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
                                     seed=seed, processor=processor)
                 for s in samples:
                     text, finish, ntok = _finish(tok, gens[0], eos, sampling.stop)
+                    text = response_text(text, None, template.assistant_prefix)
                     new_tokens += ntok
                     out.write(build_record(
                         unit.row, s, model=model_name, prompt=user, response=text,

@@ -34,6 +34,14 @@ def sidecar_path(out_path: str | Path) -> Path:
     return p.with_name(p.name + ".provenance.json")
 
 
+def fingerprint_of(model: str, served_model: str, sampling: SamplingConfig, template: Template,
+                   condition: dict | None) -> dict[str, Any]:
+    """What a resumed output must have been generated with (every backend records the same)."""
+    return {"model": model, "served_model": served_model, "sampling": sampling.fingerprint(),
+            "template": template.record()["sha256"],
+            "condition": content_hash(condition) if condition else None}
+
+
 def check_resume(out_path: Path, fingerprint: dict[str, Any]) -> None:
     """Refuse to append samples made with different settings to an existing output."""
     side = sidecar_path(out_path)
@@ -195,9 +203,7 @@ def run_generation(problems: pl.DataFrame, endpoint: EndpointConfig, sampling: S
     out = Path(out_path)
     template = load_template(sampling.template)
     model = model_name or endpoint.model
-    fingerprint = {"model": model, "served_model": endpoint.model,
-                   "sampling": sampling.fingerprint(), "template": template.record()["sha256"],
-                   "condition": content_hash(condition) if condition else None}
+    fingerprint = fingerprint_of(model, endpoint.model, sampling, template, condition)
     check_resume(out, fingerprint)
     done, info = repair_and_scan(out)
     units, skipped = plan_work(problems, sampling.n, done)

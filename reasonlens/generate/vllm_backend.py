@@ -19,10 +19,12 @@ import polars as pl
 from reasonlens._optional import import_vllm
 from reasonlens.problems.prompts import Template, load_template, render_prompt
 from reasonlens.generate.config import SamplingConfig, build_record, plan_work, response_text
+from reasonlens.errors import ConfigError
 from reasonlens.generate.progress import GenProgress
+from reasonlens.generate.run import check_resume, fingerprint_of, sidecar_path
 from reasonlens.generate.store import JsonlAppender, repair_and_scan
 from reasonlens.io import write_json
-from reasonlens.provenance import content_hash, provenance
+from reasonlens.provenance import provenance
 
 
 @dataclass(frozen=True)
@@ -73,35 +75,63 @@ def build_vllm_requests(problems: pl.DataFrame, sampling: SamplingConfig,
     return out
 
 
+def engine_kwargs(*, tensor_parallel_size: int | None = None, max_model_len: int | None = None,
+                  gpu_memory_utilization: float | None = None, seed: int | None = None,
+                  **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.LLM`` besides the model (pure): only the ones given, so
+    vLLM's own defaults apply to the rest."""
+    kw: dict[str, Any] = {}
+    if tensor_parallel_size is not None:
+        if tensor_parallel_size < 1:
+            raise ConfigError("--tensor-parallel-size must be >= 1")
+        kw["tensor_parallel_size"] = int(tensor_parallel_size)
+    if max_model_len is not None:
+        if max_model_len < 1:
+            raise ConfigError("--max-model-len must be >= 1")
+        kw["max_model_len"] = int(max_model_len)
+    if gpu_memory_utilization is not None:
+        if not 0.0 < gpu_memory_utilization <= 1.0:
+            raise ConfigError("--gpu-memory-utilization must lie in (0, 1]")
+        kw["gpu_memory_utilization"] = float(gpu_memory_utilization)
+    if seed is not None:
+        kw["seed"] = int(seed)
+    kw.update({k: v for k, v in extra.items() if v is not None})
+    return kw
+
+
 def run_generation_vllm(problems: pl.DataFrame, model: str, sampling: SamplingConfig,
                         out_path: str | Path, *, model_name: str | None = None,
                         condition: dict | None = None, engine_kwargs: dict | None = None,
-                        chunk_size: int = 512, progress: bool = True) -> dict[str, Any]:
+                        llm: Any = None, chunk_size: int = 512, progress: bool = True
+                        ) -> dict[str, Any]:
     """Generate with ``vllm.LLM`` (a local model path or hub id) into resumable JSONL.
 
+    ``llm``: an engine already running (the ablation keeps one for every condition: vLLM does
+    not free GPU memory between engines in one process); otherwise one is started with
+    ``engine_kwargs`` when there is work to do. A resume with other settings (model, template,
+    sampling, condition) is refused before anything starts, as on the HTTP backend.
     Raises MissingDependencyError (naming the ``gpu`` extra) where vLLM cannot be imported.
     """
-    vllm = import_vllm()
     out = Path(out_path)
     template = load_template(sampling.template)
     name = model_name or model
+    fingerprint = fingerprint_of(name, model, sampling, template, condition)
+    check_resume(out, fingerprint)
+    vllm = import_vllm()
     done, info = repair_and_scan(out)
     reqs = build_vllm_requests(problems, sampling, done, template)
     prov = provenance(command="generate --backend vllm", config={
         "sampling": sampling.as_dict(), "model": model, "engine": engine_kwargs or {},
         "condition": condition}, data_files=[template.record()], extra_packages=("vllm",))
-    side = {"fingerprint": {"model": name, "served_model": model,
-                            "sampling": sampling.fingerprint(),
-                            "template": template.record()["sha256"],
-                            "condition": content_hash(condition) if condition else None},
-            "provenance": prov, "status": "running"}
-    sidecar = out.with_name(out.name + ".provenance.json")
+    side = {"fingerprint": fingerprint, "provenance": prov, "status": "running"}
+    sidecar = sidecar_path(out)
     write_json(sidecar, side)
     t0 = time.monotonic()
     tokens = 0
     with JsonlAppender(out) as writer, GenProgress(len(reqs), enabled=progress) as bar:
-        if reqs:
+        if reqs and llm is None:
             llm = vllm.LLM(model=model, **(engine_kwargs or {}))
+        if reqs:
             for start in range(0, len(reqs), chunk_size):
                 chunk = reqs[start:start + chunk_size]
                 for cont in (False, True):
