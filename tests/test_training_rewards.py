@@ -27,10 +27,26 @@ def test_rewards_for_correct_wrong_missing_and_ungradable():
 
 
 def test_plain_text_completions_and_solution_column():
-    reward = ReasonlensAccuracy(RewardConfig(correct=1.0, wrong=-1.0, no_answer=-0.5))
+    reward = ReasonlensAccuracy(RewardConfig(correct=1.0, wrong=-0.5, no_answer=-1.0))
     out = reward(prompts=["q", "q", "q"], completions=["\\boxed{3}", "\\boxed{4}", "..."],
                  solution=["3", "3", "3"], answer_type=["integer"] * 3)
-    assert out == [1.0, -1.0, -0.5]
+    assert out == [1.0, -0.5, -1.0]
+
+
+def test_unparseable_answers_count_as_wrong_and_missing_gold_is_skipped_everywhere():
+    """Issue 13 finding 1 (unit level; the trl-summation test is in test_training_grpo_rewards):
+    an answer the verifier cannot parse is the model's, so it gets the wrong reward; only a row
+    without gold is left out, by every reward function."""
+    from training.rewards import UnlessUngradable
+
+    acc = ReasonlensAccuracy(RewardConfig(correct=1.0, wrong=-1.0, no_answer=-1.0))
+    comps = ["\\boxed{" + "1" * 2100 + "}", "\\boxed{2}", "\\boxed{2}"]
+    kw = {"gold": ["2", "2", None], "answer_type": ["integer"] * 3}
+    assert acc(completions=comps, **kw) == [-1.0, 1.0, None]
+    other = UnlessUngradable(lambda completions, **_: [0.5] * len(completions), acc)
+    assert other(completions=comps, **kw) == [0.5, 0.5, None]
+    with pytest.raises(ConfigError, match="no_answer"):
+        RewardConfig(wrong=-1.0, no_answer=0.0)
 
 
 def test_expression_answers_go_through_math_verify():

@@ -134,9 +134,13 @@ def _check(recipe: GRPORecipe, where: str) -> None:
                           f"{e.num_processes or 1} processes) is not a multiple of "
                           f"num_generations={trl['num_generations']}")
     names = [r.name for r in recipe.rewards]
-    if "reasonlens_accuracy" not in names:
+    if names.count("reasonlens_accuracy") != 1:
         raise ConfigError(f"{where}rewards must include reasonlens_accuracy (the verifiable "
-                          "math reward)")
+                          "math reward) exactly once")
+    negative = [r.name for r in recipe.rewards if r.weight < 0]
+    if negative:
+        raise ConfigError(f"{where}reward weights must be >= 0 ({', '.join(negative)}): a "
+                          "negative weight would rank a wrong answer above a right one")
     soft = [r for r in recipe.rewards if r.name == "soft_overlong"]
     for r in soft:
         if int(r.args.get("max_completion_len", -1)) != mcl:
@@ -169,13 +173,16 @@ def to_grpo_config(recipe: GRPORecipe, output_dir: str, *, validate_only: bool =
 
 
 def build_rewards(recipe: GRPORecipe) -> list:
-    """The reward callables; reasonlens_accuracy learns the completion limit (cut = length)."""
-    from training.rewards import make_reward
+    """The reward callables; reasonlens_accuracy learns the completion limit (cut = length), and
+    every other function is wrapped so that it returns ``None`` where the accuracy reward leaves
+    a completion out (trl sums a lone ``None`` as 0; see :mod:`training.rewards`)."""
+    from training.rewards import ReasonlensAccuracy, UnlessUngradable, make_reward
 
-    out = []
+    funcs = []
     for r in recipe.rewards:
         args = dict(r.args)
         if r.name == "reasonlens_accuracy":
             args.setdefault("max_completion_length", int(recipe.trl["max_completion_length"]))
-        out.append(make_reward(r.name, args))
-    return out
+        funcs.append(make_reward(r.name, args))
+    acc = next(f for f in funcs if isinstance(f, ReasonlensAccuracy))
+    return [f if isinstance(f, ReasonlensAccuracy) else UnlessUngradable(f, acc) for f in funcs]
