@@ -29,7 +29,8 @@ import polars as pl
 
 from reasonlens import registry
 from reasonlens.ablate.audit import leakage
-from reasonlens.errors import ConfigError, EndpointError, InputError
+from reasonlens.errors import ConfigError, EndpointError
+from reasonlens.records import read_json_records, scan_append_log
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _FIELDS = ("banned", "tag", "trace")
@@ -73,28 +74,8 @@ class RewriteTemplate:
 
 def _scan_done(path: Path) -> set[str]:
     """Ids already rewritten; a torn last line (crash mid-write) is cut off."""
-    if not path.exists() or path.stat().st_size == 0:
-        return set()
-    data = path.read_bytes()
-    *lines, tail = data.split(b"\n")
-    done = set()
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            done.add(str(orjson.loads(line)["source_id"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"not a rewrite record ({exc}); refusing to resume into it",
-                             path=str(path), line=i) from exc
-    if tail.strip():
-        try:
-            done.add(str(orjson.loads(tail)["source_id"]))
-            with open(path, "ab") as fh:
-                fh.write(b"\n")
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            with open(path, "r+b") as fh:
-                fh.truncate(len(data) - len(tail))
-    return done
+    done, _info = scan_append_log(path, lambda rec: str(rec["source_id"]), what="rewrite")
+    return set(done)
 
 
 def rewrite_traces(traces: pl.DataFrame, endpoint, banned: Sequence[str], out_path: str | Path,
@@ -161,7 +142,7 @@ def read_rewrites(path: str | Path) -> pl.DataFrame:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"not found: {p}")
-    recs = [orjson.loads(line) for line in p.read_bytes().splitlines() if line.strip()]
+    recs = read_json_records(p)
     return pl.DataFrame([{k: v for k, v in r.items() if k != "rewrite"} for r in recs],
                         infer_schema_length=None)
 

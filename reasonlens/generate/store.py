@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from reasonlens.errors import InputError
+from reasonlens.records import scan_append_log
 
 Key = tuple[str, str, int]
 
@@ -24,8 +24,7 @@ def record_key(rec: dict[str, Any]) -> Key:
     return (str(rec.get("benchmark")), str(rec.get("problem_id")), int(rec["sample"]))
 
 
-def _parse(line: bytes) -> Key:
-    rec = orjson.loads(line)
+def _parse(rec: Any) -> Key:
     if not isinstance(rec, dict) or "sample" not in rec:
         raise ValueError("not a generation record")
     return record_key(rec)
@@ -35,47 +34,12 @@ def repair_and_scan(path: str | Path) -> tuple[set[Key], dict[str, Any]]:
     """Repair a torn last line in place and return (finished keys, info).
 
     Only the bytes after the last newline can be torn (each record is one write ending in a
-    newline). They are kept when they parse as a record (the newline is added) and cut off
-    otherwise. A bad line anywhere else means the file was edited or is not a generation output:
-    an InputError naming the line, never silently dropped.
+    newline); see :func:`reasonlens.records.scan_append_log`. A bad line anywhere else means the
+    file was edited or is not a generation output: an InputError naming the line.
     """
-    p = Path(path)
-    info: dict[str, Any] = {"records": 0, "repaired_bytes": 0, "duplicates": 0}
-    keys: set[Key] = set()
-    if not p.exists() or p.stat().st_size == 0:
-        return keys, info
-    data = p.read_bytes()
-    *lines, tail = data.split(b"\n")
-
-    def add(k: Key) -> None:
-        if k in keys:
-            info["duplicates"] += 1
-        keys.add(k)
-        info["records"] += 1
-
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            add(_parse(line))
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"not a generation record ({exc}); refusing to resume into this "
-                             "file", path=str(p), line=i) from exc
-    if tail.strip():
-        try:
-            add(_parse(tail))
-            fix = b"\n"
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
-            fix = None
-        with open(p, "r+b") as fh:
-            if fix is None:
-                info["repaired_bytes"] = len(tail)
-                fh.truncate(len(data) - len(tail))
-            else:
-                fh.seek(0, os.SEEK_END)
-                fh.write(fix)
-            fh.flush()
-            os.fsync(fh.fileno())
+    found, info = scan_append_log(path, _parse, what="generation")
+    keys = set(found)
+    info["duplicates"] = len(found) - len(keys)
     return keys, info
 
 

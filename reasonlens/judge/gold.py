@@ -25,6 +25,7 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
+from reasonlens.records import iter_json_records
 from reasonlens.schema import BEHAVIOURS
 
 STYLES = ("base", "distilled", "rl")
@@ -96,13 +97,9 @@ def load_gold(path: str | Path | None = None, *, split: str = "all") -> list[dic
         raise InputError("gold file not found", path=str(p))
     out: list[dict] = []
     seen: set[str] = set()
-    for i, raw in enumerate(p.read_bytes().splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rec = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc}", path=str(p), line=i) from exc
+    for i, rec, _raw in iter_json_records(p):
+        if isinstance(rec, InputError):
+            raise rec
         _check_record(rec, str(p), i)
         if rec["id"] in seen:
             raise InputError(f"duplicate id {rec['id']!r}", path=str(p), line=i, field="id")

@@ -29,6 +29,8 @@ from reasonlens._optional import import_datasets
 from reasonlens.problems.gpqa import choice_row
 from reasonlens.problems.registry import BenchmarkSpec, get_spec
 from reasonlens.errors import ConfigError, InputError, MissingDependencyError
+from reasonlens.records import read_json_records
+from reasonlens.traces.model import gold_text
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "benchmark": pl.String, "problem_id": pl.String, "problem": pl.String, "gold": pl.String,
@@ -57,21 +59,6 @@ def _text(v: Any) -> str | None:
                     return t
         return None
     return v if isinstance(v, str) else str(v)
-
-
-def gold_text(v: Any) -> str | None:
-    """A gold answer as text: 27.0 -> "27", "025" kept, "080 or 081 (both...)" -> "080 or 081"."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    if isinstance(v, int):
-        return str(v)
-    s = str(v).strip()
-    s = re.sub(r"\s*\((?:both|either)[^)]*accepted\)\s*$", "", s, flags=re.I)
-    return s
 
 
 def _problem_id(rec: dict, index: int) -> str:
@@ -132,32 +119,12 @@ def records_to_frame(records: list[dict], spec: BenchmarkSpec, source: str) -> p
 
 # --- local files ------------------------------------------------------------------------------
 
-def _read_jsonl(path: Path) -> list[dict]:
-    out = []
-    with open(path, "rb") as fh:
-        for i, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc}", path=str(path), line=i) from exc
-            if not isinstance(rec, dict):
-                raise InputError("expected a JSON object", path=str(path), line=i)
-            out.append(rec)
-    return out
-
-
-def _read_json(path: Path) -> list[dict]:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", path=str(path)) from exc
-    if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), None)
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise InputError("expected a JSON list of objects", path=str(path))
-    return data
+def _read_records(path: Path) -> list[dict]:
+    """JSON / JSONL problem files through the one record reader (file, line in errors)."""
+    recs = read_json_records(path)
+    if not recs:
+        raise InputError("no problems in the file", path=str(path))
+    return recs
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -193,10 +160,8 @@ def read_local(path: Path) -> list[dict]:
             return _read_matharena(path)
         raise ConfigError(f"{path}: not a MathArena directory (answers.csv + problems/)")
     name = path.name.lower()
-    if name.endswith((".jsonl", ".ndjson")):
-        return _read_jsonl(path)
-    if name.endswith(".json"):
-        return _read_json(path)
+    if name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz", ".json.gz")):
+        return _read_records(path)
     if name.endswith(".csv"):
         return _read_csv(path)
     if name.endswith(".parquet"):

@@ -22,7 +22,7 @@ from reasonlens.errors import ConfigError, InputError
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields)
-from reasonlens.traces.model import join_reasoning, split_reasoning
+from reasonlens.traces.model import gold_text, join_reasoning, split_reasoning
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -135,20 +135,6 @@ def _as_int(value: Any, name: str, path: str, line: int, *, count_list: bool = F
                      path=path, line=line, field=name)
 
 
-def _gold_text(value: Any) -> str | None:
-    if value is None or is_missing(value):
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list) and len(value) == 1:
-        return _gold_text(value[0])
-    return orjson.dumps(value).decode()
-
-
 def _chat_messages(record: dict, path: str, line: int) -> tuple[str, str | None, str | None]:
     """(response, reasoning, prompt) from a ``messages`` list: the last assistant turn."""
     msgs = record.get("messages")
@@ -229,7 +215,7 @@ class _RowBuilder:
                 else f"{_stem(path)}:{line}"
         rec_sample = _as_int(self._get(rec, "sample"), "sample", path, line)
         rec_id = _as_label(self._get(rec, "id"), "id", path, line)
-        gold = _gold_text(self._get(rec, "gold"))
+        gold = gold_text(self._get(rec, "gold"))
         meta = {k: v for k, v in rec.items() if k not in self.used_top
                 and (v is None or isinstance(v, (bool, int, float))
                      or (isinstance(v, str) and len(v) <= 512))}

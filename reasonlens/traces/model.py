@@ -1,8 +1,10 @@
-"""The trace model: splitting a response into its reasoning and answer parts."""
+"""The trace model: splitting a response into its reasoning and answer parts; gold answers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -48,3 +50,38 @@ def join_reasoning(reasoning: str, answer: str) -> str:
     if not reasoning:
         return answer
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
+
+
+_ACCEPTED_NOTE = re.compile(r"\s*\((?:both|either)[^)]*accepted\)\s*$", re.I)
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def gold_text(v: Any) -> str | None:
+    """The one gold-answer normaliser (trace files and benchmark files alike).
+
+    27.0 -> "27"; 70 -> "70"; "025" stays "025" (leading zeros are the grader's business);
+    surrounding space is dropped; "080 or 081 (both were accepted)" -> "080 or 081"; a list of one
+    answer is that answer; a list of several integers -> "a or b" (accepted alternatives).
+    Anything that is not an answer -- None, "", an object, a list of several non-integers, a
+    boolean -- is None, so grading reports ``no_gold`` instead of grading against
+    ``{"value": 3}`` and calling every response wrong.
+    """
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            return None
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        items = [gold_text(x) for x in v if not isinstance(x, (list, tuple, dict))]
+        if len(items) != len(v) or not items or any(x is None for x in items):
+            return None
+        if len(items) == 1:
+            return items[0]
+        return " or ".join(items) if all(_INTEGER.fullmatch(x) for x in items) else None
+    if not isinstance(v, str):
+        return None
+    s = _ACCEPTED_NOTE.sub("", v.strip())
+    return s or None

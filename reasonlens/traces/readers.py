@@ -1,4 +1,5 @@
-"""Record readers: JSONL (plain or .gz), JSON arrays, parquet, local HF datasets, hub ids.
+"""Record readers: JSONL / JSON (plain or .gz, through :mod:`reasonlens.records`), parquet,
+local HF datasets, hub ids (``hf://OWNER/NAME`` only: a path is never guessed to be a hub id).
 
 Each reader yields ``(line, record_or_error, raw)`` and streams: a JSONL or parquet file of any
 size is read a line or a row group at a time. ``line`` is 1-based (the row number for tables).
@@ -8,66 +9,15 @@ into the file on disk (compressed bytes for ``.gz``) reading has got, for progre
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from reasonlens.errors import ConfigError, InputError
+from reasonlens.records import JSONL_SUFFIXES, iter_json_records, iter_jsonl
 
 Item = tuple[int, Any, bytes | None]
 Progress = Callable[[str, int], None] | None
-
-
-def _open_binary(path: Path) -> io.BufferedReader | gzip.GzipFile:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb", buffering=1 << 20)
-
-
-def _decode_error(raw: bytes, exc: Exception) -> str:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as ue:
-        return f"not valid UTF-8 (byte {ue.start}: {raw[ue.start:ue.start + 4]!r})"
-    return f"broken JSON: {exc}"
-
-
-def read_jsonl(path: Path, progress: Progress = None) -> Iterator[Item]:
-    gz = path.suffix == ".gz"
-    done = 0
-    with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            done += len(raw)
-            if progress is not None and lineno % 256 == 0:
-                progress(str(path), fh.fileobj.tell() if gz else done)  # type: ignore[union-attr]
-            if not raw.strip():
-                continue
-            try:
-                yield lineno, orjson.loads(raw), raw
-            except orjson.JSONDecodeError as exc:
-                yield lineno, InputError(_decode_error(raw, exc), path=str(path), line=lineno), raw
-    if progress is not None:
-        progress(str(path), path.stat().st_size)
-
-
-def read_json_array(path: Path, progress: Progress = None) -> Iterator[Item]:
-    raw = path.read_bytes()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(_decode_error(raw, exc), path=str(path)) from exc
-    if isinstance(data, dict):  # {"data": [...]} or a single record
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
-    if not isinstance(data, list):
-        raise InputError("expected a JSON array of records", path=str(path))
-    if progress is not None:
-        progress(str(path), len(raw))
-    for i, rec in enumerate(data, 1):
-        yield i, rec, None
 
 
 def read_parquet(path: Path, progress: Progress = None) -> Iterator[Item]:
@@ -80,7 +30,16 @@ def read_parquet(path: Path, progress: Progress = None) -> Iterator[Item]:
     row = 0
     total_rows = max(pf.metadata.num_rows, 1)
     size = path.stat().st_size
-    for batch in pf.iter_batches(batch_size=2048):
+    batches = pf.iter_batches(batch_size=2048)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except Exception as exc:  # noqa: BLE001 - a corrupt row group: pyarrow raises several kinds
+            yield row + 1, InputError(f"unreadable parquet data after row {row}: {exc}",
+                                      path=str(path), line=row + 1), None
+            return
         for rec in batch.to_pylist():
             row += 1
             yield row, rec, None
@@ -102,7 +61,12 @@ def read_hf_dataset(ref: str, split: str | None) -> Iterator[Item]:
     else:
         ref_for_hub = ref[len("hf://"):] if ref.startswith("hf://") else ref
         name, _, config = ref_for_hub.partition(":")
-        ds = datasets.load_dataset(name, config or None, split=split or "train", streaming=True)
+        try:
+            ds = datasets.load_dataset(name, config or None, split=split or "train",
+                                       streaming=True)
+        except Exception as exc:  # noqa: BLE001 - network, auth, missing dataset: one line
+            raise ConfigError(f"cannot load hub dataset {name!r}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
     for i, rec in enumerate(ds, 1):
         yield i, rec, None
 
@@ -136,26 +100,23 @@ def iter_records(source: str, split: str | None = None, progress: Progress = Non
             yield from iter_records(str(f), split, progress)
         return
     if p.is_file():
-        if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json.gz")):
-            yield from read_jsonl(p, progress)
-        elif name.endswith(".json"):
-            with open(p, "rb") as fh:
-                first = fh.read(64).lstrip()
-            yield from (read_json_array(p, progress) if first.startswith(b"[")
-                        else read_jsonl(p, progress))
+        if name.endswith(JSONL_SUFFIXES):
+            yield from iter_jsonl(p, progress)
+        elif name.endswith((".json", ".json.gz")):
+            yield from iter_json_records(p, progress)
         elif name.endswith(".parquet"):
             yield from read_parquet(p, progress)
         else:
             raise ConfigError(f"{p}: unknown input format; use .jsonl, .jsonl.gz, .json, "
                               ".parquet, a saved datasets directory, or hf://OWNER/NAME")
         return
-    if name.endswith((".jsonl", ".gz", ".ndjson", ".json", ".parquet")) and \
-            not source.startswith("hf://"):
-        raise ConfigError(f"input not found: {source}")
-    if source.startswith("hf://") or (source.count("/") == 1 and not source.startswith((".", "/"))):
+    if source.startswith("hf://"):
         yield from read_hf_dataset(source, split)
         return
-    raise ConfigError(f"input not found: {source}")
+    hint = ""
+    if source.count("/") == 1 and not source.startswith((".", "/")) and "." not in name:
+        hint = f" (for a dataset on the Hugging Face hub write hf://{source})"
+    raise ConfigError(f"input not found: {source}{hint}")
 
 
 def expand_sources(sources: list[str]) -> list[str]:

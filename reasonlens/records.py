@@ -1,0 +1,244 @@
+"""The one reader of JSON / JSONL record files, with the project's error reporting.
+
+Every module that reads records from a JSON-family file calls this module (issue 15): trace
+loading, benchmark problem files, the judge's gold sets, generation and rewrite journals.
+
+* :func:`iter_json_records` streams ``(line, record_or_error, raw)`` from ``.jsonl`` /
+  ``.ndjson`` / ``.json`` files, each optionally gzip-compressed. A bad line is yielded as an
+  :class:`~reasonlens.errors.InputError` naming file and line (the caller decides: fail or skip);
+  a corrupt or truncated gzip stream, or a plain text file named ``.gz``, ends the file with one
+  such error. A ``.json`` / ``.json.gz`` file holding ONE document (a JSON array, a
+  pretty-printed ``{"data": [...]}`` wrapper, or a single object) is read as that document's
+  records; otherwise it is read as JSONL.
+* :func:`read_json_records` is the strict form: a list of records, the first bad line raises.
+* :func:`scan_append_log` reads an append-only journal written one ``write`` per record
+  (``generate``, ``rewrite``, resumable ``grade``): a torn last line left by ``kill -9`` is cut off
+  (or completed when it parses), a bad line anywhere else raises.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reasonlens.errors import InputError
+
+Item = tuple[int, Any, bytes | None]
+Progress = Callable[[str, int], None] | None
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+JSON_SUFFIXES = (".json", ".json.gz")
+# keys under which a single JSON document wraps its list of records
+WRAPPER_KEYS = ("data", "records", "rows", "examples")
+_GZIP_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError)
+
+
+def is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _open(path: Path) -> io.BufferedReader | gzip.GzipFile:
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb", buffering=1 << 20)
+
+
+def gzip_error(path: Path, exc: BaseException, line: int) -> InputError:
+    """A broken gzip stream as one clear error (the records before ``line`` were read)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
+        reason = "not a gzip file (the name ends in .gz but the content is not compressed)"
+    elif isinstance(exc, EOFError):
+        reason = "truncated gzip file (the stream ends early)"
+    else:
+        reason = f"corrupt gzip data ({exc})"
+    return InputError(reason + (f"; {line - 1} line(s) before it were read" if line > 1 else ""),
+                      path=str(path), line=line if line > 1 else None)
+
+
+def decode_error(raw: bytes, exc: Exception) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as ue:
+        return f"not valid UTF-8 (byte {ue.start}: {raw[ue.start:ue.start + 4]!r})"
+    return f"broken JSON: {exc}"
+
+
+def iter_jsonl(path: str | Path, progress: Progress = None) -> Iterator[Item]:
+    """JSONL lines as ``(line, record_or_InputError, raw)``; blank lines are skipped."""
+    p = Path(path)
+    gz = is_gzip(p)
+    done = 0
+    lineno = 0
+    try:
+        with _open(p) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                done += len(raw)
+                if progress is not None and lineno % 256 == 0:
+                    progress(str(p), fh.fileobj.tell() if gz else done)  # type: ignore[union-attr]
+                if not raw.strip():
+                    continue
+                try:
+                    yield lineno, orjson.loads(raw), raw
+                except orjson.JSONDecodeError as exc:
+                    yield lineno, InputError(decode_error(raw, exc), path=str(p), line=lineno), raw
+    except _GZIP_ERRORS as exc:
+        yield lineno + 1, gzip_error(p, exc, lineno + 1), None
+        return
+    if progress is not None:
+        progress(str(p), p.stat().st_size)
+
+
+def unwrap_document(data: Any) -> list[Any] | None:
+    """The records of one JSON document: an array, ``{"data": [...]}``-style wrappers, or a
+    single object (one record). None when it is neither."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for k in WRAPPER_KEYS:
+            v = data.get(k)
+            if isinstance(v, list) and all(isinstance(r, dict) for r in v[:100]):
+                return v
+        return [data]
+    return None
+
+
+def _first_line(path: Path) -> bytes:
+    with _open(path) as fh:
+        while True:
+            raw = fh.readline()
+            if not raw or raw.strip():
+                return raw
+
+
+def iter_json_document(path: str | Path, progress: Progress = None) -> Iterator[Item]:
+    """The records of a file holding one JSON document (numbered 1, 2, ... by position)."""
+    p = Path(path)
+    try:
+        with _open(p) as fh:
+            raw = fh.read()
+    except _GZIP_ERRORS as exc:
+        raise gzip_error(p, exc, 1) from exc
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        msg = decode_error(raw, exc)
+        line = raw[: getattr(exc, "pos", 0) or 0].count(b"\n") + 1
+        raise InputError(msg.replace("broken JSON", "broken JSON document"), path=str(p),
+                         line=line) from exc
+    records = unwrap_document(data)
+    if records is None:
+        raise InputError(f"expected a JSON array or object of records, got "
+                         f"{type(data).__name__}", path=str(p))
+    if progress is not None:
+        progress(str(p), p.stat().st_size)
+    for i, rec in enumerate(records, 1):
+        yield i, rec, None
+
+
+def looks_like_document(path: str | Path) -> bool:
+    """A ``.json`` file holding one document (array, pretty-printed object) rather than JSONL."""
+    p = Path(path)
+    try:
+        first = _first_line(p)
+    except _GZIP_ERRORS as exc:
+        raise gzip_error(p, exc, 1) from exc
+    head = first.lstrip()
+    if head.startswith(b"["):
+        return True
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return head.startswith(b"{")  # a pretty-printed object spans several lines
+    return False  # the first line is a whole value: JSON Lines (or a one-line document)
+
+
+def iter_json_records(path: str | Path, progress: Progress = None) -> Iterator[Item]:
+    """Records of a JSON-family file (see the module docstring)."""
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(JSON_SUFFIXES) and looks_like_document(p):
+        yield from iter_json_document(p, progress)
+        return
+    if name.endswith(JSON_SUFFIXES):
+        items = iter_jsonl(p, progress)
+        first = next(items, None)
+        second = next(items, None)
+        if first is not None and second is None and not isinstance(first[1], InputError):
+            recs = unwrap_document(first[1])  # one line holding one document
+            if recs is not None:
+                yield from ((i, r, None) for i, r in enumerate(recs, 1))
+                return
+        yield from (x for x in (first, second) if x is not None)
+        yield from items
+        return
+    yield from iter_jsonl(p, progress)
+
+
+def read_json_records(path: str | Path, *, objects: bool = True) -> list[Any]:
+    """All records of a JSON-family file; the first bad record raises InputError (file, line).
+    ``objects``: every record must be a JSON object."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file", path=str(p))
+    out = []
+    for line, rec, _raw in iter_json_records(p):
+        if isinstance(rec, InputError):
+            raise rec
+        if objects and not isinstance(rec, dict):
+            raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=str(p),
+                             line=line)
+        out.append(rec)
+    return out
+
+
+def scan_append_log(path: str | Path, parse: Callable[[Any], Any], *, what: str
+                    ) -> tuple[list[Any], dict[str, Any]]:
+    """Read an append-only JSONL journal: ``(parse(record) for each record, info)``.
+
+    Only the bytes after the last newline can be torn (each record is one write ending in a
+    newline): they are kept when they parse (the newline is added) and cut off otherwise, in
+    place. A bad line anywhere else means the file was edited or is not such a journal: an
+    InputError naming the line. ``parse`` raises ValueError/KeyError/TypeError for a record that
+    is not one of ``what``.
+    """
+    p = Path(path)
+    info: dict[str, Any] = {"records": 0, "repaired_bytes": 0}
+    out: list[Any] = []
+    if not p.exists() or p.stat().st_size == 0:
+        return out, info
+    data = p.read_bytes()
+    *lines, tail = data.split(b"\n")
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(parse(orjson.loads(line)))
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"not a {what} record ({exc}); refusing to resume into this file",
+                             path=str(p), line=i) from exc
+    if tail.strip():
+        try:
+            out.append(parse(orjson.loads(tail)))
+            fix = b"\n"
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            fix = None
+        with open(p, "r+b") as fh:
+            if fix is None:
+                info["repaired_bytes"] = len(tail)
+                fh.truncate(len(data) - len(tail))
+            else:
+                fh.seek(0, os.SEEK_END)
+                fh.write(fix)
+            fh.flush()
+            os.fsync(fh.fileno())
+    info["records"] = len(out)
+    return out, info
