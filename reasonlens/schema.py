@@ -43,6 +43,7 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "metadata": pl.String,        # free metadata, a JSON object as text
     "source": pl.String,          # file (or dataset) the row came from
     "source_line": pl.Int64,      # 1-based line (JSONL) or row index + 1 (parquet/datasets)
+    "step": pl.Int64,             # training step / checkpoint that produced it (optional)
 }
 
 TRACE_COLUMNS = tuple(TRACE_SCHEMA)
@@ -97,7 +98,7 @@ TERMS_SCHEMA: dict[str, pl.DataType] = {
     "category": pl.String, "term": pl.String, "part": pl.String, "count": pl.UInt32}
 
 # responses.parquet: these key columns (from the traces), then words and the per-category counts.
-RESPONSE_KEY_COLUMNS = (*ID_COLUMNS, "finish_reason", "think_closed", "completion_tokens")
+RESPONSE_KEY_COLUMNS = (*ID_COLUMNS, "finish_reason", "think_closed", "completion_tokens", "step")
 
 
 def response_count_columns(categories: Sequence[str]) -> list[str]:

@@ -88,7 +88,8 @@ def test_score_example_writes_the_declared_files(tmp_path):
     resp = pl.read_parquet(out / "responses.parquet")
     assert len(resp) == 48
     expected = ["id", "model", "benchmark", "problem_id", "sample", "finish_reason",
-                "think_closed", "completion_tokens", "words", "words_reasoning", "words_answer"]
+                "think_closed", "completion_tokens", "step", "words", "words_reasoning",
+                "words_answer"]
     for c in CATS:
         expected += [c, f"{c}_reasoning", f"{c}_answer", f"{c}_per_1k"]
     assert resp.columns == expected

@@ -52,6 +52,7 @@ def build_sections(tables, inputs, config: ReportConfig):
                         excerpt_chars=config.excerpt_chars),
            S.lengths(tables, models),
            S.accuracy(tables, models),
+           S.curves(tables, models),
            S.ablation(tables),
            S.agreement(tables)]
     return [s for s in out if s is not None]

@@ -372,3 +372,40 @@ def stratified_chart(stratified: pl.DataFrame, *, kind: str = "length_bin",
         f"{_level(df)} CI; within-stratum differences are not explained by "
         f"{'length' if kind == 'length_bin' else 'correctness'}",
         "n per point in the tooltip"])
+
+
+def curves_chart(curves: pl.DataFrame, *, label: str, metric: str,
+                 models: list[str] | None = None, title: str, y_title: str | None = None,
+                 benchmark: str = "(all)", y_format: str | None = None):
+    """Per-model curves over training steps (line + points + CI band), one panel per ``label``.
+
+    Args:
+        curves: a :mod:`reasonlens.stats.curves` table (model, benchmark, step, label column,
+            metric, estimate, ci_low, ci_high, n_responses, n_problems).
+        label: the column naming each panel (category, behaviour or measure).
+        metric: which metric to draw.
+    """
+    alt = _alt()
+    df = curves.filter(pl.col("metric") == metric)
+    benchmark = _pick_benchmark(df, benchmark)
+    df = _check(df.filter(pl.col("benchmark") == benchmark), "curves_chart")
+    ms = _models_of(df, models)
+    steps = sorted({int(s) for s in df["step"].to_list()})
+    axis = alt.Axis(values=steps, format="d") if len(steps) <= 12 else alt.Axis(format="d")
+    yaxis = alt.Axis(format=y_format) if y_format else alt.Axis()
+    tips = [f"{label}:N", "model:N", "step:Q", alt.Tooltip("estimate:Q", format=".3f"),
+            alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
+            "n_responses:Q", "n_problems:Q"]
+    base = alt.Chart().encode(x=alt.X("step:Q", title="training step", axis=axis,
+                                      scale=alt.Scale(zero=False)), color=_color(ms))
+    band = base.mark_area(opacity=0.15).encode(y="ci_low:Q", y2="ci_high:Q")
+    line = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=60)).encode(
+        y=alt.Y("estimate:Q", title=y_title or METRIC_TITLES.get(metric, metric), axis=yaxis),
+        tooltip=tips)
+    err = base.mark_rule(strokeWidth=1.5).encode(y="ci_low:Q", y2="ci_high:Q")
+    chart = alt.layer(line, err, band, data=df).properties(width=260, height=200).facet(
+        column=alt.Column(f"{label}:N", title=None))
+    return _style(chart, title=title, subtitle=[
+        f"benchmark: {benchmark}; bands and bars: {_level(df)} CI, problems resampled",
+        _n_note(df.filter(pl.col("step") == min(steps)) if steps else df,
+                what=f"responses at step {min(steps) if steps else '?'}")])

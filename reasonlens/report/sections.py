@@ -366,3 +366,43 @@ def _slug(s: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", str(s).lower()).strip("-")[:40] or "x"
+
+
+def curves(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None:
+    """Training curves: category rates, behaviours and accuracy per model over steps."""
+    cc, cb, ca = (tables.get(k) for k in ("curves_categories", "curves_behaviours",
+                                          "curves_accuracy"))
+    if not any(_nonempty(x) for x in (cc, cb, ca)):
+        return None
+    sec = Section("curves", "Training curves")
+    sec.intro = _p("Per model, at each training step (checkpoint) the traces carry: lexicon "
+                   "category rates, judged behaviours and accuracy, with problem-resampled "
+                   "bootstrap CIs (the same estimators as the pooled tables above, which pool "
+                   "all steps). Steps come from a step column or a field mapped with "
+                   "--field step=PATH.")
+    if _nonempty(cc):
+        _add(sec, "curves-categories", lambda: ch.curves_chart(
+            cc, label="category", metric="per_1k_words", models=models,
+            title="Lexicon categories over training steps"))
+    if _nonempty(cb):
+        _add(sec, "curves-behaviours", lambda: ch.curves_chart(
+            cb, label="behaviour", metric="mean_per_response", models=models,
+            title="Behaviours over training steps"))
+    if _nonempty(ca):
+        _add(sec, "curves-accuracy", lambda: ch.curves_chart(
+            ca, label="measure", metric="accuracy", models=models, y_format="%",
+            title="Accuracy over training steps", y_title="accuracy (avg@n)"))
+    for name, df, lab in (("Category rates", cc, "category"), ("Behaviours", cb, "behaviour"),
+                          ("Accuracy", ca, "measure")):
+        if not _nonempty(df):
+            continue
+        sec.tables.append(html_table(rows_of(df.sort("model", "benchmark", lab, "metric",
+                                                     "step")), [
+            ("model", lambda r: r["model"]), ("benchmark", lambda r: r["benchmark"]),
+            ("step", lambda r: num(r["step"])), (lab, lambda r: r[lab]),
+            ("metric", lambda r: r["metric"]),
+            ("estimate [CI]", lambda r: with_ci(r["estimate"], r["ci_low"], r["ci_high"])),
+            ("n responses", lambda r: num(r["n_responses"])),
+            ("n problems", lambda r: num(r["n_problems"]))],
+            collapsed=True, summary=f"{name} per step"))
+    return sec

@@ -29,7 +29,8 @@ def analyse(inputs: Inputs, config: StatsConfig = StatsConfig(), *, reference: s
 
     Tables (present only when their inputs are): category_rates, term_rates, comparisons,
     term_tests, log_odds, stratified_rates, behaviour_rates, behaviour_comparisons, accuracy,
-    accuracy_metrics, pass_at_k, correctness, lengths, length_hist, ablation, agreement.
+    accuracy_metrics, pass_at_k, correctness, lengths, length_hist, ablation, agreement, and
+    curves_categories, curves_behaviours, curves_accuracy when traces carry training steps.
 
     BLAS runs single-threaded here: the matrices are small (n x a few columns) and a
     multi-threaded OpenBLAS spin-waits badly on a busy machine (measured 70x slower SVDs with
@@ -109,6 +110,12 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         if r is not None and r.height:
             step("correctness model")
             out["correctness"] = md.correctness_model(r, g, j, config=config)
+    from reasonlens.stats.curves import step_curves
+
+    curves = step_curves(r, g, j, config)
+    if curves:
+        step("curves over training steps")
+        out.update(curves)
     if inputs.metrics:
         out["accuracy_metrics"] = tb.metrics_frame(inputs.metrics)
     if inputs.ablation:

@@ -37,7 +37,7 @@ from reasonlens.io import check_same_inputs, check_stage_dir, parquet_provenance
 KINDS = ("score", "grade", "judge", "judge-eval", "ablate")
 
 GRADED_COLUMNS = ("id", "model", "benchmark", "problem_id", "sample", "correct", "grade_reason",
-                  "finish_reason", "completion_tokens", "think_closed")
+                  "finish_reason", "completion_tokens", "think_closed", "step")
 
 
 @dataclass

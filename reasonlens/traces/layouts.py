@@ -25,7 +25,7 @@ import orjson
 from reasonlens.errors import ConfigError
 
 MAPPABLE = ("id", "model", "benchmark", "problem_id", "sample", "prompt", "response", "reasoning",
-            "gold", "finish_reason", "prompt_tokens", "completion_tokens")
+            "gold", "finish_reason", "prompt_tokens", "completion_tokens", "step")
 
 _MISSING = object()
 
@@ -132,6 +132,7 @@ _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     "completion_tokens": ("completion_tokens", "usage.completion_tokens", "num_tokens",
                           "output_tokens", "response_tokens", "num_output_tokens"),
     "reasoning": ("reasoning_content", "reasoning", "thinking"),
+    "step": ("step", "global_step", "training_step"),
 }
 
 

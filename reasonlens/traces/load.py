@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,21 @@ def _as_int(value: Any, name: str, path: str, line: int, *, count_list: bool = F
                      path=path, line=line, field=name)
 
 
+_STEP_SUFFIX = re.compile(r"(?:^|[-_/:. ])(\d+)$")
+
+
+def _as_step(value: Any, path: str, line: int) -> int | None:
+    """A training step: an integer, or a checkpoint name ending in one ("checkpoint-500")."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        m = _STEP_SUFFIX.search(value.strip())
+        if m is None:
+            raise InputError(f"expected an integer step or a checkpoint name ending in one "
+                             f"(checkpoint-500), got {value[:40]!r}", path=path, line=line,
+                             field="step")
+        return int(m.group(1))
+    return _as_int(value, "step", path, line)
+
+
 def _chat_messages(record: dict, path: str, line: int) -> tuple[str, str | None, str | None]:
     """(response, reasoning, prompt) from a ``messages`` list: the last assistant turn."""
     msgs = record.get("messages")
@@ -156,7 +172,7 @@ class _RowBuilder:
     """Turns records into rows; keeps the per-problem sample counter across batches."""
 
     def __init__(self, mapping: FieldMapping, options: LoadOptions, source: str,
-                 counters: dict[tuple[str, str, str], int] | None = None):
+                 counters: dict[tuple, int] | None = None):
         self.m = dict(mapping.fields)
         self.layout = mapping.layout
         # detected layouts pick up optional fields that later records carry and the first lacks
@@ -168,7 +184,7 @@ class _RowBuilder:
         self.default_benchmark = options.benchmark or mapping.default_benchmark or "unknown"
         expand = [p for p in self.m.values() if "[]" in p]
         self.expand_prefix = _split_path(expand[0])[0] if expand else None
-        self.counters: dict[tuple[str, str, str], int] = counters if counters is not None else {}
+        self.counters: dict[tuple, int] = counters if counters is not None else {}
         used = {p.split("[]")[0].split(".")[0] for p in self.m.values()}
         self.used_top = used
 
@@ -214,6 +230,7 @@ class _RowBuilder:
             pid = ("p-" + hashlib.blake2b(prompt.encode(), digest_size=6).hexdigest()) if prompt \
                 else f"{_stem(path)}:{line}"
         rec_sample = _as_int(self._get(rec, "sample"), "sample", path, line)
+        step = _as_step(self._get(rec, "step"), path, line)
         rec_id = _as_label(self._get(rec, "id"), "id", path, line)
         gold = gold_text(self._get(rec, "gold"))
         meta = {k: v for k, v in rec.items() if k not in self.used_top
@@ -235,7 +252,7 @@ class _RowBuilder:
                 raise InputError("empty response", path=path, line=line, field=rname)
             split = split_reasoning(response, reasoning)
             full = join_reasoning(split.reasoning, split.answer) if reasoning else response
-            key = (model, bench, pid)
+            key = (model, bench, pid) if step is None else (model, bench, pid, step)
             if rec_sample is not None:
                 sample = rec_sample + i
             else:
@@ -244,7 +261,7 @@ class _RowBuilder:
             if rec_id is not None:
                 rid = rec_id if len(elements) == 1 else f"{rec_id}#{i}"
             else:
-                rid = f"{model}:{bench}:{pid}:{sample}"
+                rid = f"{model}:{bench}:{pid}:{sample}" + ("" if step is None else f"@{step}")
             count_list = self.layout == "vllm"
             out.append({
                 "id": rid, "model": model, "benchmark": bench, "problem_id": pid,
@@ -260,7 +277,7 @@ class _RowBuilder:
                                              count_list=count_list) if len(elements) == 1
                 or "[]" in self.m.get("completion_tokens", "") else None,
                 "metadata": orjson.dumps(meta).decode() if meta else None,
-                "source": path, "source_line": line,
+                "source": path, "source_line": line, "step": step,
             })
         return out
 
@@ -305,7 +322,7 @@ def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = N
     report = report if report is not None else LoadReport()
     if isinstance(sources, str):
         sources = [sources]
-    counters: dict[tuple[str, str, str], int] = {}  # sample numbering continues across files
+    counters: dict[tuple, int] = {}  # sample numbering continues across files
     try:
         for source in expand_sources(list(sources)):
             yield from _iter_source(source, options, report, counters)
@@ -314,7 +331,7 @@ def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = N
 
 
 def _iter_source(source: str, options: LoadOptions, report: LoadReport,
-                 counters: dict[tuple[str, str, str], int]) -> Iterator[pl.DataFrame]:
+                 counters: dict[tuple, int]) -> Iterator[pl.DataFrame]:
     builder: _RowBuilder | None = None
     buf: list[dict[str, Any]] = []
     for line, rec, raw in iter_records(source, options.split, report._progress):
