@@ -138,10 +138,9 @@ def _traces(traces: Source) -> pl.DataFrame:
 
 
 def _frame_input(df: pl.DataFrame) -> list[dict[str, Any]]:
-    from reasonlens.provenance import content_hash
+    from reasonlens.provenance import frame_record
 
-    ids = df["id"].to_list() if "id" in df.columns else []
-    return [{"path": "<frame>", "rows": df.height, "hash": content_hash(ids)}]
+    return [frame_record(df["id"].to_list() if "id" in df.columns else [], df.height)]
 
 
 class _Bar:

@@ -23,7 +23,7 @@ from typing import Any
 
 #: Core dependencies whose versions matter most in a bug report.
 KEY_PACKAGES = ("polars", "pyarrow", "numpy", "scipy", "statsmodels", "scikit-learn", "spacy",
-                "altair", "vl-convert-python", "httpx", "openai", "math-verify", "click",
+                "altair", "vl-convert-python", "httpx", "math-verify", "click",
                 "orjson")
 
 #: Distribution name -> importable top-level module, where they differ.

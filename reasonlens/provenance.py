@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,51 @@ def file_hash(path: str | os.PathLike, *, max_bytes: int | None = None) -> str:
     return "b2:" + h.hexdigest()
 
 
+def input_records(sources: list[str] | tuple[str, ...] | str, *,
+                  max_bytes: int | None = None) -> list[dict[str, Any]]:
+    """The ``inputs`` of a provenance block: one record (path, bytes, hash) per input file.
+
+    A directory of data files counts as its files (as the loaders read it), so ``score dir/`` and
+    ``grade dir/*.jsonl`` record the same hashes. A source that is not a local path (a dataset id)
+    is recorded with ``hash`` None and a note. ``max_bytes`` caps what is hashed per file (the
+    hash then says so, see :func:`file_hash`).
+    """
+    from reasonlens.traces.readers import expand_sources
+
+    if isinstance(sources, str):
+        sources = [sources]
+    records = []
+    for s in expand_sources(list(sources)):
+        p = Path(s)
+        if p.exists():
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
+                if p.is_dir() else p.stat().st_size
+            records.append({"path": str(p), "bytes": size,
+                            "hash": file_hash(p, max_bytes=max_bytes)})
+        else:
+            records.append({"path": str(s), "bytes": None, "hash": None,
+                            "note": "remote dataset id; not hashed"})
+    return records
+
+
+def frame_record(ids: list[Any], rows: int) -> dict[str, Any]:
+    """The input record of an in-memory frame (Python API): its rows and a hash of its ids."""
+    return {"path": "<frame>", "rows": rows, "hash": content_hash(ids)}
+
+
+class InputHasher(threading.Thread):
+    """:func:`input_records` in the background while the inputs are read (hashlib releases the
+    GIL): ``start()``, read, ``join()``, then ``records``."""
+
+    def __init__(self, sources: list[str]):
+        super().__init__(daemon=True)
+        self.sources = sources
+        self.records: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        self.records = input_records(self.sources)
+
+
 def _git_hash() -> str | None:
     here = Path(__file__).resolve().parent.parent
     try:
@@ -64,7 +110,7 @@ def _version(pkg: str) -> str | None:
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
-    pkgs = ("polars", "pyarrow", "spacy", "statsmodels", "altair", "math-verify", "openai") + extra
+    pkgs = ("polars", "pyarrow", "spacy", "statsmodels", "altair", "math-verify", "httpx") + extra
     return {p: _version(p) for p in pkgs}
 
 

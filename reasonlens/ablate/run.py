@@ -25,7 +25,7 @@ from reasonlens.ablate import audit
 from reasonlens.ablate.bans import BanConfig, BanSet, build_banset, collateral_report
 from reasonlens.errors import AblationError, ConfigError
 from reasonlens.io import write_json, write_parquet
-from reasonlens.provenance import content_hash, provenance
+from reasonlens.provenance import content_hash, input_records, provenance
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
                   "audit": asdict(cfg.audit), "sampling": sampling.as_dict(),
                   "ban_config": asdict(bconf)}
     prov = provenance(command="ablate", config=config_rec, data_files=data_files,
-                      inputs=[{"benchmark": cfg.benchmark, "source": cfg.benchmark_source,
-                               "n_problems": problems.height}])
+                      inputs=[{**r, "benchmark": cfg.benchmark, "n_problems": problems.height}
+                              for r in input_records(cfg.benchmark_source or cfg.benchmark)])
     coll = collateral_report(main, tok, sequences_supported=seqs_ok)
     write_json(out / "collateral.json", {**coll, "provenance": prov})
     echo(f"collateral: {coll['n_units_with_collateral']} of {coll['n_units']} banned units "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -84,10 +83,3 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return "" if v is None else str(v)
-
-
-def wraps_command(func: Callable) -> Callable:
-    @functools.wraps(func)
-    def inner(*a, **k):
-        return func(*a, **k)
-    return inner

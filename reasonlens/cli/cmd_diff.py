@@ -74,8 +74,8 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
     from reasonlens.errors import ConfigError
     from reasonlens.io import write_parquet
     from reasonlens.stats.ngrams import add_counts, log_odds_from_counts, ngram_counts
-    from reasonlens.provenance import provenance
-    from reasonlens.lexcount.run import InputHasher, input_bytes
+    from reasonlens.lexcount.run import input_bytes
+    from reasonlens.provenance import InputHasher, provenance
     from reasonlens.traces.load import LoadReport, iter_trace_batches
 
     try:

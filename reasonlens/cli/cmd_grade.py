@@ -78,7 +78,7 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
     from reasonlens.errors import ConfigError
     from reasonlens.grade import GradeConfig, compute_metrics, grade_frame
     from reasonlens.io import write_json, write_parquet
-    from reasonlens.provenance import file_hash, provenance
+    from reasonlens.provenance import file_hash, input_records, provenance
     from reasonlens.traces import LoadReport, load_traces
 
     if benchmark_source and not benchmark:
@@ -117,8 +117,7 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
     prov = provenance(command="grade", config={**config.as_dict(), "benchmark": benchmark,
                                                "ks": k_list, "n_boot": n_boot, "seed": seed},
                       data_files=data_files,
-                      inputs=[{"path": p, "hash": file_hash(p, max_bytes=1 << 30)}
-                              for p in inputs if Path(p).exists()])
+                      inputs=input_records(list(inputs), max_bytes=1 << 30))
     metrics["provenance"] = prov
     metrics["grading"] = {"join": join_info, "load": report.summary()}
     write_parquet(graded, out / "graded.parquet", prov)

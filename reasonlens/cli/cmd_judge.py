@@ -147,27 +147,12 @@ def _redact_logs(api_key_env: str) -> None:
             h.addFilter(_RedactKey(key))
 
 
-def _inputs_record(inputs) -> list[dict]:
-    from reasonlens.provenance import file_hash
-
-    recs = []
-    for i in inputs:
-        p = Path(i)
-        recs.append({"path": str(i), "hash": file_hash(p) if p.exists() else None})
-    return recs
-
-
 def _offline(traces, out: Path, inputs, kw) -> None:
-    from reasonlens.errors import ConfigError
     from reasonlens.io import write_json, write_parquet
+    from reasonlens.judge.offline import detect, provenance_record
     from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import provenance
+    from reasonlens.provenance import input_records, provenance
 
-    try:
-        from reasonlens.judge.offline import detect, provenance_record
-    except ImportError as exc:
-        raise ConfigError(f"the offline detector is not available ({exc}); give --base-url "
-                          "to use an LLM judge") from exc
     _echo_err("No --base-url: using the OFFLINE DETECTOR. Its counts are APPROXIMATE (cue "
               "patterns and a small classifier; see docs/judge-validation.md for its agreement "
               "with human labels). Give --base-url and --model for an LLM judge.")
@@ -176,7 +161,7 @@ def _offline(traces, out: Path, inputs, kw) -> None:
     judge = frame.get_column("judge")[0] if frame.height else "offline-detector"
     summary = summarise(frame)
     prov = provenance(command="judge", config=provenance_record(),
-                      inputs=_inputs_record(inputs))
+                      inputs=input_records(list(inputs)))
     summary.update({"judge": judge, "approximate": True,
                     "note": "offline detector: approximate counts, no LLM judge",
                     "elapsed_s": round(time.perf_counter() - t0, 3), "provenance": prov})
@@ -230,7 +215,7 @@ def _llm(traces, out: Path, inputs, kw) -> None:
     from reasonlens.schema import BEHAVIOURS
     from reasonlens.judge.run import run_judge
     from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import provenance
+    from reasonlens.provenance import input_records, provenance
 
     endpoint = EndpointConfig(base_urls=tuple(kw["base_urls"]), model=kw["model"] or "?",
                               api_key_env=kw["api_key_env"], timeout=kw["timeout"],
@@ -259,7 +244,7 @@ def _llm(traces, out: Path, inputs, kw) -> None:
                         progress=lambda n: bar.advance(task, n),
                         on_total=lambda t: bar.update(task, total=t))
     data_files = [r.record() for r in run.rubrics] + [run.template.record()]
-    prov = provenance(command="judge", inputs=_inputs_record(inputs), data_files=data_files,
+    prov = provenance(command="judge", inputs=input_records(list(inputs)), data_files=data_files,
                       config={"judge": run.judge, "endpoint": endpoint.public(),
                               **cfg.record()})
     summary = summarise(run.frame, [r.behaviour for r in run.rubrics])

@@ -48,7 +48,7 @@ def command(inputs, bans, ban_words, banlist, template, lexicons, limit, max_tok
     from reasonlens.endpoint import EndpointConfig
     from reasonlens.io import write_json
     from reasonlens.lexicon import DEFAULT_LEXICONS
-    from reasonlens.provenance import provenance
+    from reasonlens.provenance import input_records, provenance
     from reasonlens.traces import load_traces
 
     opts = load_options(kw)
@@ -69,7 +69,7 @@ def command(inputs, bans, ban_words, banlist, template, lexicons, limit, max_tok
         command="rewrite", config={"endpoint": endpoint.public(), "template": tmpl.record,
                                    "max_tokens": max_tokens, "limit": limit,
                                    "lexicons": lex_refs},
-        data_files=data_files + [tmpl.record], inputs=[{"path": str(p)} for p in inputs]))
+        data_files=data_files + [tmpl.record], inputs=input_records(list(inputs))))
     sp = Path(out_path).with_name(Path(out_path).name + ".summary.json")
     write_json(sp, summary)
     rows = [[c, v["per_1k_before"], v["per_1k_after"]] for c, v in summary["categories"].items()]

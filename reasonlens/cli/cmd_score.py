@@ -13,7 +13,7 @@ from reasonlens.cli._common import echo_table, load_options, progress, trace_inp
 def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
                     judge_max_tokens: int | None = None):
     """The function that adds behaviour columns, and what goes into provenance about it."""
-    from reasonlens.errors import ConfigError, MissingDependencyError
+    from reasonlens.errors import ConfigError
 
     if base_urls:
         if not judge_model:
@@ -33,19 +33,9 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
                       "judge_config": config.record()}
     if judge_model:
         raise ConfigError("--judge-model needs --base-url (an OpenAI-compatible endpoint)")
-    try:
-        from reasonlens.judge import offline
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("reasonlens.judge.offline", "reasonlens.judge"):
-            raise
-        raise MissingDependencyError(
-            "--behaviours needs the offline behaviour detector (reasonlens.judge.offline), "
-            "which this installation lacks; use --base-url/--judge-model for the LLM judge"
-        ) from exc
-    info = {"source": "offline-detector"}
-    if hasattr(offline, "provenance_record"):
-        info.update(offline.provenance_record())
-    return offline.detect, info
+    from reasonlens.judge import offline
+
+    return offline.detect, {"source": "offline-detector", **offline.provenance_record()}
 
 
 @click.command("score")

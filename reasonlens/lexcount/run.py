@@ -26,7 +26,7 @@ import polars as pl
 
 from reasonlens.errors import InputError
 from reasonlens.io import final_partial, stage_output
-from reasonlens.provenance import file_hash, provenance
+from reasonlens.provenance import InputHasher, provenance
 from reasonlens.lexcount.aggregate import summarise
 from reasonlens.lexcount.engine import ScoreConfig, score_batch
 from reasonlens.schema import ID_COLUMNS
@@ -73,36 +73,6 @@ class _Sink:
             self.writer.add_key_value_metadata({"reasonlens": orjson.dumps(prov, default=str)})
         self.writer.close()
         self.writer = None
-
-
-class InputHasher(threading.Thread):
-    """Hashes the inputs in the background while they are scored (hashlib releases the GIL)."""
-
-    def __init__(self, sources: list[str]):
-        super().__init__(daemon=True)
-        self.sources = sources
-        self.records: list[dict[str, Any]] = []
-
-    def run(self) -> None:
-        self.records = input_records(self.sources)
-
-
-def input_records(sources: list[str]) -> list[dict[str, Any]]:
-    """One provenance record (path, bytes, hash) per input file; a directory of data files
-    counts as its files, so ``score dir/`` and ``grade dir/*.jsonl`` record the same hashes."""
-    from reasonlens.traces.readers import expand_sources
-
-    records = []
-    for s in expand_sources(list(sources)):
-        p = Path(s)
-        if p.exists():
-            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
-                if p.is_dir() else p.stat().st_size
-            records.append({"path": str(p), "bytes": size, "hash": file_hash(p)})
-        else:
-            records.append({"path": s, "bytes": None, "hash": None,
-                            "note": "remote dataset id; not hashed"})
-    return records
 
 
 def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
