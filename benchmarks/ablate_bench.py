@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 PROMPT = ("A train travels 120 km in 1.5 hours and then 80 km in 1 hour. What is its average "
           "speed over the whole trip? Please reason step by step, and put your final answer "

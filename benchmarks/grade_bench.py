@@ -18,14 +18,11 @@ import argparse
 import logging
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from reasonlens.grade import GradeConfig, grade_values  # noqa: E402
-from reasonlens.grade.verify import shared_pool  # noqa: E402
+from reasonlens.grade import GradeConfig, grade_values
+from reasonlens.grade.verify import shared_pool
 
 FILLER = ("We consider the cases one by one and count carefully, checking each step against the "
           "constraints of the problem before moving on. ")

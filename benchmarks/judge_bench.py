@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -26,16 +25,13 @@ from pathlib import Path
 import httpx
 import polars as pl
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from reasonlens.endpoint import EndpointConfig  # noqa: E402
-from reasonlens.judge.chunking import chunk_text, split_sentences  # noqa: E402
-from reasonlens.judge.config import JudgeConfig  # noqa: E402
-from reasonlens.judge.request import (RequestParams, build_judge_request,  # noqa: E402
+from reasonlens.endpoint import EndpointConfig
+from reasonlens.judge.chunking import chunk_text, split_sentences
+from reasonlens.judge.config import JudgeConfig
+from reasonlens.judge.request import (RequestParams, build_judge_request,
                                       build_messages)
-from reasonlens.judge.rubrics import load_template, resolve_rubrics  # noqa: E402
-from reasonlens.judge.run import run_judge  # noqa: E402
+from reasonlens.judge.rubrics import load_template, resolve_rubrics
+from reasonlens.judge.run import run_judge
 
 RUBRIC = '''name = "bench_doubt"
 version = "0.1.0"
