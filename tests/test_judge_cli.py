@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from reasonlens.cli import cli
 from reasonlens.io import read_json
+from reasonlens.schema import INSTANCE_SCHEMA
 
 
 def _traces(path):
@@ -33,7 +34,7 @@ def test_offline_detector_is_the_labelled_default(tmp_path):
     assert {"multi_perspective_count", "metacognitive_status", "judge", "n_chunks"} \
         <= set(j.columns)
     inst = pl.read_parquet(tmp_path / "o" / "instances.parquet")
-    assert inst.columns == ["id", "behaviour", "quote", "sentence", "chunk"]
+    assert inst.columns == list(INSTANCE_SCHEMA)  # the same instances frame as the LLM judge
     total = sum(j.get_column(f"{b}_count").sum() for b in ("multi_perspective", "metacognitive"))
     assert inst.height == total
     st = s["models"]["m"]["benchmarks"]["b"]["behaviours"]["metacognitive"]

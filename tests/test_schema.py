@@ -48,3 +48,29 @@ def test_score_writes_the_declared_terms_and_responses():
     resp, terms = score_batch(traces, matcher, cfg)
     assert terms.schema == pl.Schema(schema.TERMS_SCHEMA)
     assert resp.schema == pl.Schema(schema.responses_schema(matcher.categories))
+
+
+def test_offline_judge_cli_writes_the_declared_instances(tmp_path):
+    from click.testing import CliRunner
+
+    from reasonlens.cli import cli
+
+    src = tmp_path / "t.jsonl"
+    src.write_text('{"id": "a", "response": "Wait, let me check that. Alternatively, try 3."}\n')
+    res = CliRunner().invoke(cli, ["judge", str(src), "--out", str(tmp_path / "j")])
+    assert res.exit_code == 0, res.output
+    inst = pl.read_parquet(tmp_path / "j" / "instances.parquet")
+    assert inst.schema == pl.Schema(schema.INSTANCE_SCHEMA) and inst.height >= 1
+    assert inst["counted"].all()
+    frame = pl.read_parquet(tmp_path / "j" / "judgments.parquet")
+    assert frame.schema == pl.Schema(schema.judgment_schema(schema.BEHAVIOURS))
+
+
+def test_grade_adds_the_declared_columns():
+    from reasonlens.grade import GradeConfig, grade_frame
+
+    traces = pl.DataFrame({"id": ["a", "b"], "response": ["so \\boxed{42}", "no answer"],
+                           "gold": ["42", "7"], "answer_type": ["integer", "integer"]})
+    g = grade_frame(traces, GradeConfig(workers=1, integer_fallback=False))
+    assert {c: g.schema[c] for c in schema.GRADE_SCHEMA} == schema.GRADE_SCHEMA
+    assert g["correct"].to_list()[0] is True

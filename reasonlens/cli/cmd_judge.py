@@ -173,18 +173,23 @@ def _offline(traces, out: Path, inputs, kw) -> None:
 
 
 def _instances_from_frame(frame, behaviours):
+    """instances.parquet (:data:`reasonlens.schema.INSTANCE_SCHEMA`) of an offline-detector frame:
+    no explanations or character offsets; every instance is counted (its status is ok)."""
     import orjson
     import polars as pl
+
+    from reasonlens.schema import INSTANCE_SCHEMA
 
     rows = []
     for r in frame.select(["id"] + [f"{b}_instances" for b in behaviours]).iter_rows(named=True):
         for b in behaviours:
             for m in orjson.loads(r[f"{b}_instances"] or "[]"):
                 rows.append({"id": r["id"], "behaviour": b, "quote": m.get("quote"),
-                             "sentence": m.get("sentence"), "chunk": m.get("chunk")})
-    schema = {"id": pl.String, "behaviour": pl.String, "quote": pl.String, "sentence": pl.Int64,
-              "chunk": pl.Int64}
-    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+                             "sentence": m.get("sentence"), "chunk": m.get("chunk"),
+                             "counted": True})
+    if not rows:
+        return pl.DataFrame(schema=INSTANCE_SCHEMA)
+    return pl.DataFrame(rows, schema=INSTANCE_SCHEMA)
 
 
 def _resolve_model(endpoint_cfg) -> str:
