@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reasonlens.stats.bootstrap import mean_ci
+
 _SEP = r"[\s\-_.*'\u00b7]{0,2}"
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
@@ -229,12 +231,9 @@ def paired_delta(graded: pl.DataFrame, baseline: pl.DataFrame, *, n_boot: int = 
     n = j.height
     if n == 0:
         return {"delta": None, "delta_ci": None, "n_paired_problems": 0}
-    d = (j["acc"] - j["acc_base"]).to_numpy()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    boots = d[idx].mean(axis=1)
-    lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"delta": float(d.mean()), "delta_ci": [float(lo), float(hi)], "n_paired_problems": n}
+    delta, lo, hi = mean_ci((j["acc"] - j["acc_base"]).to_numpy(), n_boot=n_boot, seed=seed,
+                            level=level)
+    return {"delta": delta, "delta_ci": [lo, hi], "n_paired_problems": n}
 
 
 def substitutions(traces: pl.DataFrame, baseline: pl.DataFrame, banned: Sequence[str], *,
