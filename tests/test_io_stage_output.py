@@ -32,7 +32,7 @@ def test_commit_writes_manifest_and_replaces_previous_output(tmp_path):
     assert m["run_id"] == second.run_id and set(m["files"]) == {"responses.parquet",
                                                                "summary.json"}
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
-    assert leftovers == [".out.lock"]
+    assert leftovers == []
 
 
 def test_failure_keeps_previous_output_and_moves_partial_aside(tmp_path):
@@ -70,7 +70,7 @@ def test_kill_between_the_two_renames_is_completed_by_the_next_run(tmp_path):
         assert (out / "summary.json").exists()  # recovered before this run writes
         so.write_json("summary.json", {"v": 5})
     assert read_json(out / "summary.json")["v"] == 5
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_dead_temp_directories_are_removed(tmp_path):

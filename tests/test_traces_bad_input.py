@@ -157,3 +157,34 @@ def test_console_script_prints_one_clean_line(tmp_path):
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert lines[-1].startswith("Error: ") and f"{path}, line 4" in lines[-1]
     assert "broken JSON" in lines[-1] and "Traceback" not in res.stderr
+
+
+def test_duplicate_ids_and_inputs_given_twice_are_refused(tmp_path):
+    from reasonlens.traces.load import DuplicateIdError
+
+    recs = [{"id": f"r{i % 3}", "model": "m", "problem_id": f"p{i}", "response": "Wait."}
+            for i in range(4)]
+    p = tmp_path / "dup.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(DuplicateIdError, match="duplicate response id 'r0'") as e:
+        load_traces(str(p))
+    assert e.value.line == 4 and e.value.field == "id"
+    with pytest.raises(DuplicateIdError):  # not a malformed record: skip mode does not hide it
+        load_traces(str(p), LoadOptions(on_error="skip"))
+    report = LoadReport()
+    kept = load_traces(str(p), LoadOptions(on_duplicate="keep-first"), report)
+    assert kept["problem_id"].to_list() == ["p0", "p1", "p2"] and report.n_duplicates == 1
+    # the same file twice (or a copy) would count every response again as extra samples
+    q = tmp_path / "nodup.jsonl"
+    q.write_text("".join(json.dumps({"model": "m", "problem_id": "p", "response": "a"}) + "\n"
+                         for _ in range(2)))
+    with pytest.raises(InputError, match="given twice"):
+        load_traces([str(q), str(q)])
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(q.read_bytes())
+    with pytest.raises(InputError, match="same content as"):
+        load_traces([str(q), str(copy)])
+    report = LoadReport()
+    assert load_traces([str(q), str(copy)], LoadOptions(on_duplicate="keep-first"),
+                       report).height == 2
+    assert report.skipped_sources == [str(copy)]

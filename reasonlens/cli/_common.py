@@ -26,6 +26,10 @@ def trace_input_options(func: Callable) -> Callable:
         click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
                      show_default=True, help="On a malformed record: stop with an error naming "
                      "file, line and field, or skip it (counted, written to a rejects file)."),
+        click.option("--on-duplicate", type=click.Choice(["error", "keep-first"]),
+                     default="error", show_default=True,
+                     help="A response id seen twice, or an input given twice: stop with an "
+                          "error, or keep the first and count the rest as dropped."),
         click.option("--allow-empty", is_flag=True, help="Accept empty responses."),
         click.option("--split", help="Split to read from a datasets directory or hub id."),
     ]
@@ -42,6 +46,7 @@ def load_options(kwargs: dict[str, Any]) -> LoadOptions:
         model=kwargs.pop("model_name", None),
         benchmark=kwargs.pop("benchmark_name", None),
         on_error=kwargs.pop("on_error", "fail"),
+        on_duplicate=kwargs.pop("on_duplicate", "error"),
         allow_empty=kwargs.pop("allow_empty", False),
         split=kwargs.pop("split", None),
     )

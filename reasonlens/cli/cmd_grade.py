@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -76,61 +74,49 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
       reasonlens grade runs/aime24.jsonl --benchmark aime24 --out out/grade
     """
     from reasonlens.errors import ConfigError
-    from reasonlens.grade import GradeConfig, compute_metrics, grade_frame
-    from reasonlens.io import write_json, write_parquet
-    from reasonlens.provenance import file_hash, input_records, provenance
-    from reasonlens.traces import LoadReport, load_traces
+    from reasonlens.grade import GradeConfig
+    from reasonlens.grade.run import GradeRunConfig, run_grade
+    from reasonlens.lexcount.run import input_bytes
 
     if benchmark_source and not benchmark:
         raise ConfigError("--benchmark-source needs --benchmark NAME")
     k_list = None
     if ks:
         try:
-            k_list = sorted({int(k) for k in ks.split(",") if k.strip()})
+            k_list = tuple(sorted({int(k) for k in ks.split(",") if k.strip()}))
         except ValueError as exc:
             raise ConfigError(f"--ks must be comma-separated integers, got {ks!r}") from exc
-    config = GradeConfig(timeout=timeout, workers=workers, include_reasoning=include_reasoning,
-                         integer_fallback=not strict_integers)
-    out = Path(out_dir)
+        if not k_list or k_list[0] < 1:
+            raise ConfigError(f"--ks values must be >= 1, got {ks!r}")
+    config = GradeRunConfig(
+        grade=GradeConfig(timeout=timeout, workers=workers, include_reasoning=include_reasoning,
+                          integer_fallback=not strict_integers),
+        benchmark=benchmark, benchmark_source=benchmark_source, ks=k_list, n_boot=n_boot,
+        seed=seed)
     opts = load_options(kwargs)
-    t0 = time.monotonic()
-    report = LoadReport(rejects_path=str(out / "rejects.jsonl"))
-    traces = load_traces(list(inputs), opts, report)
-    if traces.height == 0:
-        raise ConfigError("no traces to grade in " + ", ".join(inputs))
-    join_info = None
-    data_files = []
-    if benchmark:
-        from reasonlens.problems import load_benchmark
-        from reasonlens.grade.join import attach_gold
-
-        problems = load_benchmark(benchmark, benchmark_source)
-        traces, join_info = attach_gold(traces, problems)
-        data_files.append({"kind": "benchmark", "name": benchmark,
-                           "source": benchmark_source or "hub",
-                           "hash": file_hash(benchmark_source) if benchmark_source else None})
-    with progress("grading", total=None, unit="items") as bar:
-        task = bar.add_task("symbolic checks", total=None)
-        graded = grade_frame(traces, config,
-                             progress=lambda n: bar.update(task, completed=n))
-    metrics = compute_metrics(graded, ks=k_list, n_boot=n_boot, seed=seed)
-    prov = provenance(command="grade", config={**config.as_dict(), "benchmark": benchmark,
-                                               "ks": k_list, "n_boot": n_boot, "seed": seed},
-                      data_files=data_files,
-                      inputs=input_records(list(inputs), max_bytes=1 << 30))
-    metrics["provenance"] = prov
-    metrics["grading"] = {"join": join_info, "load": report.summary()}
-    write_parquet(graded, out / "graded.parquet", prov)
-    write_json(out / "metrics.json", metrics)
+    total = input_bytes(list(inputs))
+    with progress("grading", total=total) as bar:
+        task = bar.add_task("grading", total=total)
+        run = run_grade(list(inputs), out_dir, config, opts,
+                        on_progress=lambda rep, n: bar.update(task, completed=rep.bytes_read))
+    out = run.out_dir
     if not quiet:
-        cols, rows = metrics_table(metrics)
+        cols, rows = metrics_table(run.metrics)
         echo_table("reasonlens grade (accuracy = avg@k over samples; CI: bootstrap over "
                    "problems)", cols, rows)
-    click.echo(f"Graded {graded.height} responses in {time.monotonic() - t0:.1f} s; wrote "
+    resumed = f" ({run.n_resumed} from a killed run's journal)" if run.n_resumed else ""
+    click.echo(f"Graded {run.n_graded} responses{resumed} in {run.elapsed_s:.1f} s; wrote "
                f"{out / 'graded.parquet'} and {out / 'metrics.json'}", err=True)
-    if join_info and join_info["unmatched"]:
-        click.echo(f"Warning: {join_info['unmatched']} response(s) matched no {benchmark} "
+    for w in run.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if run.join and run.join["unmatched"]:
+        click.echo(f"Warning: {run.join['unmatched']} response(s) matched no {benchmark} "
                    "problem (by id or text); they keep their own gold", err=True)
-    if report.n_rejected:
-        click.echo(f"Skipped {report.n_rejected} bad record(s), written to "
-                   f"{out / 'rejects.jsonl'}; first: {report.first_errors[0]}", err=True)
+    rep = run.report
+    if rep.n_rejected:
+        click.echo(f"Skipped {rep.n_rejected} bad record(s), written to "
+                   f"{out / 'rejects.jsonl'}; first: {rep.first_errors[0]}", err=True)
+    if rep.n_duplicates or rep.skipped_sources:
+        click.echo(f"Dropped {rep.n_duplicates} duplicate response id(s) and "
+                   f"{len(rep.skipped_sources)} repeated input(s) (--on-duplicate keep-first)",
+                   err=True)

@@ -224,7 +224,8 @@ def infer_answer_type(gold: str | None, benchmark: str | None = None) -> str:
     return "expression"
 
 
-def _row_answer_types(df: pl.DataFrame) -> list[str]:
+def row_answer_types(df: pl.DataFrame) -> list[str]:
+    """Each row's answer type: its own column or metadata, else the benchmark's, else guessed."""
     n = df.height
     given = df["answer_type"].to_list() if "answer_type" in df.columns else [None] * n
     metas = df["metadata"].to_list() if "metadata" in df.columns else [None] * n
@@ -258,7 +259,7 @@ def grade_frame(traces: pl.DataFrame, config: GradeConfig | None = None, *,
     n = traces.height
     golds = traces["gold"].to_list() if "gold" in traces.columns else [None] * n
     fins = traces["finish_reason"].to_list() if "finish_reason" in traces.columns else [None] * n
-    types = _row_answer_types(traces)
+    types = row_answer_types(traces)
     results = grade_values(traces["response"].to_list(), golds, types, fins, config=config,
                            progress=progress)
     cols = [pl.Series("extracted", [r.extracted for r in results], dtype=pl.String),

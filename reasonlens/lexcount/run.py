@@ -21,11 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
-from reasonlens.io import final_partial, stage_output
+from reasonlens.io import ParquetSink, final_partial, stage_output
 from reasonlens.provenance import InputHasher, provenance
 from reasonlens.lexcount.aggregate import summarise
 from reasonlens.lexcount.engine import ScoreConfig, score_batch
@@ -43,36 +42,6 @@ class ScoreResult:
     summary: dict[str, Any]
     elapsed_s: float
     files: dict[str, str] = field(default_factory=dict)
-
-
-class _Sink:
-    """A parquet file written batch by batch (inside the stage's temporary directory)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.writer = None
-        self.schema = None
-        self.rows = 0
-
-    def write(self, df: pl.DataFrame) -> None:
-        import pyarrow.parquet as pq
-
-        table = df.to_arrow()
-        if self.writer is None:
-            self.schema = table.schema
-            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        elif table.schema != self.schema:
-            table = table.cast(self.schema)
-        self.writer.write_table(table)
-        self.rows += len(df)
-
-    def close(self, prov: dict[str, Any] | None) -> None:
-        if self.writer is None:
-            return
-        if prov is not None:
-            self.writer.add_key_value_metadata({"reasonlens": orjson.dumps(prov, default=str)})
-        self.writer.close()
-        self.writer = None
 
 
 def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
@@ -147,8 +116,8 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
                             if load_options.on_error == "skip" else None)
         hasher = InputHasher(list(sources))
         hasher.start()
-        resp_sink = _Sink(so.file("responses.parquet"))
-        term_sink = _Sink(so.file("terms.parquet"))
+        resp_sink = ParquetSink(so.file("responses.parquet"))
+        term_sink = ParquetSink(so.file("terms.parquet"))
         n = 0
         try:
             for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
@@ -204,7 +173,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
                        elapsed_s=time.perf_counter() - t0, files=files)
 
 
-def _close_partial(resp_sink: _Sink, term_sink: _Sink) -> None:
+def _close_partial(resp_sink: ParquetSink, term_sink: ParquetSink) -> None:
     prov = {"partial": True, "note": "run stopped before the end; see the error message"}
     for sink in (resp_sink, term_sink):
         try:

@@ -27,6 +27,10 @@ from reasonlens.traces.model import gold_text, join_reasoning, split_reasoning
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
+class DuplicateIdError(InputError):
+    """A response id seen twice (not a malformed record: --on-error skip does not skip it)."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to read traces. ``fields`` override the detected or file mapping."""
@@ -39,10 +43,14 @@ class LoadOptions:
     allow_empty: bool = False         # accept empty responses instead of rejecting them
     split: str | None = None          # for datasets inputs
     batch_rows: int = 4096
+    on_duplicate: Literal["error", "keep-first"] = "error"  # a response id seen twice
 
     def __post_init__(self):
         if self.on_error not in ("fail", "skip"):
             raise ConfigError(f"on_error must be 'fail' or 'skip', got {self.on_error!r}")
+        if self.on_duplicate not in ("error", "keep-first"):
+            raise ConfigError("on_duplicate must be 'error' or 'keep-first', got "
+                              f"{self.on_duplicate!r}")
 
 
 @dataclass
@@ -53,6 +61,8 @@ class LoadReport:
     n_records: int = 0
     n_rows: int = 0
     n_rejected: int = 0
+    n_duplicates: int = 0                                    # dropped by on_duplicate=keep-first
+    skipped_sources: list[str] = field(default_factory=list)  # copies of another input (keep-first)
     layouts: dict[str, str] = field(default_factory=dict)   # source -> layout name
     first_errors: list[str] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)  # file -> bytes read so far (on disk)
@@ -92,6 +102,7 @@ class LoadReport:
     def summary(self) -> dict[str, Any]:
         return {"records": self.n_records, "responses": self.n_rows, "rejected": self.n_rejected,
                 "rejects_file": self.rejects_path if self.n_rejected else None,
+                "duplicates_dropped": self.n_duplicates, "sources_skipped": self.skipped_sources,
                 "layouts": self.layouts}
 
 
@@ -323,15 +334,53 @@ def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = N
     if isinstance(sources, str):
         sources = [sources]
     counters: dict[tuple, int] = {}  # sample numbering continues across files
+    seen: set[str] = set()
     try:
-        for source in expand_sources(list(sources)):
-            yield from _iter_source(source, options, report, counters)
+        for source in distinct_sources(expand_sources(list(sources)), options, report):
+            yield from _iter_source(source, options, report, counters, seen)
     finally:
         report.close()
 
 
+def _fingerprint(path: Path) -> tuple[int, str]:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    return path.stat().st_size, hashlib.blake2b(head, digest_size=16).hexdigest()
+
+
+def distinct_sources(sources: list[str], options: LoadOptions, report: LoadReport) -> list[str]:
+    """Refuse an input given twice, or two files with the same content (the same size and first
+    MiB): their responses would count twice as extra samples. With ``on_duplicate="keep-first"``
+    the later copy is skipped (and listed in the report)."""
+    out: list[str] = []
+    by_path: dict[Path, str] = {}
+    by_print: dict[tuple[int, str], str] = {}
+    for s in sources:
+        p = Path(s)
+        if not p.is_file():
+            out.append(s)
+            continue
+        other = by_path.get(p.resolve())
+        why = "is given twice"
+        if other is None:
+            fp = _fingerprint(p)
+            other = by_print.get(fp)
+            why = f"has the same content as {other}"
+            by_print.setdefault(fp, s)
+        by_path.setdefault(p.resolve(), s)
+        if other is None:
+            out.append(s)
+        elif options.on_duplicate == "keep-first":
+            report.skipped_sources.append(s)
+        else:
+            raise InputError(f"the input {why}: its responses would be counted twice; pass it "
+                             "once (or --on-duplicate keep-first to skip the copy)", path=s)
+    return out
+
+
 def _iter_source(source: str, options: LoadOptions, report: LoadReport,
                  counters: dict[tuple, int]) -> Iterator[pl.DataFrame]:
+    seen: set[str] = set()
     builder: _RowBuilder | None = None
     buf: list[dict[str, Any]] = []
     for line, rec, raw in iter_records(source, options.split, report._progress):
@@ -343,7 +392,26 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
                 builder = _RowBuilder(_mapping_for(options, rec, source, line), options, source,
                                       counters)
                 report.layouts[source] = builder.layout
-            buf.extend(builder.rows(rec, line))
+            rows = builder.rows(rec, line)
+            for r in rows:
+                if r["id"] in seen:
+                    if options.on_duplicate == "keep-first":
+                        report.n_duplicates += 1
+                        continue
+                    raise DuplicateIdError(
+                        f"duplicate response id {r['id']!r} (an earlier record has it); ids "
+                        "must be unique or joins and metrics count a response twice: fix the "
+                        "input, pass --on-duplicate keep-first, or, if that field names the "
+                        f"problem, map it: --field problem_id={builder.m.get('id', 'id')}",
+                        path=source, line=line,
+                        field="id")
+                seen.add(r["id"])
+                buf.append(r)
+        except DuplicateIdError:
+            if buf:
+                report.n_rows += len(buf)
+                yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+            raise
         except InputError as err:
             if err.path is None:
                 err = InputError(err.reason, path=source, line=line, field=err.field)

@@ -22,7 +22,7 @@ does it through :func:`stage_output`::
 How it works:
 
 * ``<parent>/.<name>.lock`` is locked (``fcntl.flock``, released by the kernel even after
-  ``kill -9``); a second run on the same ``--out`` raises ``OutputError`` ("... is being written
+  ``kill -9``; the file is removed when the run ends); a second run on the same ``--out`` raises ``OutputError`` ("... is being written
   by another reasonlens run (pid N, score, since T)") at once instead of interleaving files.
 * Files are written into a fresh directory ``<parent>/.<name>.tmp-<run_id>``.
 * On success a manifest ``reasonlens-manifest.json`` (stage, run_id, file names and sizes,
@@ -41,8 +41,14 @@ How it works:
   but reasonlens output files; a directory with anything else in it (another stage's
   sub-directories, the inputs themselves) is refused with the names found.
 
-Readers
--------
+Streaming pieces (:mod:`reasonlens.io.sinks`)
+---------------------------------------------
+``ParquetSink(path)`` writes a parquet file batch by batch (provenance at ``close``). Inputs are
+recorded with :func:`reasonlens.provenance.input_records` (one record per file, directories
+expanded; ``InputHasher`` in a background thread), the form :func:`check_same_inputs` compares.
+
+Readers (:mod:`reasonlens.io.checks`)
+-------------------------------------
 ``check_stage_dir(path)`` returns the manifest of a stage directory (``None`` for a directory
 written before manifests existed) and raises ``InputError`` when the directory is mixed: a file
 listed in the manifest is missing or has another size, or the provenance blocks of its files
@@ -69,7 +75,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from reasonlens.errors import InputError, OutputError
+from reasonlens.errors import OutputError
 
 MANIFEST = "reasonlens-manifest.json"
 MANIFEST_VERSION = 1
@@ -84,8 +90,6 @@ KNOWN_OUTPUT_FILES = frozenset({
 })
 MARKER_FILES = ("summary.json", "metrics.json", "judgments.parquet", "agreement.json",
                 "ablation.json", "stats.json", MANIFEST)
-# inputs compared by check_same_inputs: stages computed from the same trace files
-SAME_INPUT_KINDS = ("score", "grade", "judge", "traces")
 
 
 def output_error(exc: OSError, path: str | Path, what: str = "write") -> OutputError:
@@ -223,6 +227,12 @@ class _Lock:
         self.fd = -1
 
     def acquire(self) -> None:
+        for _ in range(5):
+            if self._try_once():
+                return
+        raise OutputError(f"could not lock {self.path}; try again", path=str(self.final))
+
+    def _try_once(self) -> bool:
         import fcntl
 
         try:
@@ -241,12 +251,22 @@ class _Lock:
                     "; wait for it to finish or choose another --out", path=str(self.final)
                 ) from exc
             raise output_error(exc, self.final, "lock") from exc
+        try:  # the holder before us may have removed the file: lock the one at the path
+            same = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(self.fd)
+            self.fd = -1
+            return False
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"pid {os.getpid()}, {self.stage}, since {now}\n".encode(), 0)
+        return True
 
     def release(self) -> None:
         if self.fd >= 0:
+            self.path.unlink(missing_ok=True)  # before unlocking: see _try_once
             os.close(self.fd)  # closing the descriptor drops the flock
             self.fd = -1
 
@@ -397,118 +417,6 @@ def stage_output(out_dir: str | Path, *, stage: str, inputs: list[dict[str, Any]
         lock.release()
 
 
-# --- readers' checks ---------------------------------------------------------------------------
-
-def read_manifest(path: str | Path) -> dict[str, Any] | None:
-    p = Path(path) / MANIFEST
-    if not p.exists():
-        return None
-    try:
-        m = read_json(p)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable manifest: {exc}", path=str(p)) from exc
-    if not isinstance(m, dict) or not isinstance(m.get("files"), dict):
-        raise InputError("not a reasonlens manifest", path=str(p))
-    return m
-
-
-def _provenances(d: Path, names: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for name in names:
-        p = d / name
-        if not p.is_file():
-            continue
-        try:
-            if name.endswith(".parquet"):
-                prov = parquet_provenance(p)
-            elif name.endswith(".json") and name != MANIFEST:
-                obj = read_json(p)
-                prov = obj.get("provenance") if isinstance(obj, dict) else None
-            else:
-                continue
-        except Exception:  # noqa: BLE001 - an unreadable file is reported by its reader
-            continue
-        if isinstance(prov, dict) and not prov.get("partial"):
-            out.append((name, prov))
-    return out
-
-
-def check_stage_dir(path: str | Path) -> dict[str, Any] | None:
-    """Check one stage directory is one run's complete output; return its manifest (or None).
-
-    Raises InputError for a mixed directory (see the module docstring)."""
-    d = Path(path)
-    if not d.is_dir():
-        raise InputError("no such directory", path=str(d))
-    manifest = read_manifest(d)
-    names = sorted(p.name for p in d.iterdir() if p.is_file())
-    if manifest is not None:
-        for name, size in manifest["files"].items():
-            f = d / name
-            if not f.is_file():
-                raise InputError(f"file {name} listed in the manifest is missing: the directory "
-                                 "is incomplete; rerun the stage", path=str(d))
-            if isinstance(size, int) and f.stat().st_size != size:
-                raise InputError(f"file {name} differs from the manifest ({f.stat().st_size} "
-                                 f"bytes, manifest {size}): it was changed after the run; rerun "
-                                 "the stage", path=str(d))
-    provs = _provenances(d, names)
-    run_ids = {p.get("run_id") for _, p in provs}
-    if manifest is not None and manifest.get("run_id"):
-        run_ids.add(manifest["run_id"])
-    run_ids.discard(None)
-    if len(run_ids) > 1:
-        raise InputError(f"holds files of different runs ({_describe(provs)}); rerun the stage "
-                         "into a fresh --out", path=str(d))
-    if not run_ids:  # outputs older than run ids: the provenance blocks must agree
-        keys = {(p.get("created_utc"), tuple(p.get("argv") or ())) for _, p in provs}
-        if len(keys) > 1:
-            raise InputError(f"holds files of different runs ({_describe(provs)}); rerun the "
-                             "stage into a fresh --out", path=str(d))
-    return manifest
-
-
-def _describe(provs: list[tuple[str, dict[str, Any]]]) -> str:
-    return "; ".join(f"{n}: {p.get('run_id') or p.get('created_utc')}" for n, p in provs[:4])
-
-
-def input_hashes(prov: dict[str, Any] | None) -> frozenset[str] | None:
-    """The input hashes recorded in a provenance block (None when it records none)."""
-    if not prov:
-        return None
-    hashes = set()
-    for rec in prov.get("inputs") or []:
-        h = rec.get("hash") if isinstance(rec, dict) else None
-        if isinstance(h, str) and h:
-            hashes.add(h.split(":first")[0] if ":first" in h else h)
-    return frozenset(hashes) or None
-
-
-def check_same_inputs(items: Iterable[tuple[str, Path | str, dict[str, Any] | None]]) -> None:
-    """Refuse score / grade / judge outputs computed from different inputs.
-
-    ``items`` are ``(kind, path, provenance)``; several outputs of one kind are pooled (one
-    score directory per model is fine). Kinds whose provenance records no input hash are
-    skipped (nothing to compare)."""
-    by_kind: dict[str, set[str]] = {}
-    where: dict[str, list[str]] = {}
-    for kind, path, prov in items:
-        if kind not in SAME_INPUT_KINDS:
-            continue
-        hashes = input_hashes(prov) if kind != "traces" else None
-        if kind == "traces":
-            from reasonlens.provenance import file_hash
-
-            hashes = frozenset({file_hash(path)})
-        if hashes is None:
-            continue
-        by_kind.setdefault(kind, set()).update(hashes)
-        where.setdefault(kind, []).append(str(path))
-    kinds = sorted(by_kind)
-    for a, b in zip(kinds, kinds[1:]):
-        if by_kind[a] != by_kind[b]:
-            raise InputError(
-                f"the {a} output ({', '.join(where[a])}) and the {b} output "
-                f"({', '.join(where[b])}) were computed from different inputs (input hashes "
-                "differ); rerun them on the same trace files, or pass them to separate reports",
-                path=where[b][0])
+from reasonlens.io.checks import (check_same_inputs, check_stage_dir,  # noqa: E402
+                                  input_hashes, read_manifest)
+from reasonlens.io.sinks import ParquetSink  # noqa: E402
