@@ -126,7 +126,7 @@ _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     "prompt": ("prompt", "problem", "question", "input", "query", "instruction", "doc.problem",
                "doc.question", "doc.Question"),
     "gold": ("gold", "gold_answer", "ground_truth", "target", "reference_answer",
-             "expected_answer", "final_answer", "doc.answer", "answer"),
+             "expected_answer", "final_answer", "doc.answer"),
     "finish_reason": ("finish_reason", "stop_reason"),
     "prompt_tokens": ("prompt_tokens", "usage.prompt_tokens", "num_input_tokens", "input_tokens"),
     "completion_tokens": ("completion_tokens", "usage.completion_tokens", "num_tokens",

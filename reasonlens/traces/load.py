@@ -379,8 +379,7 @@ def distinct_sources(sources: list[str], options: LoadOptions, report: LoadRepor
 
 
 def _iter_source(source: str, options: LoadOptions, report: LoadReport,
-                 counters: dict[tuple, int]) -> Iterator[pl.DataFrame]:
-    seen: set[str] = set()
+                 counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
     builder: _RowBuilder | None = None
     buf: list[dict[str, Any]] = []
     for line, rec, raw in iter_records(source, options.split, report._progress):
