@@ -1,5 +1,5 @@
 """Lexicons and counting: ``load_lexicon``, ``count_frame``, ``word_count``; discovery in
-:mod:`reasonlens.stats.ngrams` (``log_odds``)."""
+:mod:`reasonlens.stats.ngrams` (``text_log_odds``)."""
 
 from reasonlens.lexicon.count import (Matcher, build_pattern, compile_lexicons, count_frame,
                                       count_long, word_count)
