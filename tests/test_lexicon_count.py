@@ -121,6 +121,14 @@ def test_latex_commands_are_not_words_and_not_matched_inside():
     assert c == {"\\frac": 1, "\\sum": 1, "\\pi": 1, "sum": 1, "wait": 1, "frac": 1}
 
 
+def test_terms_never_match_inside_words_of_other_scripts():
+    terms = ["sum", "wait", "so", "but", "x", "naïve"]
+    text = "résumé 所以wait我们 éwait waitè é-wait wait-é xéso naïveté x² ŝo sum wait, so but naïve."
+    expected = {"sum": 1, "wait": 1, "so": 1, "but": 1, "naïve": 1}
+    assert counts(text, terms) == expected
+    assert counts(text, terms, "exact") == expected
+
+
 def test_word_count_rules():
     texts = pl.Series(["Let's double-check: \\frac{12}{5} is 2.4, not x².",
                        "", None, "naïve café — ok", "<think>", "a_b c-d-e don't"])
@@ -168,6 +176,10 @@ EDGE_SENTENCES = [
     "Let me verify again: 2+2=4. Therefore, it follows that x=4. Thus hence.",
     "Hmm, hold on. I'll try again; I've got it, I'd say. Myself, my, me. Right?",
     "Step 1: Substitute $x = 5$ into \\text{the equation}; simplify: \\boxed{12}.",
+    # letters and digits of other scripts are word characters: no term inside these words
+    "My résumé sums it up; naïve café, so ŝo. 所以wait我们 wait 所以 but 但是but.",
+    "éwait waitè é-wait wait-é x-wait wait-xéy waitéx ℕwait wait² x² so² ²so; wait.",
+    "Ça, c'est bon: wait… Ждать wait, Wait—no. ｗａｉｔ (fullwidth) wait’s l’hôpital.",
 ]
 
 

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from reasonlens.errors import ConfigError
@@ -37,8 +38,8 @@ _W = "[A-Za-z0-9_]"
 LATEX_PATTERN = r"\\[A-Za-z]+"
 # A word: letters/digits/underscore of any script, joined by inner apostrophes or hyphens.
 _WCH = r"[\p{L}\p{N}_]"
+_NA = r"[\p{L}\p{N}&&[^\x00-\x7F]]"   # a non-ASCII letter or digit (a word character too)
 WORD_PATTERN = rf"{_WCH}+(?:['’\-\u2010\u2011]{_WCH}+)*"
-_COMPOUND_TERM = re.compile(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)+$")
 
 
 def _term_regex(term: str) -> str:
@@ -58,17 +59,21 @@ def _term_regex(term: str) -> str:
 def build_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
     """The alternation of the word terms (not LaTeX) used by the fast path.
 
-    ``\\?`` + ASCII word boundary + optional hyphen-joined words + the terms (longest first) +
-    optional hyphen-joined words + ASCII word boundary. A span that starts with a backslash (a
-    LaTeX command such as ``\\sum``) or carries extra hyphen-joined words (``so-called``,
-    ``self-verify``) is not a term and is dropped after matching, so terms never match inside
-    LaTeX commands or hyphenated compounds, while a compound term (``double-check``) matches whole.
+    The terms (longest first) sit between ASCII word boundaries, which keep the regex on its DFA.
+    What would make a term part of a larger word is matched into the span, so that the span is
+    no longer a term and is dropped after matching: a preceding backslash (the LaTeX command
+    ``\\sum``), hyphen-joined words (``so-called``, ``self-verify``) and letters or digits of
+    other scripts touching the term (``résumé``, ``所以wait我们``; an ASCII boundary alone would
+    see a boundary there). So terms never match inside LaTeX commands, hyphenated compounds or
+    words of any script, while a compound term (``double-check``) matches whole.
     """
     words = sorted({t for t in terms if not is_latex(t)}, key=lambda t: (-len(t), t))
     if not words:
         return None
-    return ("(?i)" + r"\\?" + _B + rf"(?:{_W}+{_HY})*" + "(?:" + "|".join(map(_term_regex, words))
-            + ")" + rf"(?:{_HY}{_W}+)*" + _B)
+    before = rf"(?:\\|{_WCH}*{_NA}|(?:{_WCH}+{_HY})+)?"
+    after = rf"(?:{_NA}{_WCH}*)?(?:{_HY}{_WCH}+)*"
+    return ("(?i)" + before + _B + "(?:" + "|".join(map(_term_regex, words)) + ")" + _B
+            + after)
 
 
 def build_latex_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
@@ -134,49 +139,66 @@ def _slices(texts: pl.Series, parts: int) -> list[pl.Series]:
     return [texts.slice(i, step) for i in range(0, n, step)]
 
 
+def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int) -> np.ndarray:
+    """Matched spans (a list per text) -> row * n_terms + term id, one per hit that is a term.
+
+    Spans are mapped through their distinct surface strings (a few hundred), so normalisation
+    never runs per match; a span that starts with a backslash is a LaTeX command and only the
+    LaTeX pass may count it."""
+    lens = lists.list.len().fill_null(0).to_numpy()
+    flat = lists.explode(empty_as_null=False, keep_nulls=False)
+    mapping = {}
+    for surface in flat.unique().to_list():
+        if latex == surface.startswith("\\"):
+            i = tid.get(normalize_term(surface))
+            if i is not None:
+                mapping[surface] = i
+    ids = flat.replace_strict(mapping, default=n_terms, return_dtype=pl.UInt32).to_numpy()
+    rows = np.repeat(np.arange(len(lens), dtype=np.uint64), lens)
+    keep = ids < n_terms
+    return rows[keep] * np.uint64(n_terms) + ids[keep].astype(np.uint64)
+
+
 def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False
                ) -> tuple[pl.DataFrame, pl.Series | None]:
     """The fast path: long term counts and (optionally) word counts for ``texts``.
 
-    The texts are cut into as many slices as polars has threads and each slice's regex passes
-    run in parallel (``collect_all``). Matched spans are mapped to terms through their distinct
-    surface strings (a few hundred), so normalisation never runs per match.
+    The regex passes (``str.extract_all``) run in polars over one slice of the texts per polars
+    thread (``collect_all``); meanwhile the word totals are counted from the bytes
+    (:func:`reasonlens.lexicon.words.count_words`) in a Python thread, since both release the
+    GIL for most of their work. Hits are tallied on integer keys (row x term id) with numpy.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reasonlens.lexicon.words import count_words
+
     col = pl.col("t")
     expr = []
     if matcher.pattern:
         expr.append(col.str.extract_all(matcher.pattern).alias("m"))
     if matcher.latex_pattern:
         expr.append(col.str.extract_all(matcher.latex_pattern).alias("x"))
-    if words:
-        expr.append((col.str.count_matches(LATEX_PATTERN + "|" + WORD_PATTERN)
-                     - col.str.count_matches(LATEX_PATTERN)).fill_null(0).cast(pl.UInt32)
-                    .alias("w"))
-    parts = _slices(texts, pl.thread_pool_size())
-    frames = pl.collect_all([pl.LazyFrame({"t": p}).select(expr) for p in parts])
-    got = pl.concat(frames) if len(frames) > 1 else frames[0]
-    tid, table = _term_ids(matcher)
-    pieces = []
-    for name in ("m", "x"):
-        if name not in got.columns:
-            continue
-        exploded = got.select(name).with_row_index("row").explode(name).drop_nulls(name)
-        mapping = {}
-        for surface in exploded[name].unique().to_list():
-            if (name == "m") == surface.startswith("\\"):
-                continue  # a LaTeX command caught by the word pattern: never a word term
-            i = tid.get(normalize_term(surface))
-            if i is not None:
-                mapping[surface] = i
-        ids = exploded[name].replace_strict(mapping, default=None, return_dtype=pl.UInt32)
-        pieces.append(pl.DataFrame({"row": exploded["row"], "tid": ids}).drop_nulls("tid"))
-    hits = pl.concat(pieces) if pieces else pl.DataFrame(schema={"row": pl.UInt32,
-                                                                 "tid": pl.UInt32})
-    long = (hits.group_by("row", "tid").agg(pl.len().cast(pl.UInt32).alias("count"))
-            .sort("row", "tid")  # ids follow the sorted terms: same order as sorting by term
-            .join(table, on="tid", how="inner", maintain_order="left")
-            .select(list(LONG_SCHEMA)))
-    return long, (got["w"] if words else None)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counted = pool.submit(count_words, texts) if words else None
+        parts = _slices(texts, pl.thread_pool_size())
+        frames = pl.collect_all([pl.LazyFrame({"t": p}).select(expr) for p in parts]) \
+            if expr else []
+        tid, table = _term_ids(matcher)
+        keys = [np.zeros(0, np.uint64)]
+        for name in ("m", "x"):
+            if frames and name in frames[0].columns:
+                got = pl.concat([f[name] for f in frames]) if len(frames) > 1 else frames[0][name]
+                keys.append(_hit_keys(got, tid, name == "x", len(tid)))
+        uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+        word_totals = pl.Series(texts.name or "words", counted.result(), dtype=pl.UInt32) \
+            if counted is not None else None
+    nt = np.uint64(max(len(tid), 1))
+    hits = pl.DataFrame({"row": (uniq // nt).astype(np.uint32),
+                         "tid": (uniq % nt).astype(np.uint32),
+                         "count": counts.astype(np.uint32)})
+    long = (hits.join(table, on="tid", how="inner", maintain_order="left")
+            .select(list(LONG_SCHEMA)))  # ids follow the sorted terms: same order as by term
+    return long, word_totals
 
 
 def _fast_long(texts: pl.Series, matcher: Matcher) -> pl.DataFrame:
@@ -242,10 +264,10 @@ def wide_from_long(long: pl.DataFrame, n_rows: int, categories: tuple[str, ...],
 def word_count(texts: pl.Series) -> pl.Series:
     """Words per text (UInt32): runs of letters/digits/underscore (any script) joined by inner
     apostrophes or hyphens ("let's", "double-check" are one word each). LaTeX commands such as
-    ``\\frac`` are not words; their arguments are. Null counts as 0 words."""
+    ``\\frac`` are not words; their arguments are. Null counts as 0 words. The count equals the
+    matches of ``WORD_PATTERN`` outside LaTeX commands; it is taken from the bytes
+    (:mod:`reasonlens.lexicon.words`)."""
+    from reasonlens.lexicon.words import count_words
+
     texts = _as_text_series(texts)
-    frame = pl.DataFrame({"t": texts}).select(
-        (pl.col("t").str.count_matches(LATEX_PATTERN + "|" + WORD_PATTERN)
-         - pl.col("t").str.count_matches(LATEX_PATTERN)).fill_null(0).cast(pl.UInt32)
-        .alias(texts.name or "words"))
-    return frame.to_series()
+    return pl.Series(texts.name or "words", count_words(texts), dtype=pl.UInt32)

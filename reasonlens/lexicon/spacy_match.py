@@ -24,8 +24,8 @@ import polars as pl
 from reasonlens.errors import MissingDependencyError
 
 _LATEX = re.compile(r"^\\[A-Za-z]+$")
-_WORDY_END = re.compile(r"[A-Za-z0-9_]$")
-_WORDY_START = re.compile(r"^[A-Za-z0-9_]")
+_WORDY_END = re.compile(r"\w$")      # letters and digits of any script, and "_"
+_WORDY_START = re.compile(r"^\w")
 _HYPHENS = {"-", "\u2010", "\u2011"}
 _TRANS = str.maketrans({"’": "'", "\u2010": "-", "\u2011": "-"})
 
@@ -42,7 +42,7 @@ def _nlp():
     prefixes = [r"\\[A-Za-z]+", hyphen] + [p for p in nlp.Defaults.prefixes if p != "_"]
     suffixes = [hyphen] + [s for s in nlp.Defaults.suffixes if s != "_"]
     infixes = [r"\\[A-Za-z]+", r"[^\w\s'’\-\u2010\u2011]",
-               r"(?<![A-Za-z0-9_])[-\u2010\u2011]|[-\u2010\u2011](?![A-Za-z0-9_])"
+               r"(?<!\w)[-\u2010\u2011]|[-\u2010\u2011](?!\w)"
                ] + list(nlp.Defaults.infixes)
     nlp.tokenizer.prefix_search = compile_prefix_regex(prefixes).search
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
