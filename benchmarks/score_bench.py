@@ -1,21 +1,27 @@
-"""Benchmark of `reasonlens score`: end to end, the counting stage alone, peak memory, and a
-plain Python `re` loop measured in the same run on a sample.
+"""Benchmark of `reasonlens score` against the bare polars pipeline, measured in the same run.
 
-    python benchmarks/score_bench.py --mb 100        # quick
-    python benchmarks/score_bench.py --mb 1000       # the 1 GB figure in benchmarks/scoring.md
+    python benchmarks/score_bench.py --mb 100        # quick (~1 min)
+    python benchmarks/score_bench.py --mb 1000       # the 1 GB figures in benchmarks/scoring.md
 
-Builds (once, cached) benchmarks/data/traces_<MB>mb.jsonl: synthetic R1-style traces made from
-real MATH-500 problem and solution text (../shared/data, when present; otherwise from the
-shipped example traces) interleaved with self-talk and connector sentences, ~8-30 KB per
-response, two models. Or pass --input FILE to measure your own traces.
+Input (built once, cached in benchmarks/data/, gitignored): real texts repeated to --mb MB of
+JSONL. With ../shared/data present: the 19 DeepSeek-R1 reasoning traces of
+shared/data/schoenfeld-dev (joined sentences, evaluation-only data: the built file is never
+committed) as `<think>` reasoning followed by a MATH-500 reference solution
+(shared/data/simplerl-eval/math500) as the answer, for model "r1-traces"; the MATH-500 problem
+statements and solutions alone for model "math500-solutions". Without it: the shipped
+examples/traces.jsonl repeated. --input FILE measures your own traces.
 
-Printed figures:
-- end to end: input MB / wall seconds of `reasonlens score IN --out DIR` in a child process,
-  and the child's peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss);
-- counting alone: MB of reasoning+answer text / seconds for the engine's counting of the default
-  three lexicons plus word counts (fast path), on texts already in memory; also per CPU-second;
-- the `re` baseline: one compiled alternation of the same terms with \\b, findall per text,
-  tallied in a dict, on a sample; and the ratio counting / re.
+Figures (MB = 10^6 bytes of JSONL input unless said otherwise):
+- bare pipeline (the ceiling): `pl.read_ndjson(FILE)` + one `str.count_matches` of a 60-term
+  ASCII-boundary alternation over the response column, in this process;
+- `reasonlens score FILE --out DIR` end to end in a child process (start-up, loading, counting,
+  writing the parquet files, hashing the input, the summary): MB/s, ratio to the bare pipeline,
+  and the child's peak RSS;
+- counting stage alone (the engine's fast path on texts already in memory: three default
+  lexicons, per-term counts and word totals): MB of reasoning+answer text per second;
+- start-up: `reasonlens score --help` wall time (best of 3).
+Targets (issue 12): end to end >= 150 MB/s and >= 0.6 of the bare pipeline; counting >= 300
+MB/s; peak RSS < 2 GB for 1 GB in; start-up < 0.3 s. `--json PATH` writes the figures.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -33,95 +38,95 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))
 DATA = HERE / "data"
-SHARED = REPO.parent / "shared" / "data" / "simplerl-eval" / "math500" / "test.jsonl"
-
-TALK = [
-    "Wait, let me double-check that.", "Hmm, maybe I made a mistake here.", "Let me think.",
-    "But wait, is that right?", "Alternatively, I could approach this differently.",
-    "Okay, so that gives us the value.", "So I think the answer is correct.",
-    "Hold on, let's see.", "On the other hand, maybe the other case works too.",
-    "I'm not sure, let me verify again.", "Therefore, the result follows.",
-    "Actually, I need to reconsider.", "Right, so we substitute back.", "Oh, I see.",
-    "Hmm, that seems off.", "Let's compute it step by step.", "However, we also need x > 0.",
-]
+SHARED = REPO.parent / "shared" / "data"
 
 
-def _texts() -> list[tuple[str, str, str]]:
-    if SHARED.exists():
-        rows = [json.loads(x) for x in SHARED.open(encoding="utf-8")]
-        return [(r["unique_id"], r["problem"], r["solution"]) for r in rows]
-    rows = [json.loads(x) for x in (REPO / "examples" / "traces.jsonl").open(encoding="utf-8")]
-    return [(r["problem_id"], r["prompt"], r["response"].replace("<think>", "")
-             .replace("</think>", "")) for r in rows]
+def real_texts() -> tuple[str, list[dict]]:
+    """(description, records) of real texts to repeat."""
+    r1_dir, m5 = SHARED / "schoenfeld-dev", SHARED / "simplerl-eval" / "math500" / "test.jsonl"
+    if r1_dir.is_dir() and m5.exists():
+        r1 = [" ".join(s["text"] for s in json.loads(f.read_text())["data"])
+              for f in sorted(r1_dir.glob("*.json"))]
+        probs = [json.loads(x) for x in m5.open(encoding="utf-8")]
+        recs = []
+        for i, p in enumerate(probs):
+            recs.append({"model": "r1-traces", "benchmark": "math500", "problem_id": p["unique_id"],
+                         "prompt": p["problem"], "response": f"<think>\n{r1[i % len(r1)]}\n"
+                         f"</think>\n\n{p['solution']}", "finish_reason": "stop"})
+            recs.append({"model": "math500-solutions", "benchmark": "math500",
+                         "problem_id": p["unique_id"], "prompt": p["problem"],
+                         "response": p["solution"], "finish_reason": "stop"})
+        return ("19 DeepSeek-R1 traces (shared/data/schoenfeld-dev) + MATH-500 solutions "
+                "(shared/data/simplerl-eval/math500)"), recs
+    recs = [json.loads(x) for x in (REPO / "examples" / "traces.jsonl").open(encoding="utf-8")]
+    return "the shipped examples/traces.jsonl", recs
 
 
-def build(path: Path, mb: int, seed: int = 0) -> None:
+def build(path: Path, mb: int, seed: int = 0) -> str:
+    """Repeat the real records (sample numbers counting up) to ``mb`` MB of JSONL."""
+    what, recs = real_texts()
     rng = random.Random(seed)
-    probs = _texts()
-    target = mb * 1_000_000
-    written = 0
-    n = 0
+    written, n = 0, 0
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        while written < target:
-            pid, problem, solution = probs[n % len(probs)]
-            model = ("distilled-32b-bench", "zero-rl-32b-bench")[n % 2]
-            parts = []
-            for _ in range(rng.randint(6, 24)):
-                parts.append(solution if rng.random() < 0.5 else problem)
-                if model.startswith("distilled"):
-                    parts += rng.sample(TALK, rng.randint(1, 4))
-            reasoning = "\n\n".join(parts)
-            rec = {"model": model, "benchmark": "math500", "problem_id": pid, "prompt": problem,
-                   "response": f"<think>\n{reasoning}\n</think>\n\nThe answer is "
-                               f"$\\boxed{{{rng.randint(0, 999)}}}$.",
-                   "finish_reason": "stop" if rng.random() < 0.9 else "length",
-                   "completion_tokens": len(reasoning) // 4}
+        while written < mb * 1_000_000:
+            rec = dict(recs[n % len(recs)])
+            rec["sample"] = n // len(recs)
+            rec["completion_tokens"] = len(rec["response"]) // 4 + rng.randint(0, 9)
             line = json.dumps(rec, ensure_ascii=False) + "\n"
             fh.write(line)
             written += len(line.encode())
             n += 1
     tmp.replace(path)
+    return what
 
 
-def run_cli(inp: Path, out: Path) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds of `reasonlens score` in a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def baseline_pattern() -> str:
+    """60 word terms of the default lexicons (the first 20 of each) as one ASCII-boundary
+    alternation, longest first: the bare pipeline's regex."""
+    from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS, load_lexicon
+
+    terms = []
+    for name in DEFAULT_LEXICONS:
+        terms += [t for t in load_lexicon(name).terms if not t.startswith("\\")][:20]
+    alts = [re.escape(t).replace(r"\ ", r"\s+") for t in sorted(terms, key=len, reverse=True)]
+    return r"(?i)(?-u:\b)(?:" + "|".join(alts) + r")(?-u:\b)"
+
+
+def bare_pipeline(path: Path) -> tuple[float, int]:
+    """Wall seconds and hits of read_ndjson + one count_matches over the response column."""
+    import polars as pl
+
+    pattern = baseline_pattern()
     t0 = time.perf_counter()
-    exe = Path(sys.executable).with_name("reasonlens")
-    cmd = [str(exe), "score", str(inp), "--out", str(out), "--quiet"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hits = pl.read_ndjson(path).select(pl.col("response").str.count_matches(pattern).sum()).item()
+    return time.perf_counter() - t0, int(hits)
+
+
+def run_child(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, after.ru_maxrss / 1024, cpu
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime
 
 
-def real_file_check(tmp: Path) -> None:
-    """~300 MATH-500 problems x 2 models of real text: `reasonlens score` wall time."""
-    if not SHARED.exists():
-        print("real-file check skipped: ../shared/data is absent")
-        return
-    recs = []
-    for i, d in enumerate(map(json.loads, SHARED.open(encoding="utf-8"))):
-        if i == 300:
-            break
-        recs.append({"model": "solution-terse", "benchmark": "math500",
-                     "problem_id": d["unique_id"], "response": d["solution"]})
-        recs.append({"model": "solution-thinking", "benchmark": "math500",
-                     "problem_id": d["unique_id"],
-                     "response": f"<think>\nOkay, let me restate it. {d['problem']}\nHmm, wait. "
-                                 f"Maybe I should just solve it.\n{d['solution']}\n</think>\n\n"
-                                 f"The answer is $\\boxed{{{d['answer']}}}$."})
-    path = tmp / "math500_300x2.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-    wall, _, cpu = run_cli(path, tmp / "real_out")
-    print(f"real file (300 MATH-500 problems x 2 models, {path.stat().st_size / 1e6:.2f} MB): "
-          f"`reasonlens score` {wall:.2f} s wall ({cpu:.2f} s CPU), start-up included")
+def reasonlens_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "reasonlens", *args]
 
 
-def counting_alone(inp: Path, max_mb: int):
+def startup() -> float:
+    return min(run_child(reasonlens_cmd("score", "--help"))[0] for _ in range(3))
+
+
+def counting_alone(inp: Path, max_mb: int) -> tuple[float, float, float, int, int]:
+    """(MB of text, wall s, CPU s, hits, words) of the fast path over texts in memory."""
     import polars as pl
 
     from reasonlens.lexicon import compile_lexicons
@@ -130,7 +135,7 @@ def counting_alone(inp: Path, max_mb: int):
     from reasonlens.traces import iter_trace_batches
 
     chunks, size = [], 0
-    for batch in iter_trace_batches(str(inp)):  # keep only the texts, up to max_mb
+    for batch in iter_trace_batches(str(inp)):
         t = pl.concat([batch["reasoning"], batch["answer"]])
         chunks.append(t)
         size += int(t.str.len_bytes().sum())
@@ -142,79 +147,63 @@ def counting_alone(inp: Path, max_mb: int):
     c0, t0 = time.process_time(), time.perf_counter()
     long, words = fast_count(texts, matcher, words=True)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return texts, size, wall, cpu, int(long["count"].sum()), int(words.sum()), matcher
+    return size / 1e6, wall, cpu, int(long["count"].sum()), int(words.sum())
 
 
-def re_loop(texts, matcher, sample_mb: float):
-    terms = sorted({t for lx in matcher.lexicons for t in lx.terms}, key=len, reverse=True)
-    alts = "|".join(r"\s+".join(re.escape(w) for w in t.split(" ")) for t in terms)
-    rx = re.compile(r"(?<![\w\\])(?:" + alts + r")\b", re.IGNORECASE)
-    sample, size = [], 0
-    for t in texts.to_list():
-        sample.append(t or "")
-        size += len((t or "").encode())
-        if size >= sample_mb * 1_000_000:
-            break
-    c0, t0 = time.process_time(), time.perf_counter()
-    tally: dict[str, int] = {}
-    for t in sample:
-        for m in rx.findall(t):
-            k = m.lower()
-            tally[k] = tally.get(k, 0) + 1
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return sample, size, wall, cpu, sum(tally.values())
-
-
-def same_sample(sample: list[str], matcher) -> tuple[float, float]:
-    """The engine's counting on exactly the re loop's sample: wall and CPU seconds."""
-    import polars as pl
-
-    from reasonlens.lexicon.count import fast_count
-
-    s = pl.Series(sample)
-    c0, t0 = time.process_time(), time.perf_counter()
-    fast_count(s, matcher, words=True)
-    return time.perf_counter() - t0, time.process_time() - c0
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=int, default=100, help="size of the built input in MB")
     ap.add_argument("--input", type=Path, help="use this trace file instead of building one")
-    ap.add_argument("--re-sample-mb", type=float, default=20.0,
-                    help="MB of text for the Python re baseline")
-    ap.add_argument("--count-max-mb", type=int, default=1200,
-                    help="cap on text held in memory for the counting-alone measurement")
-    ap.add_argument("--skip-cli", action="store_true", help="skip the end-to-end run")
+    ap.add_argument("--count-max-mb", type=int, default=300,
+                    help="MB of text held in memory for the counting-alone figure")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
-    inp = args.input or DATA / f"traces_{args.mb}mb.jsonl"
-    if not inp.exists():
-        t0 = time.perf_counter()
-        build(inp, args.mb)
-        print(f"built {inp} in {time.perf_counter() - t0:.1f} s")
-    in_mb = inp.stat().st_size / 1e6
-    print(f"input: {inp} ({in_mb:.1f} MB); CPUs available: {len(os.sched_getaffinity(0))}; "
-          f"load average: {os.getloadavg()[0]:.2f}")
-    if not args.skip_cli:
-        real_file_check(DATA)
-        wall, peak, cpu = run_cli(inp, DATA / "score_out")
-        print(f"end to end `reasonlens score`: {wall:.2f} s, {in_mb / wall:.1f} MB/s of JSONL "
-              f"({in_mb / cpu:.1f} MB per CPU-s); peak RSS {peak:.0f} MB")
-    texts, size, wall, cpu, hits, words, matcher = counting_alone(inp, args.count_max_mb)
-    print(f"counting alone (fast path, 3 lexicons + words): {size / 1e6:.1f} MB of text in "
-          f"{wall:.2f} s = {size / 1e6 / wall:.1f} MB/s ({size / 1e6 / cpu:.1f} MB per CPU-s); "
-          f"{hits} hits, {words} words")
-    sample, rsize, rwall, rcpu, rhits = re_loop(texts, matcher, args.re_sample_mb)
-    swall, scpu = same_sample(sample, matcher)
-    mb = rsize / 1e6
-    print(f"python re loop: {mb:.1f} MB in {rwall:.2f} s = {mb / rwall:.2f} MB/s "
-          f"({mb / rcpu:.2f} MB per CPU-s; {rhits} hits)")
-    print(f"counting the same {mb:.1f} MB right after: {swall:.2f} s = {mb / swall:.1f} MB/s "
-          f"({mb / scpu:.1f} MB per CPU-s)")
-    print(f"ratio counting / re: {(size / wall) / (rsize / rwall):.1f}x (full counting run vs re "
-          f"sample, wall); {rwall / swall:.1f}x (same sample, wall); {rcpu / scpu:.1f}x (same "
-          "sample, CPU time)")
+    inp = args.input or DATA / f"real_{args.mb}mb.jsonl"
+    what = "--input"
+    if args.input is None:
+        what = real_texts()[0]
+        if not inp.exists():
+            build(inp, args.mb)
+    mb = inp.stat().st_size / 1e6
+    print(f"input: {inp} ({mb:.1f} MB; {what}); CPUs: {len(os.sched_getaffinity(0))}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    bare_pipeline(inp)  # warm the page cache and the regex
+    bare_s, bare_hits = bare_pipeline(inp)
+    bare = mb / bare_s
+    print(f"bare pipeline (read_ndjson + 60-term count_matches): {bare_s:.2f} s = {bare:.0f} MB/s "
+          f"({bare_hits} hits)")
+    wall, rss, cpu = run_child(reasonlens_cmd("score", str(inp), "--out", str(DATA / "score_out"),
+                                              "--quiet"))
+    e2e = mb / wall
+    bare_s2, _ = bare_pipeline(inp)   # once more after, so load drift hits both sides
+    bare = mb / min(bare_s, bare_s2)
+    print(f"bare pipeline again: {bare_s2:.2f} s; best {bare:.0f} MB/s")
+    print(f"`reasonlens score` end to end: {wall:.2f} s = {e2e:.0f} MB/s ({mb / cpu:.0f} MB per "
+          f"CPU-s); ratio to bare pipeline {e2e / bare:.2f}; peak RSS {rss:.0f} MB")
+    text_mb, cwall, ccpu, hits, words = counting_alone(inp, args.count_max_mb)
+    count = text_mb / cwall
+    print(f"counting alone (3 lexicons, per-term counts + words): {text_mb:.1f} MB of text in "
+          f"{cwall:.2f} s = {count:.0f} MB/s ({text_mb / ccpu:.0f} MB per CPU-s); {hits} hits, "
+          f"{words} words")
+    start = startup()
+    print(f"start-up (`reasonlens score --help`, best of 3): {start:.3f} s")
+    figures = {
+        "input_mb": mb, "bare_mb_s": bare, "score_mb_s": e2e, "score_ratio_to_bare": e2e / bare,
+        "score_peak_rss_mb": rss, "counting_mb_s": count, "startup_s": start,
+        "load_average": os.getloadavg()[0]}
+    print("targets:")
+    print(f"  end to end >= 150 MB/s: {e2e:.0f} ({verdict(e2e >= 150)})")
+    print(f"  end to end >= 0.6 of bare: {e2e / bare:.2f} ({verdict(e2e / bare >= 0.6)})")
+    print(f"  counting >= 300 MB/s: {count:.0f} ({verdict(count >= 300)})")
+    print(f"  peak RSS < 2 GB (at {mb:.0f} MB in): {rss:.0f} MB ({verdict(rss < 2048)})")
+    print(f"  start-up < 0.3 s: {start:.3f} ({verdict(start < 0.3)})")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -214,3 +214,39 @@ def test_fast_and_exact_agree_on_edge_cases_and_example_traces():
 
 def test_fast_and_exact_agree_on_real_problem_text(shared_data):
     assert _agree(_corpus(shared_data)) > 5000
+
+
+# --- word totals from the bytes vs the word regex --------------------------------------------
+
+def _regex_words(texts: pl.Series) -> list[int]:
+    from reasonlens.lexicon.count import LATEX_PATTERN, WORD_PATTERN
+
+    t = texts.fill_null("")
+    return (t.str.count_matches(LATEX_PATTERN + "|" + WORD_PATTERN)
+            - t.str.count_matches(LATEX_PATTERN)).to_list()
+
+
+WORD_EDGES = [
+    "Let's double-check: \\frac{12}{5} is 2.4, not x².", "", None, "naïve café — ok", "<think>",
+    "a_b c-d-e don't", "\\frac12 \\frac-x a-\\b I’m a'’b 所以wait我们 résumé x‑y --a-- 'a' \\",
+    "ab\\", "cd", "\\ab", "c-", "-d", "e’", "’f", "\\fracé \\frac_1 é-", "-x",
+    "\u0301a e\u0301 e\u0301-x", "\\\\alpha2-b 3.5-4 ‐ ‑ ’", "\\" + "a" * 200 + "1 b", "😀a 😀-b",
+]
+
+
+def test_byte_word_count_equals_the_word_regex_on_edges_and_random_texts():
+    import random
+
+    edges = pl.Series(WORD_EDGES * 3)
+    assert word_count(edges).to_list() == _regex_words(edges)
+    rng = random.Random(7)
+    alphabet = list("ab1_ -'’\\‐‑é所\u0301\n.—x😀")
+    rand = pl.Series(["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+                      for _ in range(20000)])
+    assert word_count(rand).to_list() == _regex_words(rand)
+
+
+def test_byte_word_count_equals_the_word_regex_on_real_text(shared_data):
+    texts = pl.Series(_corpus(shared_data) * 40)  # > one 2 MB block, so blocks are cut
+    got = word_count(texts).to_list()
+    assert got == _regex_words(texts) and sum(got) > 1_000_000
