@@ -103,7 +103,7 @@ def test_bootstrap_is_seeded_and_resamples_problems():
     assert (lo, hi) != mean_ci(x, n_boot=500, seed=12)[1:]
     assert lo < est < hi and est == pytest.approx(x.mean())
     assert mean_ci(np.array([]), n_boot=10) == (None, None, None)
-    assert mean_ci(np.array([0.5]), n_boot=10) == (0.5, 0.5, 0.5)
+    assert mean_ci(np.array([0.5]), n_boot=10) == (0.5, None, None)  # no zero-width CI
 
 
 def test_pass_at_k_over_arrays_matches_the_scalar_form():
@@ -129,3 +129,14 @@ def test_clip_ratio_lengths_in_words_and_groups():
     ay = out["models"]["a"]["benchmarks"]["y"]
     assert ay["clip_ratio"] is None and ay["length_unit"] == "tokens"
     assert set(out["models"]) == {"a", "b"}
+
+
+def test_maj_at_k_has_a_bootstrap_ci_like_accuracy():
+    ok = np.random.default_rng(5).random((20, 3)) < 0.5
+    rows = [{"model": "m", "benchmark": "b", "problem_id": f"p{p}", "sample": s,
+             "extracted": "1" if ok[p, s] else str(2 + s), "correct": bool(ok[p, s]),
+             "grade_reason": "ok"} for p in range(20) for s in range(3)]
+    b = compute_metrics(pl.DataFrame(rows), n_boot=200)["models"]["m"]["benchmarks"]["b"]
+    for k, v in b["maj_at_k"].items():
+        lo, hi = b["maj_at_k_ci"][k]
+        assert lo <= v <= hi and lo < hi

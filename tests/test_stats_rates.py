@@ -162,3 +162,32 @@ def test_term_clusters_from_term_columns_equal_the_join_path():
     joined = term_rates(fr["terms"].drop("benchmark", "problem_id"), fr["responses"], config=FAST)
     assert direct.sort("model", "category", "term", "metric").equals(
         joined.sort("model", "category", "term", "metric"))
+
+
+def test_strata_with_one_model_are_flagged_and_n1_has_no_zero_width_ci():
+    """Issue 11: length bins that split the models apart are a non-comparison; one cluster
+    gives no interval (not a zero-width one)."""
+    import polars as pl
+
+    from reasonlens.stats.rates import single_model_strata, stratified_rates
+
+    rows = []
+    for m, words in (("short", 100), ("long", 1000)):
+        for p in range(8):
+            rows.append({"id": f"{m}{p}", "model": m, "benchmark": "b", "problem_id": f"p{p}",
+                         "words": words + p, "anthropomorphic": p % 3,
+                         "anthropomorphic_per_1k": 1.0})
+    rows.append({"id": "solo", "model": "short", "benchmark": "b", "problem_id": "x",
+                 "words": 500, "anthropomorphic": 1, "anthropomorphic_per_1k": 2.0})
+    out = stratified_rates(pl.DataFrame(rows), ["anthropomorphic"],
+                           config=StatsConfig(n_boot=50, length_bins=2))
+    q1 = out.filter(pl.col("stratum").str.starts_with("Q1"))
+    q2 = out.filter(pl.col("stratum").str.starts_with("Q2"))
+    assert (q1["n_models"] == 1).all() and q1["note"].str.contains("one model only").all()
+    assert (q2["n_models"] == 2).all() and q2["note"].is_null().all()
+    assert single_model_strata(out) == ["length_bin Q1: 100-500 (short)"]
+    solo = q2.filter(pl.col("model") == "short")
+    assert (solo["n_problems"] == 1).all() and solo["ci_low"].is_null().all()
+    est, lo, hi = bootstrap_ratios(np.array([[3.0]]), np.array([2.0]), n_boot=100, seed=0,
+                                   level=0.95)
+    assert est[0] == 1.5 and np.isnan(lo[0]) and np.isnan(hi[0])

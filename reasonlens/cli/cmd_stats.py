@@ -53,4 +53,11 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
                                         "n problems"],
                    [[r["model"], r["benchmark"], r["accuracy"], r["ci_low"], r["ci_high"],
                      r["n_problems"]] for r in tables["accuracy"].iter_rows(named=True)])
+    from reasonlens.stats.rates import single_model_strata
+
+    strata = tables.get("stratified_rates")
+    lonely = single_model_strata(strata) if strata is not None else []
+    if lonely:
+        click.echo(f"Warning: {len(lonely)} stratum/strata hold one model only, so nothing is "
+                   f"compared within them: {'; '.join(lonely[:4])}", err=True)
     click.echo(f"wrote {len(tables)} tables to {out_dir}", err=True)

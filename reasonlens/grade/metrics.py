@@ -8,7 +8,8 @@ adds majority voting over extracted answers and puts the figures together:
   pass@1). Ungradable samples (``correct`` null) count as wrong; their reasons are counted.
 - ``pass_at_k``: the unbiased estimator of Chen et al. (2021) for k in 1, 2, 4, ..., n.
 - ``maj_at_k``: majority vote over the first k samples (by sample index) of each problem.
-- ``accuracy_ci``: percentile bootstrap resampling problems (seeded numpy Generator).
+- ``accuracy_ci`` / ``maj_at_k_ci``: percentile bootstrap resampling problems (seeded numpy
+  Generator; no interval from a single problem).
 - ``clip_ratio``: share of samples with finish_reason == "length" (over samples whose finish
   reason is known).
 - lengths in completion tokens when every sample has a count, else in words.
@@ -70,8 +71,10 @@ def benchmark_metrics(g: pl.DataFrame, *, ks: list[int] | None = None, n_boot: i
     kk = [k for k in (ks or default_ks(min_n)) if 1 <= k <= min_n]
     pass_k = {str(k): float(np.mean(pass_at_k(n_arr, c_arr, k))) for k in kk}
     votes, oks = per["_vote"].to_list(), per["_ok"].to_list()
-    maj_k = {str(k): float(np.mean([_majority(v[:k], o[:k]) for v, o in zip(votes, oks)]))
-             for k in kk}
+    maj_pp = {k: np.array([_majority(v[:k], o[:k]) for v, o in zip(votes, oks)], dtype=float)
+              for k in kk}
+    maj_k = {str(k): float(np.mean(v)) for k, v in maj_pp.items()}
+    maj_ci = {str(k): list(mean_ci(v, n_boot=n_boot, seed=seed)[1:]) for k, v in maj_pp.items()}
     fin = g["finish_reason"] if "finish_reason" in g.columns else pl.Series([], dtype=pl.String)
     known = fin.drop_nulls()
     lengths, unit = _lengths(g)
@@ -85,6 +88,7 @@ def benchmark_metrics(g: pl.DataFrame, *, ks: list[int] | None = None, n_boot: i
         "accuracy_ci": [lo, hi],
         "pass_at_k": pass_k,
         "maj_at_k": maj_k,
+        "maj_at_k_ci": maj_ci,
         "clip_ratio": float((known == "length").mean()) if known.len() else None,
         "mean_length": float(lengths.mean()) if lengths.size else None,
         "median_length": float(np.median(lengths)) if lengths.size else None,

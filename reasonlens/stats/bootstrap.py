@@ -85,13 +85,16 @@ def mean_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int | np.random.Gen
     """Mean of per-cluster values (e.g. per-problem accuracy) and its percentile bootstrap CI,
     resampling clusters (:func:`bootstrap_ratios` with unit denominators).
 
-    No values: (None, None, None). One value or ``n_boot`` 0: the mean as both bounds.
+    No values: (None, None, None). One value: (mean, None, None) -- one cluster says nothing
+    about the spread, so no (zero-width) interval. ``n_boot`` 0: the mean as both bounds.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return None, None, None
     m = float(values.mean())
-    if n_boot <= 0 or values.size == 1:
+    if values.size == 1:
+        return m, None, None
+    if n_boot <= 0:
         return m, m, m
     est, lo, hi = bootstrap_ratios(values[:, None], np.ones(values.size), n_boot=n_boot,
                                    seed=seed, level=level)
@@ -111,7 +114,8 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int,
         level: confidence level.
 
     Returns:
-        (estimate, low, high), each of shape (K,). A ratio with a zero denominator is NaN.
+        (estimate, low, high), each of shape (K,). A ratio with a zero denominator is NaN; so
+        are the bounds with fewer than two clusters.
 
     Examples:
         >>> est, lo, hi = bootstrap_ratios(np.array([[1.], [3.]]), np.array([2., 2.]),
@@ -132,7 +136,7 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int,
         den_idx = den_idx.reshape(-1)
     else:
         den_u, den_idx = den2, np.zeros(k, dtype=int)
-    if g == 0 or n_boot == 0:
+    if g < 2 or n_boot == 0:  # one cluster: resampling it gives a zero-width interval
         nan = np.full(k, np.nan)
         return est, nan, nan.copy()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -328,5 +328,30 @@ def stratified_rates(responses: pl.DataFrame, categories: list[str] | None = Non
     if not frames:
         return pl.DataFrame()
     out = pl.concat(frames, how="vertical_relaxed")
+    out = with_stratum_models(out, responses["model"].n_unique())
     return out.select("stratum_kind", "stratum", *[c for c in out.columns
                                                    if c not in ("stratum_kind", "stratum")])
+
+
+def with_stratum_models(strata: pl.DataFrame, n_models: int) -> pl.DataFrame:
+    """Add ``n_models`` (models with responses in the stratum) and a ``note`` where a stratum of
+    a multi-model comparison holds one model only: within it nothing is compared (length bins
+    can split the models apart when one writes much longer traces)."""
+    counts = strata.filter(pl.col("n_responses") > 0).group_by("stratum_kind", "stratum").agg(
+        pl.col("model").n_unique().cast(pl.Int64).alias("n_models"))
+    out = strata.join(counts, on=["stratum_kind", "stratum"], how="left").with_columns(
+        pl.col("n_models").fill_null(0))
+    one = (pl.col("n_models") == 1) & pl.lit(n_models > 1)
+    return out.with_columns(pl.when(one).then(pl.lit("one model only in this stratum: not a "
+                                                     "comparison")).otherwise(None)
+                            .cast(pl.String).alias("note"))
+
+
+def single_model_strata(strata: pl.DataFrame) -> list[str]:
+    """The strata flagged by :func:`with_stratum_models` (for warnings)."""
+    if "note" not in strata.columns or not strata.height:
+        return []
+    flagged = strata.filter(pl.col("note").is_not_null())
+    return sorted({f"{r['stratum_kind']} {r['stratum']} ({r['model']})"
+                   for r in flagged.select("stratum_kind", "stratum", "model")
+                   .iter_rows(named=True)})
