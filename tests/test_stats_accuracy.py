@@ -38,3 +38,16 @@ def test_default_ks_are_shared():
     ks = pass_at_k_table(g, config=FAST)["k"].to_list()
     grade = compute_metrics(g, n_boot=0)["models"]["m"]["benchmarks"]["b"]
     assert ks == default_ks(4) == [int(k) for k in grade["pass_at_k"]]
+
+
+def test_no_gold_responses_are_left_out_alike():
+    g = pl.concat([_uneven(), pl.DataFrame({
+        "id": ["x:0", "x:1"], "model": ["m", "m"], "benchmark": ["b", "b"],
+        "problem_id": ["x", "x"], "sample": [0, 1], "correct": [None, None],
+        "extracted": ["3", "3"], "grade_reason": ["no_gold", "no_gold"],
+        "response": ["x", "x"]}, schema_overrides={"correct": pl.Boolean})])
+    grade = compute_metrics(g, n_boot=0)["models"]["m"]["benchmarks"]["b"]
+    acc = accuracy_table(g, FAST).row(0, named=True)
+    assert grade["n_problems"] == acc["n_problems"] == 3
+    assert grade["accuracy"] == pytest.approx(acc["accuracy"]) == pytest.approx(0.5)
+    assert pass_at_k_table(g, ks=[1], config=FAST)["pass_at_k"][0] == pytest.approx(0.5)

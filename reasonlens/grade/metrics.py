@@ -6,6 +6,7 @@ adds majority voting over extracted answers and puts the figures together:
 
 - ``accuracy`` is avg@k: the mean over problems of the share of correct samples (= unbiased
   pass@1). Ungradable samples (``correct`` null) count as wrong; their reasons are counted.
+  Responses without a gold answer (``no_gold``) are left out (``stats.accuracy.gradable``).
 - ``pass_at_k``: the unbiased estimator of Chen et al. (2021) for k in 1, 2, 4, ..., n.
 - ``maj_at_k``: majority vote over the first k samples (by sample index) of each problem.
 - ``accuracy_ci`` / ``maj_at_k_ci``: percentile bootstrap resampling problems (seeded numpy
@@ -24,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from reasonlens.grade.extract import vote_key
-from reasonlens.stats.accuracy import default_ks, pass_at_k
+from reasonlens.stats.accuracy import default_ks, gradable, pass_at_k
 from reasonlens.stats.bootstrap import mean_ci
 
 
@@ -106,7 +107,7 @@ def compute_metrics(graded: pl.DataFrame, *, ks: list[int] | None = None, n_boot
             from reasonlens.errors import ConfigError
 
             raise ConfigError(f"compute_metrics needs a graded frame with a {col!r} column")
-    df = graded
+    df = gradable(graded)
     if "model" not in df.columns:
         df = df.with_columns(pl.lit("model").alias("model"))
     if "benchmark" not in df.columns:

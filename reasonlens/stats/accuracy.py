@@ -4,7 +4,8 @@ The home of the accuracy estimators (``reasonlens grade``'s metrics.json calls t
 
 - accuracy is avg@n: the mean over problems of each problem's share of correct samples, so every
   problem weighs the same however many samples it has (= the unbiased pass@1); an ungradable
-  sample (``correct`` null) counts as wrong;
+  sample (``correct`` null) counts as wrong; a response without a gold answer (``grade_reason``
+  ``no_gold``) says nothing about accuracy and is left out (:func:`gradable`);
 - :func:`pass_at_k`: the unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)``,
   in the product form ``1 - prod_{j=n-c+1}^{n} (1 - k/j)`` (no huge binomials, exact for every
   k <= n);
@@ -25,6 +26,17 @@ ACC_SCHEMA = {"model": pl.String, "benchmark": pl.String, "accuracy": pl.Float64
               "source": pl.String}
 
 
+#: grade_reason of a response graded without a gold answer.
+NO_GOLD = "no_gold"
+
+
+def gradable(graded: pl.DataFrame) -> pl.DataFrame:
+    """The rows that enter accuracy, pass@k and maj@k: all but those without a gold answer."""
+    if "grade_reason" not in graded.columns:
+        return graded
+    return graded.filter(pl.col("grade_reason").ne_missing(NO_GOLD))
+
+
 def _keys(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.col("model").cast(pl.String).fill_null("(none)"),
                            pl.col("benchmark").cast(pl.String).fill_null("(none)"),
@@ -37,9 +49,9 @@ def accuracy_table(graded: pl.DataFrame, config: StatsConfig = StatsConfig()) ->
     docstring) per model x benchmark; the CI resamples problems.
 
     An ungradable sample (``correct`` null) counts as wrong; how many there were is in
-    ``n_ungraded``. ``reasonlens grade`` (metrics.json) reports the same estimate.
+    ``n_ungraded``. Responses without a gold answer are left out (:func:`gradable`). ``reasonlens grade`` (metrics.json) reports the same estimate.
     """
-    df = _keys(graded)
+    df = _keys(gradable(graded))
     rows = []
     for (m, b), sub in df.group_by("model", "benchmark", maintain_order=True):
         ok = sub.with_columns(pl.col("correct").fill_null(False))
@@ -101,7 +113,7 @@ def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
     k runs over ``ks`` (default 1, 2, 4, ... up to the smallest samples-per-problem); a problem
     enters pass@k only if it has at least k samples. Ungradable samples count as wrong.
     """
-    df = _keys(graded).with_columns(pl.col("correct").fill_null(False))
+    df = _keys(gradable(graded)).with_columns(pl.col("correct").fill_null(False))
     per = df.group_by("model", "benchmark", "problem_id").agg(
         pl.col("correct").cast(pl.Int64).sum().alias("c"), pl.len().alias("n"))
     rows = []
