@@ -156,3 +156,33 @@ def test_ablate_server_end_to_end(smollm_server, smollm_hf, bench_file, tmp_path
     assert ab["conditions"]["words"]["n_bias_entries"] == words["n_single"] + words["n_pieces"]
     rec = _lines(out / "traces" / "words.jsonl")[0]
     assert rec["condition"]["banset_hash"] == words["hash"]
+
+
+TOY = [("2 + 2", "4"), ("3 + 5", "8"), ("10 - 3", "7"), ("2 times 3", "6")]
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_ablation_with_nonzero_accuracy_exercises_deltas_and_cis(smollm_hf, tmp_path, capsys):
+    """Issue 13 finding 7: a toy task SmolLM2 solves in part, so accuracies, the paired delta
+    and its bootstrap CI are not all zero. Banning the answer's digit ("6") costs the one
+    "2 times 3 = 6"; the random control bans as many other ids and keeps the accuracy."""
+    bench = tmp_path / "toy.jsonl"
+    bench.write_text("".join(json.dumps({
+        "problem": f'What is {q}? Reply in one short sentence of the form "The answer is N."',
+        "answer": a, "unique_id": f"p{i}"}) + "\n" for i, (q, a) in enumerate(TOY)))
+    out = tmp_path / "toy"
+    _run(["ablate", "--benchmark", "math500", "--benchmark-source", str(bench),
+          "--model", "smollm2", "--backend", "hf", "--model-path", str(smollm_hf),
+          "--ban-words", "6,solve", "--temperature", "0", "--max-tokens", "20",
+          "--threads", "1", "--n-boot", "400", "--out", str(out), "--quiet"], capsys)
+    ab = json.loads((out / "ablation.json").read_text())
+    none, words, rnd = (ab["conditions"][c] for c in ("none", "words", "random"))
+    assert none["accuracy"] > 0 and rnd["accuracy"] > 0
+    assert words["accuracy"] < none["accuracy"]
+    assert words["delta_vs_none"] == pytest.approx(words["accuracy"] - none["accuracy"])
+    lo, hi = words["delta_ci"]
+    assert lo < 0 <= hi + 1e-12 and lo <= words["delta_vs_none"] <= hi
+    assert none["accuracy_ci"][1] > none["accuracy_ci"][0]
+    assert words["leakage_rate_single"] == 0.0
+    assert (out / "reasonlens-manifest.json").exists()   # one atomic stage output

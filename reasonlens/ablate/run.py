@@ -4,7 +4,12 @@ Conditions, in order: ``none`` (no ban), one per category, ``all`` (the union, w
 two or more categories) and ``random`` (as many frequency-matched random ids as ``all`` blocks;
 see :mod:`reasonlens.ablate.control`; it needs the ``none`` outputs first).
 
-Outputs under DIR: ``traces/<condition>.jsonl`` (append-only, resumable, condition metadata in
+Generation goes through one backend object (:mod:`reasonlens.ablate.engines`: OpenAI-compatible
+server, transformers, or one vLLM engine for every condition).
+
+Outputs under DIR, written as one stage output (:func:`reasonlens.io.stage_output`: a reader sees
+the old or the new directory, never a mix): ``traces/<condition>.jsonl`` (append-only journals
+kept in ``.DIR.resume/`` while the run is going, so a killed run resumes; condition metadata in
 every record), ``graded/<condition>.parquet``, ``ablation.json`` (per-condition accuracy and CI,
 paired delta vs none, leakage, clip ratio, length, repetition; ban-set hashes and ids; the
 first-request check; provenance), ``collateral.json``, ``substitutions.parquet`` and
@@ -23,13 +28,10 @@ import polars as pl
 
 from reasonlens.ablate import audit
 from reasonlens.ablate.bans import BanConfig, BanSet, build_banset, collateral_report
-from reasonlens.errors import AblationError, ConfigError
-from reasonlens.io import write_json, write_parquet
+from reasonlens.errors import AblationError, OutputError
 from reasonlens.provenance import content_hash, input_records, provenance
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("openai", "hf", "vllm")
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,15 @@ class AblationConfig:
     concurrency: int = 8
     threads: int | None = None             # torch threads for --backend hf
     api_key_env: str = "OPENAI_API_KEY"
+    tensor_parallel_size: int | None = None   # vLLM engine options (--backend vllm)
+    max_model_len: int | None = None
+    gpu_memory_utilization: float | None = None
     audit: audit.AuditConfig = field(default_factory=audit.AuditConfig)
 
     def __post_init__(self):
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}")
-        if self.backend == "openai" and not self.base_urls:
-            raise ConfigError("--backend openai needs --base-url (or use --backend hf "
-                              "--model-path DIR)")
-        if self.backend == "hf" and not self.model_path:
-            raise ConfigError("--backend hf needs --model-path DIR (a transformers model)")
+        from reasonlens.ablate.engines import make_backend
+
+        make_backend(self)   # checks the backend name and what it needs
 
     def bias_limit(self) -> int | None:
         from reasonlens.ablate.backends import default_bias_limit
@@ -76,17 +77,6 @@ class AblationConfig:
         if self.max_bias_entries < 0:
             return default_bias_limit(self.base_urls)
         return self.max_bias_entries
-
-
-def make_tokenizer(cfg: AblationConfig):
-    from reasonlens.ablate.tokenizers import HFTokenizer, load_tokenizer
-
-    if cfg.tokenizer:
-        return HFTokenizer(cfg.tokenizer)
-    if cfg.backend in ("hf", "vllm"):
-        path = cfg.model_path or cfg.model
-        return HFTokenizer(path)
-    return load_tokenizer(base_url=cfg.base_urls[0], model=cfg.model, vocab_size=cfg.vocab_size)
 
 
 @dataclass
@@ -110,43 +100,11 @@ class _Cond:
                 "truncated": bool(self.bias_info and self.bias_info.get("truncated"))}
 
 
-def _generate(cfg: AblationConfig, cond: _Cond, problems: pl.DataFrame, sampling, path: Path,
-              progress: bool) -> dict[str, Any]:
-    import dataclasses
-
-    meta = cond.metadata(cfg.backend)
-    name = f"{cfg.model}#{cond.name}"
-    if cfg.backend == "hf":
-        from reasonlens.ablate.hf_backend import generate_traces
-
-        return generate_traces(problems, model_path=cfg.model_path, sampling=sampling,
-                               out_path=path, model_name=name, ban_ids=cond.ids,
-                               ban_sequences=cond.sequences, condition=meta,
-                               threads=cfg.threads, progress=progress)
-    bias = {int(i): -100.0 for i in cond.ids} or None
-    s = dataclasses.replace(sampling, logit_bias=bias)
-    if cfg.backend == "vllm":
-        from reasonlens.generate import run_generation_vllm
-
-        return run_generation_vllm(problems, cfg.model_path or cfg.model, s, path,
-                                   model_name=name, condition=meta, progress=progress)
-    from reasonlens.generate import run_generation
-
-    return run_generation(problems, _endpoint(cfg), s, path, model_name=name, condition=meta,
-                          progress=progress)
-
-
-def _endpoint(cfg: AblationConfig):
-    from reasonlens.endpoint import EndpointConfig
-
-    return EndpointConfig(base_urls=tuple(cfg.base_urls), model=cfg.model,
-                          concurrency=cfg.concurrency, api_key_env=cfg.api_key_env)
-
-
-def plan_conditions(cfg: AblationConfig, tok, *, echo: Callable[[str], None] = lambda s: None
+def plan_conditions(cfg: AblationConfig, tok, backend, *,
+                    echo: Callable[[str], None] = lambda s: None
                     ) -> tuple[list[_Cond], BanConfig, list[dict[str, Any]]]:
     """The banned conditions (none, categories, all) with their ids under the backend's rules
-    (sequences on the transformers backend; logit_bias with pieces and the entry limit
+    (exact sequences where the backend supports them; logit_bias with pieces and the entry limit
     elsewhere). Raises before any generation when a ban does not fit the limit."""
     from reasonlens.ablate.backends import limited_bias
     from reasonlens.ablate.presets import resolve_categories
@@ -160,49 +118,78 @@ def plan_conditions(cfg: AblationConfig, tok, *, echo: Callable[[str], None] = l
         conds.append(_Cond(c, "category", build_banset({c: terms}, tok, bconf, name=c)))
     if len(cats) > 1:
         conds.append(_Cond("all", "all", build_banset(cats, tok, bconf, name="all")))
-    limit = cfg.bias_limit() if cfg.backend != "hf" else None
     for c in conds[1:]:
-        if cfg.backend == "hf":
+        if backend.sequences_supported:
             c.ids, c.sequences = list(c.banset.single_ids), list(c.banset.sequences)
         else:
-            bias, c.bias_info = limited_bias(c.banset, limit=limit, over_limit=cfg.over_limit)
+            bias, c.bias_info = limited_bias(c.banset, limit=backend.bias_limit(),
+                                             over_limit=cfg.over_limit)
             c.ids = list(bias)
     return conds, bconf, data_files
+
+
+def _resume_traces(so, final_traces: Path) -> Path:
+    """The traces journal directory of this run: ``.DIR.resume/traces``, seeded from the
+    committed output's traces the first time (a rerun continues from them)."""
+    import shutil
+
+    tdir = so.resume_dir / "traces"
+    if not tdir.exists():
+        tdir.mkdir(parents=True)
+        if final_traces.is_dir():
+            for f in final_traces.iterdir():
+                if f.is_file():
+                    shutil.copy2(f, tdir / f.name)
+    return tdir
 
 
 def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress: bool = True,
                  echo: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run every condition, grade, audit; write the outputs; return ablation.json's content."""
-    from reasonlens.ablate.backends import check_ban
-    from reasonlens.ablate.control import output_frequencies, random_control_ids
+    from reasonlens.ablate.engines import make_backend
+    from reasonlens.io import stage_output
     from reasonlens.problems import load_benchmark
 
     out = Path(out_dir)
-    (out / "traces").mkdir(parents=True, exist_ok=True)
     problems = load_benchmark(cfg.benchmark, cfg.benchmark_source, limit=cfg.limit)
-    tok = make_tokenizer(cfg)
-    surfaces = tok.surfaces()
-    seqs_ok = cfg.backend == "hf"
-    conds, bconf, data_files = plan_conditions(cfg, tok, echo=echo)
-    main = conds[-1].banset
-    assert main is not None
-
+    backend = make_backend(cfg)
+    tok = backend.tokenizer()
+    conds, bconf, data_files = plan_conditions(cfg, tok, backend, echo=echo)
     config_rec = {"ablation": {k: v for k, v in asdict(cfg).items() if k != "audit"},
                   "audit": asdict(cfg.audit), "sampling": sampling.as_dict(),
                   "ban_config": asdict(bconf)}
-    prov = provenance(command="ablate", config=config_rec, data_files=data_files,
-                      inputs=[{**r, "benchmark": cfg.benchmark, "n_problems": problems.height}
-                              for r in input_records(cfg.benchmark_source or cfg.benchmark)])
-    coll = collateral_report(main, tok, sequences_supported=seqs_ok)
-    write_json(out / "collateral.json", {**coll, "provenance": prov})
+    inputs = [{**r, "benchmark": cfg.benchmark, "n_problems": problems.height}
+              for r in input_records(cfg.benchmark_source or cfg.benchmark)]
+    with stage_output(out, stage="ablate", inputs=inputs) as so:
+        prov = so.stamp(provenance(command="ablate", config=config_rec, data_files=data_files,
+                                   inputs=inputs))
+        tdir = _resume_traces(so, out / "traces")
+        try:
+            result = _run_conditions(cfg, backend, tok, conds, problems, sampling, so, tdir,
+                                     prov, progress=progress, echo=echo)
+        finally:
+            backend.close()
+        import shutil
+
+        shutil.move(str(tdir), str(so.path / "traces"))
+        so.write_json("ablation.json", result)
+    return result
+
+
+def _run_conditions(cfg, backend, tok, conds, problems, sampling, so, tdir: Path, prov, *,
+                    progress: bool, echo) -> dict[str, Any]:
+    from reasonlens.ablate.control import output_frequencies, random_control_ids
+
+    surfaces = tok.surfaces()
+    main = conds[-1].banset
+    assert main is not None
+    coll = collateral_report(main, tok, sequences_supported=backend.sequences_supported)
+    so.write_json("collateral.json", {**coll, "provenance": prov})
     echo(f"collateral: {coll['n_units_with_collateral']} of {coll['n_units']} banned units "
          f"also block {coll['n_words_blocked']} other vocabulary words (collateral.json)")
 
-    check = None
-    if cfg.backend == "openai" and cfg.check_ban:
-        main_cond = conds[-1]
-        check = check_ban(_endpoint(cfg), main, {i: -100.0 for i in main_cond.ids},
-                          surfaces=surfaces)
+    check = backend.check_ban(main, conds[-1].ids, surfaces)
+    if check is not None:
         echo(f"ban check on the first request: {check['status']} (probe word "
              f"{check['probe_word']!r}: {check['control_mentions']} mentions unbanned, "
              f"{check['banned_mentions']} banned)")
@@ -216,14 +203,16 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
     def gen(c: _Cond) -> None:
         echo(f"generating condition {c.name!r} ({len(c.ids)} ids"
              + (f", {len(c.sequences)} sequences" if c.sequences else "") + ")")
-        summaries[c.name] = _generate(cfg, c, problems, sampling,
-                                      out / "traces" / f"{c.name}.jsonl", progress)
+        summaries[c.name] = backend.generate(
+            problems, sampling, tdir / f"{c.name}.jsonl", model_name=f"{cfg.model}#{c.name}",
+            ids=c.ids, sequences=c.sequences, condition=c.metadata(backend.name),
+            progress=progress)
 
     for c in conds:
         gen(c)
     rinfo = None
     if cfg.random_control:
-        none_traces = _load(out / "traces" / "none.jsonl")
+        none_traces = _load(tdir / "none.jsonl")
         freq = output_frequencies(tok, audit.response_texts(none_traces).to_list())
         targets = sorted(set(conds[-1].ids) | {s[-1] for s in conds[-1].sequences})
         excl = {i for c in conds for i in c.ids} | {i for c in conds for s in c.sequences
@@ -235,10 +224,10 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
         conds.append(rc)
         gen(rc)
 
-    result = _evaluate(cfg, conds, out, tok, prov)
+    result = _evaluate(cfg, backend.name, conds, tdir, so, prov)
     result.update({
         "condition_order": [c.name for c in conds],
-        "benchmark": cfg.benchmark, "model": cfg.model, "backend": cfg.backend,
+        "benchmark": cfg.benchmark, "model": cfg.model, "backend": backend.name,
         "n_problems": problems.height, "samples_per_problem": sampling.n,
         "banset": {"name": main.name, "hash": main.hash, "tokenizer": tok.describe(),
                    "conditions": {c.name: {**c.banset.record(surfaces=surfaces),
@@ -246,7 +235,6 @@ def run_ablation(cfg: AblationConfig, sampling, out_dir: str | Path, *, progress
                                   for c in conds if c.banset is not None}},
         "random_control": rinfo, "ban_check": check, "generation": summaries,
         "provenance": prov})
-    write_json(out / "ablation.json", result)
     return result
 
 
@@ -256,8 +244,8 @@ def _load(path: Path) -> pl.DataFrame:
     return load_traces([str(path)], LoadOptions(allow_empty=True))
 
 
-def _evaluate(cfg: AblationConfig, conds: list[_Cond], out: Path, tok, prov
-              ) -> dict[str, Any]:
+def _evaluate(cfg: AblationConfig, backend_name: str, conds: list[_Cond], tdir: Path, so,
+              prov) -> dict[str, Any]:
     from reasonlens.grade import compute_metrics, grade_frame
 
     a = cfg.audit
@@ -265,11 +253,11 @@ def _evaluate(cfg: AblationConfig, conds: list[_Cond], out: Path, tok, prov
     graded: dict[str, pl.DataFrame] = {}
     traces: dict[str, pl.DataFrame] = {}
     for c in conds:
-        t = _load(out / "traces" / f"{c.name}.jsonl")
+        t = _load(tdir / f"{c.name}.jsonl")
         traces[c.name] = t
         g = grade_frame(t)
         graded[c.name] = g
-        write_parquet(g, out / "graded" / f"{c.name}.parquet", prov)
+        so.write_parquet(g, f"graded/{c.name}.parquet", prov)
     base = graded["none"]
     rows: dict[str, Any] = {}
     leak_frames, subs = [], []
@@ -285,7 +273,7 @@ def _evaluate(cfg: AblationConfig, conds: list[_Cond], out: Path, tok, prov
         delta = audit.paired_delta(g, base, n_boot=a.n_boot, seed=a.seed) \
             if c.name != "none" else {"delta": 0.0, "delta_ci": [0.0, 0.0]}
         rows[c.name] = {
-            **c.metadata(cfg.backend),
+            **c.metadata(backend_name),
             "accuracy": bm.get("accuracy"), "accuracy_ci": bm.get("accuracy_ci"),
             "delta_vs_none": delta["delta"], "delta_ci": delta["delta_ci"],
             "leakage_rate": int((per_resp["leak_count"] > 0).sum()) / n,
@@ -302,13 +290,13 @@ def _evaluate(cfg: AblationConfig, conds: list[_Cond], out: Path, tok, prov
             subs.append(audit.substitutions(traces[c.name], traces["none"], main.lexemes,
                                             condition=c.name, top=a.substitution_top,
                                             min_count=a.substitution_min_count))
-    write_parquet(pl.concat(leak_frames, how="vertical_relaxed").select(
+    so.write_parquet(pl.concat(leak_frames, how="vertical_relaxed").select(
         ["condition", "lexeme", "single_token", "responses", "exact", "obfuscated"]),
-        out / "leakage.parquet", prov)
+        "leakage.parquet", prov)
     sub_df = pl.concat(subs, how="vertical_relaxed") if subs else pl.DataFrame(
         schema={"condition": pl.String, "rank": pl.UInt32, "term": pl.String,
                 "banned": pl.Boolean})
-    write_parquet(sub_df, out / "substitutions.parquet", prov)
+    so.write_parquet(sub_df, "substitutions.parquet", prov)
     return {"conditions": rows}
 
 
@@ -330,24 +318,33 @@ def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 def plan_only(cfg: AblationConfig, out_dir: str | Path, *,
               echo: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """``--dry-run``: build the ban sets and the collateral report, write ``bansets.json`` and
-    ``collateral.json``, generate nothing."""
+    ``collateral.json``, generate nothing. Refused on the directory of a finished ablation (its
+    traces would be replaced)."""
+    from reasonlens.ablate.engines import make_backend
+    from reasonlens.io import stage_output
+
     out = Path(out_dir)
-    tok = make_tokenizer(cfg)
+    if (out / "ablation.json").exists():
+        raise OutputError(f"{out} holds a finished ablation; give --dry-run another --out",
+                          path=str(out))
+    backend = make_backend(cfg)
+    tok = backend.tokenizer()
     surfaces = tok.surfaces()
-    conds, bconf, data_files = plan_conditions(cfg, tok, echo=echo)
+    conds, bconf, data_files = plan_conditions(cfg, tok, backend, echo=echo)
     main = conds[-1].banset
-    prov = provenance(command="ablate --dry-run", config={
-        "ablation": {k: v for k, v in asdict(cfg).items() if k != "audit"},
-        "ban_config": asdict(bconf)}, data_files=data_files)
-    coll = collateral_report(main, tok, sequences_supported=cfg.backend == "hf")
-    write_json(out / "collateral.json", {**coll, "provenance": prov})
-    plan = {"backend": cfg.backend, "tokenizer": tok.describe(),
-            "conditions": {c.name: {**c.metadata(cfg.backend),
-                                    "coverage": dict(c.banset.coverage),
-                                    "banset": c.banset.record(surfaces=surfaces),
-                                    "bias": c.bias_info}
-                           for c in conds if c.banset is not None},
-            "collateral": {k: v for k, v in coll.items() if k != "units"},
-            "provenance": prov}
-    write_json(out / "bansets.json", plan)
+    with stage_output(out, stage="ablate --dry-run") as so:
+        prov = so.stamp(provenance(command="ablate --dry-run", config={
+            "ablation": {k: v for k, v in asdict(cfg).items() if k != "audit"},
+            "ban_config": asdict(bconf)}, data_files=data_files))
+        coll = collateral_report(main, tok, sequences_supported=backend.sequences_supported)
+        so.write_json("collateral.json", {**coll, "provenance": prov})
+        plan = {"backend": backend.name, "tokenizer": tok.describe(),
+                "conditions": {c.name: {**c.metadata(backend.name),
+                                        "coverage": dict(c.banset.coverage),
+                                        "banset": c.banset.record(surfaces=surfaces),
+                                        "bias": c.bias_info}
+                               for c in conds if c.banset is not None},
+                "collateral": {k: v for k, v in coll.items() if k != "units"},
+                "provenance": prov}
+        so.write_json("bansets.json", plan)
     return plan

@@ -18,7 +18,8 @@ import click
               help="openai: an OpenAI-compatible server with logit_bias (default when "
               "--base-url is given); hf: transformers generate on CPU/GPU with a logits "
               "processor that also blocks multi-token sequences (default with --model-path); "
-              "vllm: vLLM offline with SamplingParams(logit_bias) (needs a GPU).")
+              "vllm: one vLLM offline engine for every condition, the ban in each request's "
+              "SamplingParams(logit_bias) (needs a GPU).")
 @click.option("--base-url", "base_urls", multiple=True, help="OpenAI-compatible base URL, "
               "e.g. http://127.0.0.1:8000/v1 (repeatable: requests are spread over them).")
 @click.option("--model-path", help="transformers model directory (--backend hf) or vLLM model "
@@ -54,6 +55,12 @@ import click
 @click.option("--seed", type=int, default=0, help="Base sampling seed (sample s uses seed+s).")
 @click.option("--template", default="boxed_cot", help="Prompt template (prompts/templates).")
 @click.option("--concurrency", type=int, default=8, help="Concurrent requests per run.")
+@click.option("--tensor-parallel-size", type=click.IntRange(1), help="--backend vllm: GPUs "
+              "per model (vLLM's default: 1). One engine serves every condition.")
+@click.option("--max-model-len", type=click.IntRange(1), help="--backend vllm: context length "
+              "(default: the model's; set it to prompt + --max-tokens to save KV-cache memory).")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
+              help="--backend vllm: share of GPU memory for the engine (vLLM's default 0.9).")
 @click.option("--threads", type=int, help="torch CPU threads for --backend hf (default: "
               "torch's; on a busy shared CPU 1 is often fastest).")
 @click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding "
@@ -109,9 +116,13 @@ def command(**kw) -> None:
         max_bias_entries=kw["max_bias_entries"], over_limit=kw["over_limit"],
         check_ban=not kw["no_ban_check"], concurrency=kw["concurrency"],
         api_key_env=kw["api_key_env"], threads=kw["threads"],
+        tensor_parallel_size=kw["tensor_parallel_size"], max_model_len=kw["max_model_len"],
+        gpu_memory_utilization=kw["gpu_memory_utilization"],
         audit=AuditConfig(n_boot=kw["n_boot"], seed=kw["seed"],
                           substitution_min_count=kw["min_count"]))
-    if cfg.bias_limit() is not None and backend != "hf":
+    from reasonlens.ablate.engines import make_backend
+
+    if make_backend(cfg).bias_limit() is not None:
         echo(f"logit_bias entry limit: {cfg.bias_limit()} (--max-bias-entries); multi-token "
              "forms are banned through sub-word pieces only on this backend")
     if kw["dry_run"]:

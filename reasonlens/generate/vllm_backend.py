@@ -110,16 +110,17 @@ def run_generation_vllm(problems: pl.DataFrame, model: str, sampling: SamplingCo
     not free GPU memory between engines in one process); otherwise one is started with
     ``engine_kwargs`` when there is work to do. A resume with other settings (model, template,
     sampling, condition) is refused before anything starts, as on the HTTP backend.
-    Raises MissingDependencyError (naming the ``gpu`` extra) where vLLM cannot be imported.
+    Raises MissingDependencyError (naming the ``gpu`` extra) where vLLM cannot be imported and
+    there is work left.
     """
     out = Path(out_path)
     template = load_template(sampling.template)
     name = model_name or model
     fingerprint = fingerprint_of(name, model, sampling, template, condition)
     check_resume(out, fingerprint)
-    vllm = import_vllm()
     done, info = repair_and_scan(out)
     reqs = build_vllm_requests(problems, sampling, done, template)
+    vllm = import_vllm() if reqs else None   # a finished output needs no engine
     prov = provenance(command="generate --backend vllm", config={
         "sampling": sampling.as_dict(), "model": model, "engine": engine_kwargs or {},
         "condition": condition}, data_files=[template.record()], extra_packages=("vllm",))

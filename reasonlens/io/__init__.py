@@ -86,7 +86,7 @@ KNOWN_OUTPUT_FILES = frozenset({
     "metrics.json", "judgments.parquet", "instances.parquet", "agreement.json",
     "agreement_responses.parquet", "ablation.json", "collateral.json", "bansets.json",
     "substitutions.parquet", "leaks.parquet", "stats.json", "responses.partial.parquet",
-    "terms.partial.parquet", "graded", MANIFEST,
+    "terms.partial.parquet", "graded", "traces", "leakage.parquet", MANIFEST,
 })
 MARKER_FILES = ("summary.json", "metrics.json", "judgments.parquet", "agreement.json",
                 "ablation.json", "stats.json", MANIFEST)
