@@ -4,7 +4,8 @@ Split as in lm-evaluation-harness: :func:`build_chat_request` and :func:`parse_c
 pure and tested without a network; :class:`EndpointPool` only sends. The pool spreads requests over
 one or more base URLs (least in-flight first), bounds concurrency, retries 429/5xx/timeouts/
 connection errors/unparseable bodies with exponential backoff and full jitter, honours
-``Retry-After``, and accounts token usage. API keys come from the environment only and are never
+``Retry-After`` up to ``backoff_max`` (saying so on stderr when it caps a wait), refuses reply
+bodies over ``max_response_bytes``, and accounts token usage. API keys come from the environment only and are never
 returned, logged or stored.
 """
 
@@ -42,6 +43,7 @@ class EndpointConfig:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     concurrency: int = 8
+    max_response_bytes: int = 16 << 20  # a larger reply body is refused, never parsed or cached
 
     def __post_init__(self):
         if not self.base_urls:
@@ -175,14 +177,21 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
                   rng: random.Random) -> float:
-    """Full-jitter exponential backoff, never shorter than the server's Retry-After."""
+    """Full-jitter exponential backoff; honours the server's Retry-After up to ``cap``.
+
+    Never longer than ``cap`` (``backoff_max``): a ``Retry-After: 3600`` or an HTTP date in 2099
+    would otherwise stall the run for hours (the caller says so when it caps a wait)."""
     delay = rng.uniform(0, min(cap, base * (2 ** attempt)))
     if retry_after is not None:
-        delay = max(delay, min(retry_after, max(cap, retry_after)))
-    return delay
+        delay = max(delay, min(retry_after, cap))
+    return min(delay, cap)
 
 
 # --- sending ----------------------------------------------------------------------------------
+
+class _TooLarge(Exception):
+    """A reply body over ``EndpointConfig.max_response_bytes``."""
+
 
 @dataclass
 class Usage:
@@ -268,11 +277,13 @@ class EndpointPool:
                 self._inflight[url] += 1
                 try:
                     self.usage.requests += 1
-                    r = await self._client.post(url + path, content=payload,
-                                                headers=self._headers())
+                    r = await self._post(url + path, payload)
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     last_err = f"{type(exc).__name__}: {exc}"
                     r = None
+                except _TooLarge as exc:
+                    self.usage.failures += 1
+                    raise EndpointError(f"{url}{path}: {exc}") from exc
                 finally:
                     self._inflight[url] -= 1
             if r is not None:
@@ -298,11 +309,38 @@ class EndpointPool:
             avoid = url if len(self._inflight) > 1 else None
             delay = backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max,
                                   retry_after, self._rng)
-            log.info("retrying %s after %s (attempt %d, sleeping %.2fs)", path, last_err,
-                     attempt + 1, delay)
+            if retry_after is not None and retry_after > self.config.backoff_max:
+                log.warning("%s asked to wait %.0f s (Retry-After); waiting %.1f s instead (the "
+                            "backoff cap), attempt %d of %d", url, retry_after, delay,
+                            attempt + 1, retries + 1)
+            elif delay >= 10:
+                log.warning("retrying %s after %s (attempt %d, sleeping %.1f s)", path,
+                            last_err[:200], attempt + 1, delay)
+            else:
+                log.info("retrying %s after %s (attempt %d, sleeping %.2fs)", path, last_err,
+                         attempt + 1, delay)
             await asyncio.sleep(delay)
         self.usage.failures += 1
         raise EndpointError(f"{path} failed after {retries + 1} attempts: {last_err}")
+
+    async def _post(self, url: str, payload: bytes) -> httpx.Response:
+        """POST and read the body, refusing one larger than ``max_response_bytes`` (checked on
+        Content-Length and while reading, so a huge body is never held, parsed or cached)."""
+        limit = self.config.max_response_bytes
+        assert self._client is not None
+        async with self._client.stream("POST", url, content=payload,
+                                       headers=self._headers()) as r:
+            length = r.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > limit:
+                raise _TooLarge(f"reply body of {int(length)} bytes exceeds the limit of {limit}")
+            chunks, size = [], 0
+            async for chunk in r.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge(f"reply body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+        return httpx.Response(r.status_code, headers=r.headers, content=b"".join(chunks),
+                              request=r.request)
 
     async def chat(self, body: dict[str, Any], *, max_retries: int | None = None) -> ChatResponse:
         data, _ = await self.post_json("/chat/completions", body, max_retries=max_retries)

@@ -167,3 +167,58 @@ def test_pool_gives_up_with_clear_error(canned_servers):
             asyncio.run(go401())
     finally:
         proxy.close()
+
+
+def test_retry_after_is_capped_and_said_at_normal_verbosity(caplog):
+    """Issue 11: Retry-After 3600 or a date in 2099 slept for that long, silently."""
+    import logging
+
+    import httpx
+
+    rng = random.Random(0)
+    assert backoff_delay(0, 1.0, 8.0, 3600.0, rng) == 8.0
+    far = retry_after_seconds("Thu, 01 Jan 2099 00:00:00 GMT")
+    assert far > 1e9 and backoff_delay(3, 1.0, 0.05, far, rng) == 0.05
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"Retry-After": "3600"})
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}}]})
+
+    cfg = EndpointConfig(base_urls=("http://judge.test/v1",), model="m", backoff_max=0.05)
+
+    async def go():
+        async with EndpointPool(cfg, seed=0, transport=httpx.MockTransport(handler)) as pool:
+            return await pool.chat(build_chat_request("m", [{"role": "user", "content": "x"}]))
+
+    with caplog.at_level(logging.WARNING, logger="reasonlens.endpoint"):
+        r = asyncio.run(go())
+    assert r.choices[0].text == "ok" and len(calls) == 2
+    assert any("asked to wait 3600 s" in m and "waiting 0.1 s instead" in m
+               for m in caplog.messages)
+
+
+def test_oversized_reply_body_is_refused_before_it_is_parsed():
+    import httpx
+
+    big = b'{"choices": [{"message": {"content": "' + b"x" * 5000 + b'"}}]}'
+    async def chunks():  # no Content-Length: the limit is enforced while reading
+        yield big[:2000]
+        yield big[2000:]
+
+    for body in (big, "chunks"):
+        def handler(request, body=body):
+            return httpx.Response(200, content=chunks() if body == "chunks" else body)
+
+        cfg = EndpointConfig(base_urls=("http://judge.test/v1",), model="m",
+                             max_response_bytes=4096)
+
+        async def go():
+            async with EndpointPool(cfg, transport=httpx.MockTransport(handler)) as pool:
+                return await pool.chat(build_chat_request("m", [{"role": "user",
+                                                                 "content": "x"}]))
+
+        with pytest.raises(EndpointError, match="exceeds the limit of 4096"):
+            asyncio.run(go())
