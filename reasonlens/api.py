@@ -244,7 +244,8 @@ def grade(traces: Source, *, benchmark: str | None = None,
     (joined on problem_id, else on the problem text). Returns frame ``graded`` (the traces plus
     extracted, correct, grade_reason, answer_type) and the metrics as the summary.
     """
-    from reasonlens.grade import GradeConfig, compute_metrics, grade_frame
+    from reasonlens.grade import GradeConfig, grade_frame
+    from reasonlens.grade.run import GradeRunConfig, grade_metrics
     from reasonlens.provenance import file_hash, provenance
 
     if benchmark_source and not benchmark:
@@ -265,12 +266,13 @@ def grade(traces: Source, *, benchmark: str | None = None,
                            "hash": file_hash(benchmark_source) if benchmark_source else None})
     with _Bar(progress, "grading") as tick:
         graded = grade_frame(df, config, progress=tick)
-    metrics = compute_metrics(graded, ks=ks, n_boot=n_boot, seed=seed)
+    metrics, warnings = grade_metrics(graded, GradeRunConfig(  # as `reasonlens grade` does
+        grade=config, ks=tuple(ks) if ks else None, n_boot=n_boot, seed=seed))
     prov = provenance(command="grade (python api)",
                       config={**config.as_dict(), "benchmark": benchmark, "ks": ks,
                               "n_boot": n_boot, "seed": seed},
                       data_files=data_files, inputs=_frame_input(df))
-    metrics["grading"] = {"join": join_info}
+    metrics["grading"] = {"join": join_info, "warnings": warnings}
     return StageResult("grade", {"graded": graded}, metrics, prov)
 
 

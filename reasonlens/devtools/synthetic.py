@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from reasonlens.io import write_json, write_parquet
-from reasonlens.schema import BEHAVIOURS
+from reasonlens.schema import BEHAVIOURS, TERMS_SCHEMA, conform, judgment_frame, responses_schema
 
 LEXICON = {
     "connectors": ["but", "alternatively", "however", "so", "therefore", "because", "then", "if"],
@@ -119,11 +119,8 @@ def synthetic_frames(cfg: SyntheticConfig = SyntheticConfig()) -> dict[str, pl.D
         resp[f"{cat}_reasoning"] = np.floor(cat_total * 0.85).astype(np.int64).tolist()
         resp[f"{cat}_answer"] = (cat_total - np.array(resp[f"{cat}_reasoning"])).tolist()
         resp[f"{cat}_per_1k"] = (cat_total / words * 1000).tolist()
-    responses = pl.DataFrame(resp)
-    terms = pl.DataFrame(term_rows, schema={"id": pl.String, "model": pl.String,
-                                            "benchmark": pl.String, "problem_id": pl.String,
-                                            "category": pl.String, "term": pl.String,
-                                            "part": pl.String, "count": pl.Int64})
+    responses = conform(pl.DataFrame(resp), responses_schema(list(LEXICON)))
+    terms = pl.DataFrame(term_rows, schema=TERMS_SCHEMA)
     beh_total = responses["connectors"].to_numpy()
     logit = 0.8 - diff + 0.15 * np.log1p(beh_total) - 0.2 * (mi == 1)
     correct = rng.random(n) < 1 / (1 + np.exp(-logit))
@@ -134,18 +131,14 @@ def synthetic_frames(cfg: SyntheticConfig = SyntheticConfig()) -> dict[str, pl.D
                   dtype=pl.Boolean),
         pl.Series("grade_reason", reason.tolist()), pl.lit("42").alias("gold"),
         pl.lit("42").alias("extracted"))
-    judg = responses.select("id", "model", "benchmark", "problem_id", "sample")
+    per_b = {}
     for bi, bname in enumerate(BEHAVIOURS):
         mu = (0.8 + 0.4 * bi) * ratio * np.exp(0.5 * peff)
         cnt = rng.poisson(mu)
         status = np.where(rng.random(n) < 0.02, "parse_error", "ok")
-        judg = judg.with_columns(
-            pl.Series(f"{bname}_count", [int(c) if s == "ok" else None
-                                         for c, s in zip(cnt, status)], dtype=pl.Int64),
-            pl.Series(f"{bname}_status", status.tolist()),
-            pl.lit("[]").alias(f"{bname}_instances"))
-    judg = judg.with_columns(pl.lit("offline-detector@synthetic").alias("judge"),
-                             pl.lit(1).alias("n_chunks"))
+        per_b[bname] = {"count": [int(c) if s == "ok" else None for c, s in zip(cnt, status)],
+                        "status": status.tolist(), "instances": ["[]"] * n}
+    judg = judgment_frame(responses, per_b, judge="offline-detector@synthetic", n_chunks=[1] * n)
     return {"responses": responses, "terms": terms, "graded": graded, "judgments": judg}
 
 
