@@ -53,3 +53,14 @@ def test_os_error_naming_a_file_is_one_clear_line(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("reasonlens.lexcount.run.score_batch", denied)
     code, err = _run(["score", str(traces), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and err.strip() == f"Error: score: Permission denied: {traces}"
+
+
+def test_diff_with_an_unknown_model_lists_the_models_present(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.delenv("REASONLENS_RAISE_ERRORS", raising=False)
+    example = Path(__file__).resolve().parent.parent / "examples" / "traces.jsonl"
+    code, err = _run(["diff", str(example), "--a", "distiled-32b", "--b",
+                      "zero-rl-32b-example"], capsys)
+    assert code == 2 and "no response matches group A (model=distiled-32b)" in err
+    assert "model values present: distilled-32b-example, zero-rl-32b-example" in err

@@ -188,3 +188,31 @@ def test_duplicate_ids_and_inputs_given_twice_are_refused(tmp_path):
     assert load_traces([str(q), str(copy)], LoadOptions(on_duplicate="keep-first"),
                        report).height == 2
     assert report.skipped_sources == [str(copy)]
+
+
+def test_reading_a_stage_output_back_does_not_double_count(tmp_path):
+    """Issue 11: `score graded.parquet` took `reasoning` as extra reasoning (words doubled), and
+    a directory holding an earlier grade output was read twice over."""
+    traces = tmp_path / "runs" / "t.jsonl"
+    traces.parent.mkdir()
+    traces.write_text("".join(json.dumps(
+        {"model": "m", "problem_id": f"p{i}", "gold": "1",
+         "response": "<think>Wait, maybe two. Hmm.</think> So \\boxed{1}."}) + "\n"
+        for i in range(5)))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["score", str(traces), "-o", str(tmp_path / "s1"), "-q"]
+                         ).exit_code == 0
+    grade_out = traces.parent / "grade"
+    assert runner.invoke(cli, ["grade", str(traces), "-o", str(grade_out), "-q", "--n-boot",
+                               "0"]).exit_code == 0
+    res = runner.invoke(cli, ["score", str(grade_out / "graded.parquet"), "-o",
+                              str(tmp_path / "s2"), "-q"])
+    assert res.exit_code == 0, res.output
+    a = pl.read_parquet(tmp_path / "s1" / "responses.parquet")
+    b = pl.read_parquet(tmp_path / "s2" / "responses.parquet")
+    assert b["words"].to_list() == a["words"].to_list()
+    assert b["id"].to_list() == a["id"].to_list()
+    res = runner.invoke(cli, ["score", str(traces.parent), "-o", str(tmp_path / "s3"), "-q",
+                              "--on-error", "skip"])
+    assert res.exit_code == 0, res.output
+    assert pl.read_parquet(tmp_path / "s3" / "responses.parquet").height == 5

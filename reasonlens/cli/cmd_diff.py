@@ -100,6 +100,7 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
     hasher.start()
     counts: dict[str, Any] = {}
     names: dict[str, str] = {}
+    present: dict[str, set] = {}  # values seen in each selecting column, for the error message
     total = input_bytes(list(inputs))
     with progress("reading", total=total) as bar:
         task = bar.add_task("reading", total=total)
@@ -113,6 +114,8 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
                                                                                orders))
             else:
                 for side, (col, values) in specs.items():
+                    if len(present.setdefault(col, set())) < 50:
+                        present[col].update(_column(batch, col).drop_nulls().unique().to_list())
                     mask = _column(batch, col).is_in(list(values)).fill_null(False)
                     sel = text.filter(mask)
                     if len(sel):
@@ -130,7 +133,11 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
         label_b = f"{specs['b'][0]}={','.join(sorted(specs['b'][1]))}"
         for side, label in (("a", label_a), ("b", label_b)):
             if side not in counts:
-                raise ConfigError(f"no response matches group {side.upper()} ({label})")
+                col = specs[side][0]
+                seen = sorted(map(str, present.get(col, ())))
+                raise ConfigError(f"no response matches group {side.upper()} ({label}); "
+                                  f"{col} values present: {', '.join(seen[:20]) or 'none'}"
+                                  f"{' ...' if len(seen) > 20 else ''}")
     full = log_odds_from_counts(counts["a"], counts["b"], min_count=min_count,
                                 prior_scale=prior_scale)
     shown = pl.concat([full.filter(pl.col("z") > 0).head(top),

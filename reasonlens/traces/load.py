@@ -23,7 +23,7 @@ from reasonlens.errors import ConfigError, InputError
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields)
-from reasonlens.traces.model import gold_text, join_reasoning, split_reasoning
+from reasonlens.traces.model import THINK_CLOSE, gold_text, join_reasoning, split_reasoning
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -258,6 +258,8 @@ class _RowBuilder:
                                     required=True)
                 reasoning = _as_text(self._get(rec, "reasoning", el), "reasoning", path, line,
                                      required=False)
+                if reasoning and already_holds(response, reasoning):
+                    reasoning = None  # e.g. a reasonlens output read back: count it once
             if not response.strip() and not (reasoning or "").strip() \
                     and not self.options.allow_empty:
                 raise InputError("empty response", path=path, line=line, field=rname)
@@ -291,6 +293,15 @@ class _RowBuilder:
                 "source": path, "source_line": line, "step": step,
             })
         return out
+
+
+def already_holds(response: str, reasoning: str) -> bool:
+    """True when ``response`` already contains ``reasoning`` inside its think block (a stage
+    output's ``response`` + ``reasoning`` columns, or a dump with both forms): taking the field
+    as extra reasoning would count every word of it twice."""
+    close = response.find(THINK_CLOSE)
+    r = reasoning.strip()
+    return close >= 0 and bool(r) and r in response[:close]
 
 
 def _chat_prompt(v: Any) -> str | None:

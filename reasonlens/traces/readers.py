@@ -92,10 +92,10 @@ def iter_records(source: str, split: str | None = None, progress: Progress = Non
                 or (p / "dataset_dict.json").exists():
             yield from read_hf_dataset(source, split)
             return
-        files = sorted(f for f in p.rglob("*") if f.is_file() and _readable(f.name.lower()))
+        files = data_files(p)
         if not files:
-            raise ConfigError(f"{p}: directory holds no .jsonl/.json/.parquet files and is not a "
-                              "saved datasets directory")
+            raise ConfigError(f"{p}: directory holds no .jsonl/.json/.parquet trace files and is "
+                              "not a saved datasets directory")
         for f in files:
             yield from iter_records(str(f), split, progress)
         return
@@ -127,13 +127,47 @@ def expand_sources(sources: list[str]) -> list[str]:
         p = Path(source)
         if p.is_dir() and not ((p / "dataset_info.json").exists() or (p / "state.json").exists()
                                or (p / "dataset_dict.json").exists()):
-            files = sorted(f for f in p.rglob("*") if f.is_file() and _readable(f.name.lower()))
+            files = data_files(p)
             if not files:
-                raise ConfigError(f"{p}: directory holds no .jsonl/.json/.parquet files and is "
-                                  "not a saved datasets directory")
+                raise ConfigError(f"{p}: directory holds no .jsonl/.json/.parquet trace files "
+                                  "(stage outputs are left out) and is not a saved datasets "
+                                  "directory")
             out.extend(str(f) for f in files)
         else:
             out.append(source)
+    return out
+
+
+def _stage_output_dir(d: Path) -> bool:
+    """A directory written by a reasonlens stage (its files are outputs, not traces)."""
+    from reasonlens.io import MANIFEST
+
+    if d.name.startswith(".") or d.name.endswith(".partial") or (d / MANIFEST).exists():
+        return True
+    has = lambda *names: all((d / n).exists() for n in names)  # noqa: E731
+    return has("summary.json", "responses.parquet") or has("metrics.json", "graded.parquet") \
+        or has("judgments.parquet") or has("ablation.json") or has("agreement.json")
+
+
+def data_files(directory: Path) -> list[Path]:
+    """The trace files of a directory, sorted: stage outputs inside it (``out/grade/...``),
+    hidden and partial directories are not traces and are left out (reading a grade output as
+    traces would count its responses a second time)."""
+    out, skipped = [], []
+    for f in sorted(directory.rglob("*")):
+        if not f.is_file() or not _readable(f.name.lower()):
+            continue
+        parents = [p for p in f.relative_to(directory).parents if str(p) != "."]
+        if _stage_output_dir(f.parent) or any(q.startswith(".") for q in (p.name for p in parents)):
+            skipped.append(f)
+            continue
+        out.append(f)
+    if skipped:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s: left out %d file(s) of reasonlens stage outputs (e.g. %s); pass such a file "
+            "explicitly to read it as traces", directory, len(skipped), skipped[0])
     return out
 
 
