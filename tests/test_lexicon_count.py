@@ -62,6 +62,7 @@ def test_user_lexicon_from_path(tmp_path):
     ('name = "x"\nversion = "1"\nterms = [3]', "must be a string"),
     ('name = "Bad-Name"\nversion = "1"\nterms = ["a"]', "lower-case identifier"),
     ('name = "words"\nversion = "1"\nterms = ["a"]', "reserved"),
+    ('name = "step"\nversion = "1"\nterms = ["a"]', "reserved"),  # a responses column too
     ('version = "1"\nterms = ["a"]', "'name' is required"),
 ])
 def test_bad_lexicon_files_are_rejected_naming_the_file(tmp_path, body, message):

@@ -24,15 +24,12 @@ from typing import Any
 
 from reasonlens import registry
 from reasonlens.errors import ConfigError
+from reasonlens.schema import TERMS_SCHEMA, responses_schema
 
 KIND = "lexicon"
 
-# Column names a lexicon name may not take (they are score columns already).
-RESERVED_NAMES = frozenset({
-    "id", "model", "benchmark", "problem_id", "sample", "finish_reason", "think_closed",
-    "completion_tokens", "words", "words_reasoning", "words_answer", "terms", "row", "category",
-    "term", "part", "count",
-})
+# Column names a lexicon name may not take (they are score columns already, see schema.py).
+RESERVED_NAMES = frozenset({*responses_schema(()), *TERMS_SCHEMA, "terms", "row"})
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LATEX_RE = re.compile(r"^\\[A-Za-z]+$")
