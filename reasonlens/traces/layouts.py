@@ -151,8 +151,15 @@ def detect_layout(record: Any) -> FieldMapping:
     if not isinstance(record, dict):
         raise ConfigError(f"cannot detect a layout: a record is a {type(record).__name__}, "
                           "not an object")
+    from reasonlens.traces.formats import lighteval_layout
+
     fields: dict[str, str] = {}
     layout = "flat"
+    known = lighteval_layout(record)
+    if known is not None:
+        layout, fields = known
+        fields = {**fields, **optional_fields(record, fields, layout)}
+        return FieldMapping(fields=fields, layout=layout)
     choices = record.get("choices")
     outputs = record.get("outputs")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):

@@ -21,6 +21,8 @@ import polars as pl
 
 from reasonlens.errors import ConfigError, InputError
 from reasonlens.schema import TRACE_SCHEMA
+from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path,
+                                       lighteval_task_from_name)
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields)
 from reasonlens.traces.model import THINK_CLOSE, gold_text, join_reasoning, split_reasoning
@@ -191,8 +193,10 @@ class _RowBuilder:
         self._keys: frozenset = frozenset()
         self.options = options
         self.source = source
-        self.default_model = options.model or mapping.default_model or _stem(source)
-        self.default_benchmark = options.benchmark or mapping.default_benchmark or "unknown"
+        self.default_model = options.model or mapping.default_model \
+            or lighteval_model_from_path(source) or _stem(source)
+        self.default_benchmark = options.benchmark or mapping.default_benchmark \
+            or lighteval_task_from_name(source) or "unknown"
         expand = [p for p in self.m.values() if "[]" in p]
         self.expand_prefix = _split_path(expand[0])[0] if expand else None
         self.counters: dict[tuple, int] = counters if counters is not None else {}
@@ -244,6 +248,8 @@ class _RowBuilder:
         step = _as_step(self._get(rec, "step"), path, line)
         rec_id = _as_label(self._get(rec, "id"), "id", path, line)
         gold = gold_text(self._get(rec, "gold"))
+        if gold is None and self.layout == "lighteval":
+            gold = gold_text(lighteval_gold(rec))
         meta = {k: v for k, v in rec.items() if k not in self.used_top
                 and (v is None or isinstance(v, (bool, int, float))
                      or (isinstance(v, str) and len(v) <= 512))}
@@ -318,7 +324,7 @@ def _chat_prompt(v: Any) -> str | None:
 
 def _stem(source: str) -> str:
     name = Path(source).name
-    for suf in (".gz", ".jsonl", ".ndjson", ".json", ".parquet"):
+    for suf in (".gz", ".jsonl", ".ndjson", ".json", ".parquet", ".eval"):
         if name.endswith(suf):
             name = name[: -len(suf)]
     return name or source

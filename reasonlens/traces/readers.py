@@ -15,6 +15,7 @@ from typing import Any
 
 from reasonlens.errors import ConfigError, InputError
 from reasonlens.records import JSONL_SUFFIXES, iter_json_records, iter_jsonl
+from reasonlens.traces.formats import is_inspect_log, read_inspect_eval, read_inspect_json
 
 Item = tuple[int, Any, bytes | None]
 Progress = Callable[[str, int], None] | None
@@ -103,12 +104,22 @@ def iter_records(source: str, split: str | None = None, progress: Progress = Non
         if name.endswith(JSONL_SUFFIXES):
             yield from iter_jsonl(p, progress)
         elif name.endswith((".json", ".json.gz")):
-            yield from iter_json_records(p, progress)
+            items = iter_json_records(p, progress)
+            first = next(items, None)
+            if first is not None and is_inspect_log(first[1]):
+                yield from read_inspect_json(first[1])  # one document: an inspect_ai log
+                return
+            if first is not None:
+                yield first
+            yield from items
+        elif name.endswith(".eval"):
+            yield from read_inspect_eval(p)
         elif name.endswith(".parquet"):
             yield from read_parquet(p, progress)
         else:
             raise ConfigError(f"{p}: unknown input format; use .jsonl, .jsonl.gz, .json, "
-                              ".parquet, a saved datasets directory, or hf://OWNER/NAME")
+                              ".parquet, an inspect_ai .eval log, a saved datasets directory, "
+                              "or hf://OWNER/NAME")
         return
     if source.startswith("hf://"):
         yield from read_hf_dataset(source, split)
@@ -173,4 +184,4 @@ def data_files(directory: Path) -> list[Path]:
 
 def _readable(name: str) -> bool:
     return name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz",
-                          ".parquet"))
+                          ".parquet", ".eval"))
