@@ -27,31 +27,124 @@ def _f(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def _group_stats(responses: pl.LazyFrame, by: list[str], cats: list[str], behaviours: list[str]
-                 ) -> pl.DataFrame:
-    aggs = [pl.len().alias("n_responses"), pl.col("words").sum().alias("words")]
-    for c in cats:
-        x = pl.col(c).cast(pl.Float64)
-        aggs += [x.sum().alias(f"{c}__sum"), x.mean().alias(f"{c}__mean"),
-                 (pl.col(c) > 0).mean().alias(f"{c}__share"), x.median().alias(f"{c}__median")]
-    for b in behaviours:
-        x = pl.col(f"{b}_count").cast(pl.Float64)
-        aggs += [x.mean().alias(f"{b}__bmean"), (x > 0).mean().alias(f"{b}__bshare"),
-                 x.is_null().sum().alias(f"{b}__missing"),
-                 x.is_not_null().sum().alias(f"{b}__judged")]
-    return responses.group_by(by).agg(aggs).sort(by).collect()
+PARTIAL_SCHEMA = {"kind": pl.String, "model": pl.String, "benchmark": pl.String,
+                  "name": pl.String, "term": pl.String, "value": pl.Int64, "n": pl.Int64,
+                  "total": pl.Float64}
+_KEYS = ["kind", "model", "benchmark", "name", "term", "value"]
 
 
-def _term_stats(terms: pl.LazyFrame, by: list[str], parts: str) -> dict[tuple, dict]:
-    t = terms if parts == "all" else terms.filter(pl.col("part") == parts)
-    df = (t.group_by(by + ["category", "term"])
-          .agg(pl.col("count").sum().alias("total"), pl.col("id").n_unique().alias("n_any"))
-          .collect())
-    out: dict[tuple, dict] = {}
-    for row in df.iter_rows(named=True):
+def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
+                   categories: list[str] | tuple[str, ...], *, parts: str = "all") -> pl.DataFrame:
+    """Additive counts per (model, benchmark) of one batch of scored responses and its terms.
+
+    Long rows of :data:`PARTIAL_SCHEMA`; every figure is a count or a sum, so partials of any
+    split of the responses merge by adding (:func:`merge_partials`), and the rates, means and
+    medians are computed once, after the merge (:func:`summary_from_partials`):
+
+    - ``group``: ``n`` responses, ``total`` words;
+    - ``cat`` (name C): ``n`` responses with C > 0, ``total`` sum of C;
+    - ``hist`` (name C, value v): ``n`` responses with C == v (the exact median after merging);
+    - ``term`` (name C, term t): ``n`` responses with t, ``total`` hits of t (ids are unique,
+      and all rows of a response are in one batch);
+    - ``beh`` (name B, term judged/positive/missing, value: B's column position): responses
+      judged (``total``: sum of B_count), judged with B_count > 0, and missing.
+    """
+    r, t = responses.lazy(), terms.lazy()
+    g = ["model", "benchmark"]
+    frames = [r.group_by(g).agg(pl.lit("group").alias("kind"), pl.len().alias("n"),
+                                pl.col("words").cast(pl.Float64).sum().alias("total"))]
+    for c in categories:
+        x = pl.col(c)
+        frames.append(r.group_by(g).agg(pl.lit("cat").alias("kind"), pl.lit(c).alias("name"),
+                                        (x > 0).sum().alias("n"),
+                                        x.cast(pl.Float64).sum().alias("total")))
+        frames.append(r.group_by(g + [x.cast(pl.Int64).alias("value")])
+                      .agg(pl.lit("hist").alias("kind"), pl.lit(c).alias("name"),
+                           pl.len().alias("n")))
+    for pos, b in enumerate(behaviours_in(r)):
+        x = pl.col(f"{b}_count")
+        frames.append(r.group_by(g).agg(
+            pl.lit("beh").alias("kind"), pl.lit(b).alias("name"), pl.lit(pos).alias("value"),
+            pl.concat_list(x.is_not_null().sum(), (x > 0).sum(), x.is_null().sum()).alias("n"),
+            pl.concat_list(x.cast(pl.Float64).sum(), pl.lit(0.0), pl.lit(0.0)).alias("total"),
+            pl.lit(["judged", "positive", "missing"]).alias("term"))
+            .explode(["n", "total", "term"]))
+    tt = t if parts == "all" else t.filter(pl.col("part") == parts)
+    frames.append(tt.group_by(g + [pl.col("category").alias("name"), "term"])
+                  .agg(pl.lit("term").alias("kind"), pl.col("id").n_unique().alias("n"),
+                       pl.col("count").cast(pl.Float64).sum().alias("total")))
+    out = [f.select([pl.col(k).cast(v) if k in f.columns else pl.lit(None, dtype=v).alias(k)
+                     for k, v in PARTIAL_SCHEMA.items()]) for f in pl.collect_all(frames)]
+    return merge_partials(out)
+
+
+def merge_partials(partials) -> pl.DataFrame:
+    """Add partial counts (from any split of the responses) into one partial."""
+    frames = [p for p in partials if p is not None and len(p)]
+    if not frames:
+        return pl.DataFrame(schema=PARTIAL_SCHEMA)
+    return (pl.concat(frames).group_by(_KEYS)
+            .agg(pl.col("n").sum(), pl.col("total").sum())
+            .sort(_KEYS, nulls_last=False).select(list(PARTIAL_SCHEMA)))
+
+
+def _median(hist: list[tuple[int, int]]) -> float | None:
+    """The median of values given as (value, count) pairs (the mean of the two middle values
+    when the count is even, as polars computes it)."""
+    n = sum(c for _, c in hist)
+    if not n:
+        return None
+    hist = sorted(hist)
+    want = [(n - 1) // 2, n // 2]
+    got, seen = [], 0
+    for v, c in hist:
+        while len(got) < 2 and want[len(got)] < seen + c:
+            got.append(v)
+        seen += c
+    return (got[0] + got[1]) / 2.0
+
+
+def _rows(partial: pl.DataFrame, by: list[str], cats: list[str], behaviours: list[str]
+          ) -> tuple[list[dict], dict[tuple, dict]]:
+    """Per group: the row that :func:`_block` reads, and the term totals."""
+    p = partial.group_by(by + ["kind", "name", "term", "value"]).agg(pl.col("n").sum(),
+                                                                     pl.col("total").sum())
+    groups: dict[tuple, dict] = {}
+    hists: dict[tuple, list] = {}
+    terms: dict[tuple, dict] = {}
+    beh: dict[tuple, dict] = {}
+    for row in p.sort(by + ["kind", "name", "term", "value"], nulls_last=False).iter_rows(
+            named=True):
         key = tuple(row[k] for k in by)
-        out.setdefault(key, {})[(row["category"], row["term"])] = (row["total"], row["n_any"])
-    return out
+        kind = row["kind"]
+        g = groups.setdefault(key, {k: row[k] for k in by})
+        if kind == "group":
+            g["n_responses"], g["words"] = row["n"], int(row["total"])
+        elif kind == "cat":
+            g[f"{row['name']}__sum"], g[f"{row['name']}__pos"] = row["total"], row["n"]
+        elif kind == "hist":
+            hists.setdefault((key, row["name"]), []).append((row["value"], row["n"]))
+        elif kind == "term":
+            terms.setdefault(key, {})[(row["name"], row["term"])] = (row["total"], row["n"])
+        elif kind == "beh":
+            beh.setdefault((key, row["name"]), {})[row["term"]] = (row["n"], row["total"])
+    out = []
+    for key, g in sorted(groups.items()):
+        n = g["n_responses"]
+        for c in cats:
+            total = g.get(f"{c}__sum", 0.0)
+            g[f"{c}__sum"] = total
+            g[f"{c}__mean"] = total / n if n else None
+            g[f"{c}__share"] = g.get(f"{c}__pos", 0) / n if n else None
+            g[f"{c}__median"] = _median(hists.get((key, c), []))
+        for b in behaviours:
+            d = beh.get((key, b), {})
+            judged, bsum = d.get("judged", (0, 0.0))
+            g[f"{b}__bmean"] = bsum / judged if judged else None
+            g[f"{b}__bshare"] = d.get("positive", (0, 0.0))[0] / judged if judged else None
+            g[f"{b}__judged"], g[f"{b}__missing"] = judged, d.get("missing", (0, 0.0))[0]
+        out.append(g)
+    return out, terms
 
 
 def _block(row: dict, lexicons: tuple[Lexicon, ...], term_counts: dict, behaviours: list[str]
@@ -90,19 +183,25 @@ def _block(row: dict, lexicons: tuple[Lexicon, ...], term_counts: dict, behaviou
 def summarise(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
               lexicons: tuple[Lexicon, ...], *, parts: str = "all") -> dict[str, Any]:
     """``{"models": {M: {..., "benchmarks": {B: {...}}}}}`` (see the module docstring)."""
-    r, t = responses.lazy(), terms.lazy()
+    partial = partial_counts(responses, terms, [lx.name for lx in lexicons], parts=parts)
+    return summary_from_partials(partial, lexicons)
+
+
+def summary_from_partials(partial: pl.DataFrame, lexicons: tuple[Lexicon, ...]
+                          ) -> dict[str, Any]:
+    """The summary from merged partial counts: rates, means, shares and medians are computed
+    here, after the merge, never averaged across batches."""
     cats = [lx.name for lx in lexicons]
-    behaviours = behaviours_in(r)
-    per_model = _group_stats(r, ["model"], cats, behaviours)
-    per_bench = _group_stats(r, ["model", "benchmark"], cats, behaviours)
-    tm = _term_stats(t, ["model"], parts)
-    tb = _term_stats(t, ["model", "benchmark"], parts)
+    beh = partial.filter(pl.col("kind") == "beh").select("name", "value").unique()
+    behaviours = beh.sort("value", "name")["name"].to_list()
+    per_model, tm = _rows(partial, ["model"], cats, behaviours)
+    per_bench, tb = _rows(partial, ["model", "benchmark"], cats, behaviours)
     models: dict[str, Any] = {}
-    for row in per_model.iter_rows(named=True):
+    for row in per_model:
         m = row["model"]
         models[m] = _block(row, lexicons, tm.get((m,), {}), behaviours)
         models[m]["benchmarks"] = {}
-    for row in per_bench.iter_rows(named=True):
+    for row in per_bench:
         m, b = row["model"], row["benchmark"]
         models[m]["benchmarks"][b] = _block(row, lexicons, tb.get((m, b), {}), behaviours)
     return {"models": models}
