@@ -28,7 +28,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --no-cache-dir \
 		"llama-cpp-python[server]==0.3.36"
-	$(PIP) install -e '.[train,dev]'
+	$(PIP) install -e '.[train,dev,scale]'
 	touch $@ $(CORE_STAMP)
 
 install: $(CORE_STAMP)

@@ -21,6 +21,7 @@ _EXTRA = {
     "accelerate": "train",
     "gguf": "train",
     "vllm": "gpu",
+    "ray": "scale",
 }
 
 

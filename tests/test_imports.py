@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "trl", "vllm", "datasets")
+HEAVY = ("torch", "transformers", "trl", "vllm", "datasets", "ray")
 CLI_DIR = Path(__file__).resolve().parent.parent / "reasonlens" / "cli"
 
 PROBE = """
