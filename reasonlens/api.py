@@ -502,21 +502,28 @@ def write_tables(result: StageResult, out_dir: PathLike, fmt: str = "both", *,
 
 def report(*inputs: Any, path: PathLike, title: str | None = None, config: Any = None,
            png_dir: PathLike | None = None, svg_dir: PathLike | None = None,
-           progress: bool = False) -> StageResult:
+           traces: Iterable[Any] = (), progress: bool = False) -> StageResult:
     """One self-contained HTML report (``reasonlens report``); inputs as for :func:`stats`.
 
-    Returns a StageResult whose frames are the statistics tables behind the report and whose
-    ``path`` is the HTML file written.
+    ``traces``: trace files or frames holding the response texts for the trace viewer (grade
+    results and trace frames among ``inputs`` are used too). Returns a StageResult whose frames
+    are the statistics tables behind the report and whose ``path`` is the HTML file written.
     """
     from reasonlens.report import render_report
 
     if not inputs:
         raise ConfigError("report needs at least one input")
+    texts: list[Any] = [t if isinstance(t, pl.DataFrame) else Path(t) for t in traces]
+    for it in inputs:
+        if isinstance(it, pl.DataFrame):
+            texts.append(_traces(it))
+        elif isinstance(it, StageResult) and it.stage == "grade":
+            texts.append(it.frames["graded"])
     say = (lambda s: __import__("sys").stderr.write(f"report: {s}\n")) if progress else None
     built = render_report(inputs_of(inputs), Path(path), title=title,
-                         png_dir=Path(png_dir) if png_dir else None,
-                         svg_dir=Path(svg_dir) if svg_dir else None, config=config,
-                         on_step=say)
+                          png_dir=Path(png_dir) if png_dir else None,
+                          svg_dir=Path(svg_dir) if svg_dir else None, config=config,
+                          on_step=say, texts=texts)
     return StageResult("report", built.tables, {"path": str(built.path),
                                                 "bytes": built.path.stat().st_size,
                                                 "sections": built.sections},

@@ -54,14 +54,14 @@ def test_every_chart_renders_offline_and_nothing_injected_runs(report, chromium,
     assert r.console_errors == [] and r.exceptions == []
     assert r.dialogs == []                                  # no alert() ran
     assert [u for u in r.requests if not u.startswith("file:")] == []
-    assert r.state["scripts"] == 4                          # none injected
+    assert r.state["scripts"] == 6          # bundle, specs, provenance, embed, viewer x2: none injected
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
 
 
 def test_hostile_text_is_shown_as_text(report, chromium):
     r = check_report(report, chromium=chromium, probe=PROBE)
     p = r.probe
-    assert r.dialogs == [] and p["imgs"] == 0 and p["scripts"] == 4
+    assert r.dialogs == [] and p["imgs"] == 0 and p["scripts"] == 6
     assert p["titleText"] == f"Browser {HOSTILE}"
     assert EXCERPT in p["excerpt"]
     assert any(HOSTILE in t for t in p["svgText"])  # the model name drawn as SVG text

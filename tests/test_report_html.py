@@ -45,7 +45,7 @@ def test_report_has_every_section_and_one_bundle(hostile_report):
     for anchor in ("overview", "token-usage", "distinctive-words", "length-control",
                    "behaviours", "lengths", "accuracy", "ablation", "judge-agreement"):
         assert f'<section id="{anchor}">' in html
-    assert html.count("<script") == 4  # bundle, specs JSON, provenance JSON, embed code
+    assert html.count("<script") == 6  # bundle, specs, provenance, embed code, viewer data + code
     marker = javascript_bundle()[-200:]
     assert html.count(marker) == 1
     specs = json.loads(re.search(r'<script type="application/json" id="rl-specs">(.*?)</script>',
@@ -73,11 +73,18 @@ def test_trace_text_is_escaped_and_json_is_script_safe(hostile_report):
     bundle = javascript_bundle()
     assert html.count(bundle) == 1
     page = html.replace(bundle, "")  # the Vega library itself contains '<img' in a template
+    traces = re.search(r'id="rl-traces-data">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in traces and ">" not in traces            # viewer data: JSON, escaped
+    data = json.loads(traces)
+    assert HOSTILE in data["models"]                          # exact text after JSON.parse
+    assert [EXCERPT] == [q for r in data["responses"] for _b, q in r["unlocated"]
+                         if q.startswith("Wait, </")]
+    page = page.replace(traces, "")
     assert "<script>alert" not in page and "<img" not in page and "onerror=alert" not in \
         page.replace("onerror=alert(2)&gt;", "")
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html  # tables, title
     assert "&lt;img src=x onerror=alert(2)&gt;" in html                        # excerpt
-    assert "x" * 200 not in html                                               # shortened
+    assert "x" * 200 not in page            # shortened (the viewer keeps instances, up to 300)
     block = re.search(r'id="rl-specs">(.*?)</script>', html, re.S).group(1)
     assert "<" not in block and ">" not in block
     specs = json.loads(block)

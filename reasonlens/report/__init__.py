@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reasonlens.report.viewer import ViewerConfig
 from reasonlens.stats.bootstrap import StatsConfig
 
 
@@ -28,6 +29,7 @@ class ReportConfig:
         max_excerpts: example judge quotes shown per (model, behaviour); 0 shows none.
         excerpt_chars: longest excerpt shown (longer ones are cut).
         image_scale: PNG scale factor for --png-dir.
+        viewer: the trace viewer's sample (responses per model, characters kept ...).
     """
 
     stats: StatsConfig = field(default_factory=StatsConfig)
@@ -36,11 +38,17 @@ class ReportConfig:
     max_excerpts: int = 3
     excerpt_chars: int = 200
     image_scale: float = 2.0
+    viewer: ViewerConfig = field(default_factory=ViewerConfig)
 
 
-def build_sections(tables, inputs, config: ReportConfig):
-    """The report's sections for the given statistics tables (only those with data)."""
+def build_sections(tables, inputs, config: ReportConfig, texts: list = ()):
+    """The report's sections for the given statistics tables (only those with data).
+
+    ``texts``: extra places holding the response texts for the trace viewer (trace files or
+    frames), besides the grade outputs and trace files among the inputs.
+    """
     from reasonlens.report import sections as S
+    from reasonlens.report.viewer import collect
     from reasonlens.stats.analysis import _models
 
     models = _models(inputs)
@@ -54,7 +62,8 @@ def build_sections(tables, inputs, config: ReportConfig):
            S.accuracy(tables, models),
            S.curves(tables, models),
            S.ablation(tables),
-           S.agreement(tables)]
+           S.agreement(tables),
+           S.traces(collect(inputs, config.viewer, list(texts)))]
     return [s for s in out if s is not None]
 
 
@@ -71,22 +80,24 @@ class ReportBuild:
 def build_report(inputs, out: Path, *, title: str | None = None,
                  png_dir: Path | None = None, svg_dir: Path | None = None,
                  config: ReportConfig | None = None,
-                 on_step: Callable[[str], None] | None = None) -> Path:
+                 on_step: Callable[[str], None] | None = None, texts: list = ()) -> Path:
     """Build the HTML report for ``inputs`` (stage output dirs or trace files) at ``out``.
 
     Returns the path written. Raises :class:`reasonlens.errors.InputError` for unreadable inputs.
     """
     return render_report(inputs, out, title=title, png_dir=png_dir, svg_dir=svg_dir,
-                         config=config, on_step=on_step).path
+                         config=config, on_step=on_step, texts=texts).path
 
 
 def render_report(inputs, out: Path, *, title: str | None = None,
                   png_dir: Path | None = None, svg_dir: Path | None = None,
                   config: ReportConfig | None = None,
-                  on_step: Callable[[str], None] | None = None) -> ReportBuild:
+                  on_step: Callable[[str], None] | None = None,
+                  texts: list = ()) -> ReportBuild:
     """:func:`build_report`, returning the tables and provenance too.
 
     ``inputs``: paths, or an already loaded :class:`reasonlens.stats.inputs.Inputs`.
+    ``texts``: trace files or frames holding the response texts for the viewer.
     """
     from reasonlens.io import atomic_write_bytes
     from reasonlens.provenance import provenance
@@ -102,12 +113,13 @@ def render_report(inputs, out: Path, *, title: str | None = None,
     loaded = inputs if isinstance(inputs, Inputs) else load_inputs([Path(p) for p in inputs])
     tables = analyse(loaded, config.stats, reference=config.reference, on_step=step)
     step("charts")
-    sections = build_sections(tables, loaded, config)
+    sections = build_sections(tables, loaded, config, texts)
     step("bundling JavaScript")
     js = javascript_bundle(vega_lite_version())
     prov = provenance(command="report", config={
         "stats": config.stats.__dict__, "reference": config.reference,
-        "top_terms": config.top_terms, "max_excerpts": config.max_excerpts},
+        "top_terms": config.top_terms, "max_excerpts": config.max_excerpts,
+        "viewer": config.viewer.__dict__},
         inputs=[{"kind": i.kind, "path": str(i.path)} for i in loaded.items],
         extra_packages=("vl-convert-python", "numpy", "scipy"))
     prov["bundle"] = bundle_versions()

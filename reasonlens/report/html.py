@@ -13,7 +13,9 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
+from reasonlens.report.bundle import _script_safe
 from reasonlens.report.sections import Section
+from reasonlens.report.viewer_page import CSS as VIEWER_CSS
 from reasonlens.report.tables import clean_json, esc, script_json
 
 CSS = """
@@ -60,7 +62,12 @@ EMBED_JS = """
   if (typeof vegaEmbed !== "function") { failed = ids.length; done();
     console.error("reasonlens: the Vega bundle did not load"); return; }
   var jobs = ids.map(function (id) {
-    return vegaEmbed("#" + id, specs[id], opts).then(function () { ok += 1; })
+    return vegaEmbed("#" + id, specs[id], opts).then(function (res) {
+        ok += 1;
+        res.view.addEventListener("click", function (ev, item) {  // open the responses behind it
+          if (item && item.datum && window.rlViewer) { window.rlViewer.focus(item.datum); }
+        });
+      })
       .catch(function (err) {
         failed += 1;
         var el = document.getElementById(id);
@@ -120,6 +127,7 @@ def render_html(sections: list[Section], *, title: str, bundle_js: str,
         parts += sec.tables
         parts.append("</section>")
         body.append("\n".join(parts))
+    scripts = [sec.script for sec in sections if sec.script]
     foot = ["<footer><h2>Provenance</h2><dl>"]
     for k, v in _provenance_rows(report_provenance):
         foot.append(f"<dt>report {esc(k)}</dt><dd>{esc(v)}</dd>")
@@ -137,7 +145,7 @@ def render_html(sections: list[Section], *, title: str, bundle_js: str,
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{CSS}</style>",
+        f"<title>{esc(title)}</title><style>{CSS}{VIEWER_CSS}</style>",
         f"<script>{bundle_js}</script></head><body>",
         f"<header><h1>{esc(title)}</h1><p class=\"meta\">reasonlens report · {esc(created)} · "
         f"{n_figs} figures · self-contained (no network needed)</p>",
@@ -146,7 +154,9 @@ def render_html(sections: list[Section], *, title: str, bundle_js: str,
         f'<script type="application/json" id="rl-specs">{script_json(specs)}</script>',
         f'<script type="application/json" id="rl-provenance">'
         f"{script_json(clean_json(report_provenance))}</script>",
-        f"<script>{EMBED_JS}</script></body></html>\n",
+        f"<script>{EMBED_JS}</script>",
+        *[f"<script>{_script_safe(js)}</script>" for js in scripts],
+        "</body></html>\n",
     ])
 
 

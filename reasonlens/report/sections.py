@@ -30,6 +30,7 @@ class Section:
     intro: str = ""                      # already-escaped HTML
     figures: list[Figure] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)   # already-escaped HTML
+    script: str = ""                                  # JavaScript run after the charts
 
 
 def _spec(chart) -> dict[str, Any]:
@@ -405,4 +406,21 @@ def curves(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None
             ("n responses", lambda r: num(r["n_responses"])),
             ("n problems", lambda r: num(r["n_problems"]))],
             collapsed=True, summary=f"{name} per step"))
+    return sec
+
+
+def traces(payload: dict | None) -> Section | None:
+    """The trace viewer (see :mod:`reasonlens.report.viewer`)."""
+    if not payload:
+        return None
+    from reasonlens.report.viewer_page import viewer_html, viewer_js
+
+    sec = Section("traces", "Traces")
+    sec.intro = _p("Read the responses behind the numbers: filter by model, benchmark, problem, "
+                   "answer and step; lexicon terms are shaded per category and behaviour "
+                   "instances underlined per behaviour (toggle them in the legend); 'side by "
+                   "side' shows two models on the same problems. Clicking a bar or point of a "
+                   "chart above opens the responses behind it here.")
+    sec.tables.append(viewer_html(payload))
+    sec.script = viewer_js()
     return sec
