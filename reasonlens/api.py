@@ -245,13 +245,16 @@ def grade(traces: Source, *, benchmark: str | None = None,
     extracted, correct, grade_reason, answer_type) and the metrics as the summary.
     """
     from reasonlens.grade import GradeConfig, grade_frame
-    from reasonlens.grade.run import GradeRunConfig, grade_metrics
+    from reasonlens.grade.run import GradeRunConfig, _metric_rows, grade_metrics
     from reasonlens.provenance import file_hash, provenance
 
     if benchmark_source and not benchmark:
         raise ConfigError("benchmark_source needs benchmark")
-    config = GradeConfig(timeout=timeout, workers=workers, include_reasoning=include_reasoning,
-                         integer_fallback=not strict_integers)
+    config = GradeRunConfig(
+        grade=GradeConfig(timeout=timeout, workers=workers, include_reasoning=include_reasoning,
+                          integer_fallback=not strict_integers),
+        benchmark=benchmark, benchmark_source=str(benchmark_source) if benchmark_source
+        else None, ks=tuple(sorted(set(ks))) if ks else None, n_boot=n_boot, seed=seed)
     df = _traces(traces)
     if df.height == 0:
         raise ConfigError("no traces to grade")
@@ -265,12 +268,9 @@ def grade(traces: Source, *, benchmark: str | None = None,
                            "source": str(benchmark_source) if benchmark_source else "hub",
                            "hash": file_hash(benchmark_source) if benchmark_source else None})
     with _Bar(progress, "grading") as tick:
-        graded = grade_frame(df, config, progress=tick)
-    metrics, warnings = grade_metrics(graded, GradeRunConfig(  # as `reasonlens grade` does
-        grade=config, ks=tuple(ks) if ks else None, n_boot=n_boot, seed=seed))
-    prov = provenance(command="grade (python api)",
-                      config={**config.as_dict(), "benchmark": benchmark, "ks": ks,
-                              "n_boot": n_boot, "seed": seed},
+        graded = grade_frame(df, config.grade, progress=tick)
+    metrics, warnings = grade_metrics(_metric_rows(graded), config)
+    prov = provenance(command="grade (python api)", config=config.record(),
                       data_files=data_files, inputs=_frame_input(df))
     metrics["grading"] = {"join": join_info, "warnings": warnings}
     return StageResult("grade", {"graded": graded}, metrics, prov)
