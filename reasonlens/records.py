@@ -38,6 +38,7 @@ JSON_SUFFIXES = (".json", ".json.gz")
 # keys under which a single JSON document wraps its list of records
 WRAPPER_KEYS = ("data", "records", "rows", "examples")
 _GZIP_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError)
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write: dropped, not an error
 
 
 def is_gzip(path: Path) -> bool:
@@ -82,6 +83,8 @@ def iter_jsonl(path: str | Path, progress: Progress = None) -> Iterator[Item]:
         with _open(p) as fh:
             for lineno, raw in enumerate(fh, 1):
                 done += len(raw)
+                if lineno == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
                 if progress is not None and lineno % 256 == 0:
                     progress(str(p), fh.fileobj.tell() if gz else done)  # type: ignore[union-attr]
                 if not raw.strip():
@@ -127,6 +130,8 @@ def iter_json_document(path: str | Path, progress: Progress = None) -> Iterator[
             raw = fh.read()
     except _GZIP_ERRORS as exc:
         raise gzip_error(p, exc, 1) from exc
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -151,6 +156,8 @@ def looks_like_document(path: str | Path) -> bool:
         first = _first_line(p)
     except _GZIP_ERRORS as exc:
         raise gzip_error(p, exc, 1) from exc
+    if first.startswith(BOM):
+        first = first[len(BOM):]
     head = first.lstrip()
     if head.startswith(b"["):
         return True

@@ -149,8 +149,7 @@ def _first_present(record: dict, candidates: tuple[str, ...], exclude: set[str])
 def detect_layout(record: Any) -> FieldMapping:
     """Guess a mapping from one record. Raises ConfigError when no response field is found."""
     if not isinstance(record, dict):
-        raise ConfigError(f"cannot detect a layout: a record is a {type(record).__name__}, "
-                          "not an object")
+        raise ConfigError(f"expected a JSON object per record, got {type(record).__name__}")
     from reasonlens.traces.formats import lighteval_layout
 
     fields: dict[str, str] = {}

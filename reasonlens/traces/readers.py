@@ -56,7 +56,12 @@ def read_hf_dataset(ref: str, split: str | None) -> Iterator[Item]:
     p = Path(ref)
     if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "state.json").exists()
                        or (p / "dataset_dict.json").exists()):
-        ds = datasets.load_from_disk(str(p))
+        try:
+            ds = datasets.load_from_disk(str(p))
+        except Exception as exc:  # noqa: BLE001 - datasets raises many kinds for a broken dir
+            raise InputError(f"not a readable saved datasets directory: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                             path=str(p)) from exc
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[_pick_split(list(ds), split, ref)]
     else:

@@ -1,0 +1,63 @@
+"""Number checks for corpus cases that used to give silently wrong results (see manifest.toml).
+
+Each check gets the case's output directory, the command's output text and the corpus
+directory, and asserts the right number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from reasonlens.io import read_json
+
+
+def _responses(out: Path) -> pl.DataFrame:
+    return pl.read_parquet(out / "responses.parquet")
+
+
+def two_responses(out: Path, text: str, d: Path) -> None:
+    assert _responses(out).height == 2
+
+
+def four_responses(out: Path, text: str, d: Path) -> None:
+    assert _responses(out).height == 4, _responses(out).height
+
+
+def same_words_as_good(out: Path, text: str, d: Path) -> None:
+    """A grade output scored back counts every word once (it used to count reasoning twice)."""
+    back = _responses(out).sort("id")
+    first = pl.read_parquet(d / "score_good" / "responses.parquet").sort("id")
+    assert back["words"].to_list() == first["words"].to_list()
+
+
+def score_rerun_replaced(out: Path, text: str, d: Path) -> None:
+    r = pl.read_parquet(d / "score_rerun" / "responses.parquet")
+    assert r.height == 4 and r["model"].unique().to_list() == ["m"]
+
+
+def _groups(out: Path) -> list[dict]:
+    m = read_json(out / "metrics.json")
+    return [bd for md in m["models"].values() for bd in md["benchmarks"].values()]
+
+
+def all_no_gold(out: Path, text: str, d: Path) -> None:
+    """No gold: nothing is graded against the model's own answer, accuracy is not made up."""
+    g = pl.read_parquet(out / "graded.parquet")
+    assert set(g["grade_reason"].to_list()) == {"no_gold"}
+    assert _groups(out) == [] and read_json(out / "metrics.json")["no_gold"]["n"] == g.height
+
+
+def accuracy_one(out: Path, text: str, d: Path) -> None:
+    groups = _groups(out)
+    assert groups and all(bd["accuracy"] == 1.0 for bd in groups), groups
+
+
+def ks_unavailable_8(out: Path, text: str, d: Path) -> None:
+    (bd,) = _groups(out)
+    assert bd["ks_unavailable"] == [8] and "8" not in bd["pass_at_k"]
+
+
+def graded_two(out: Path, text: str, d: Path) -> None:
+    g = pl.read_parquet(out / "graded.parquet").sort("sample")
+    assert g["correct"].to_list() == [True, False]
