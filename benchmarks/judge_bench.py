@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 
+from reasonlens.devtools.rubrics import write_doubt_rubric
 from reasonlens.endpoint import EndpointConfig
 from reasonlens.judge.chunking import chunk_text, split_sentences
 from reasonlens.judge.config import JudgeConfig
@@ -32,16 +33,6 @@ from reasonlens.judge.request import (RequestParams, build_judge_request,
                                       build_messages)
 from reasonlens.judge.rubrics import load_template, resolve_rubrics
 from reasonlens.judge.run import run_judge
-
-RUBRIC = '''name = "bench_doubt"
-version = "0.1.0"
-behaviour = "doubt"
-title = "Self-doubt"
-definition = "The writer doubts a result of their own."
-count_rule = "Count each sentence expressing doubt once."
-positive_examples = [{quote = "Wait, that seems wrong.", why = "doubt"}]
-negative_examples = [{quote = "So x = 4.", why = "a step"}]
-'''
 
 
 def make_traces(n: int) -> pl.DataFrame:
@@ -101,8 +92,7 @@ def main() -> None:
         base_url, model = args.base_url.rstrip("/"), args.model
     try:
         tmp = Path(tempfile.mkdtemp(prefix="judge-bench-"))
-        rubric = tmp / "bench_doubt.toml"
-        rubric.write_text(RUBRIC)
+        rubric = write_doubt_rubric(tmp, "bench_doubt")
         traces = make_traces(args.n)
         endpoint = EndpointConfig(base_urls=(base_url,), model=model,
                                   concurrency=args.concurrency)

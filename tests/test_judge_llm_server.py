@@ -21,22 +21,13 @@ import pytest
 
 from reasonlens.cli import main
 from reasonlens.io import parquet_provenance, read_json
+from reasonlens.devtools.rubrics import write_doubt_rubric
 from reasonlens.devtools.servers import FaultProxy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 STATUSES = {"ok", "parse_error", "refusal", "error", "skipped"}
 KEY = "sk-reasonlens-test-0123456789abcdef"
-
-TOY_RUBRIC = '''name = "toy_doubt"
-version = "0.1.0"
-behaviour = "doubt"
-title = "Self-doubt"
-definition = "The writer doubts a result of their own."
-count_rule = "Count each sentence expressing doubt once."
-positive_examples = [{quote = "Wait, that seems wrong.", why = "doubt"}]
-negative_examples = [{quote = "So x = 4.", why = "a step"}]
-'''
 
 
 def _traces(path: Path, n: int, *, long_one: bool = False) -> Path:
@@ -53,9 +44,7 @@ def _traces(path: Path, n: int, *, long_one: bool = False) -> Path:
 
 
 def _rubric(tmp_path: Path) -> Path:
-    p = tmp_path / "toy_doubt.toml"
-    p.write_text(TOY_RUBRIC)
-    return p
+    return write_doubt_rubric(tmp_path, "toy_doubt")
 
 
 def _judge(args: list[str]) -> None:
