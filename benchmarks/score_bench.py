@@ -54,10 +54,12 @@ def real_texts() -> tuple[str, list[dict]]:
         for i, p in enumerate(probs):
             recs.append({"model": "r1-traces", "benchmark": "math500", "problem_id": p["unique_id"],
                          "prompt": p["problem"], "response": f"<think>\n{r1[i % len(r1)]}\n"
-                         f"</think>\n\n{p['solution']}", "finish_reason": "stop"})
+                         f"</think>\n\n{p['solution']}", "gold": p["answer"],
+                         "finish_reason": "stop"})
             recs.append({"model": "math500-solutions", "benchmark": "math500",
                          "problem_id": p["unique_id"], "prompt": p["problem"],
-                         "response": p["solution"], "finish_reason": "stop"})
+                         "response": p["solution"], "gold": p["answer"],
+                         "finish_reason": "stop"})
         return ("19 DeepSeek-R1 traces (shared/data/schoenfeld-dev) + MATH-500 solutions "
                 "(shared/data/simplerl-eval/math500)"), recs
     recs = [json.loads(x) for x in (REPO / "examples" / "traces.jsonl").open(encoding="utf-8")]

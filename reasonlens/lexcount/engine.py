@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from reasonlens.errors import ConfigError
@@ -74,23 +75,10 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
     else:
         long, words = count_long(texts, matcher, config.mode, lemma=config.lemma), \
             word_count(texts)
-    is_r = pl.col("row") < n
-    long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
-                             .alias("part"),
-                             pl.when(is_r).then(pl.col("row")).otherwise(pl.col("row") - n)
-                             .alias("row"))
-    per = long.group_by("row", "category", "part").agg(pl.col("count").sum())
     resp = traces.select(list(KEY_COLUMNS)).with_columns(
         pl.Series("words_reasoning", words[:n], dtype=pl.UInt32),
-        pl.Series("words_answer", words[n:], dtype=pl.UInt32))
-    resp = resp.with_row_index("row")
-    for cat in cats:
-        for part in ("reasoning", "answer"):
-            col = (per.filter((pl.col("category") == cat) & (pl.col("part") == part))
-                   .select("row", pl.col("count").alias(f"{cat}_{part}")))
-            resp = resp.join(col, on="row", how="left", maintain_order="left")
-    resp = resp.with_columns([pl.col(f"{c}_{p}").fill_null(0).cast(pl.UInt32)
-                              for c in cats for p in ("reasoning", "answer")])
+        pl.Series("words_answer", words[n:], dtype=pl.UInt32),
+        *_part_totals(long, cats, n))
     resp = resp.with_columns(_total("words", config.parts).alias("words"),
                              *[_total(c, config.parts).alias(c) for c in cats])
     resp = resp.with_columns([
@@ -98,10 +86,31 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
         .otherwise(None).alias(f"{c}_per_1k") for c in cats])
     resp = resp.select(list(KEY_COLUMNS) + ["words", "words_reasoning", "words_answer"]
                        + count_columns(cats))
+    is_r = pl.col("row") < n
+    long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
+                             .alias("part"),
+                             pl.when(is_r).then(pl.col("row")).otherwise(pl.col("row") - n)
+                             .alias("row"))
     ids = traces.select("id", "model", "benchmark", "problem_id").with_row_index("row")
     terms = (long.join(ids, on="row", how="left")
              .select([pl.col(k).cast(v) for k, v in TERMS_SCHEMA.items()]))
     return resp, terms
+
+
+def _part_totals(long: pl.DataFrame, cats: tuple[str, ...], n: int) -> list[pl.Series]:
+    """Per category, the hits in each response's reasoning (text rows 0..n-1) and answer (rows
+    n..2n-1), summed with one bincount over (text row, category)."""
+    k = len(cats)
+    if not len(long):
+        flat = np.zeros(2 * n * k, np.float64)
+    else:
+        cat = long["category"].replace_strict({c: i for i, c in enumerate(cats)},
+                                              return_dtype=pl.UInt32).to_numpy()
+        key = long["row"].to_numpy().astype(np.int64) * k + cat
+        flat = np.bincount(key, weights=long["count"].to_numpy(), minlength=2 * n * k)
+    per = flat.reshape(2 * n, k).astype(np.uint32)
+    return [pl.Series(f"{c}_{part}", per[off:off + n, i], dtype=pl.UInt32)
+            for i, c in enumerate(cats) for part, off in (("reasoning", 0), ("answer", n))]
 
 
 def _total(stem: str, parts: str) -> pl.Expr:
