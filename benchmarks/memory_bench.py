@@ -93,12 +93,9 @@ def main() -> None:
     ap.add_argument("--stages", default="score,grade,judge,rewrite,stats,report")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
-    from score_bench import DATA, build, real_texts
+    from score_bench import DATA, real_input, real_texts
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    inp = DATA / f"real_{args.mb}mb.jsonl"
-    if not inp.exists():
-        build(inp, args.mb)
+    inp = real_input(args.mb)
     mb = inp.stat().st_size / 1e6
     stages = args.stages.split(",")
     print(f"input: {inp} ({mb:.0f} MB; {real_texts()[0]}); load average "

@@ -40,12 +40,9 @@ def main() -> None:
     from reasonlens.lexcount.engine import ScoreConfig
     from reasonlens.lexcount.run import run_score
     from reasonlens.scale.ray_run import RayConfig, run_score_ray
-    from score_bench import DATA, build, real_texts
+    from score_bench import real_input, real_texts
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    inp = DATA / f"real_{args.mb}mb.jsonl"
-    if not inp.exists():
-        build(inp, args.mb)
+    inp = real_input(args.mb)
     mb = inp.stat().st_size / 1e6
     print(f"input: {inp} ({mb:.1f} MB; {real_texts()[0]}); load average "
           f"{os.getloadavg()[0]:.2f}")

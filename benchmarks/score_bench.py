@@ -85,6 +85,15 @@ def build(path: Path, mb: int, seed: int = 0) -> str:
     return what
 
 
+def real_input(mb: int) -> Path:
+    """benchmarks/data/real_<mb>mb.jsonl, built on first use."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"real_{mb}mb.jsonl"
+    if not path.exists():
+        build(path, mb)
+    return path
+
+
 def baseline_pattern() -> str:
     """60 word terms of the default lexicons (the first 20 of each) as one ASCII-boundary
     alternation, longest first: the bare pipeline's regex."""
@@ -164,13 +173,8 @@ def main() -> None:
                     help="MB of text held in memory for the counting-alone figure")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
-    DATA.mkdir(parents=True, exist_ok=True)
-    inp = args.input or DATA / f"real_{args.mb}mb.jsonl"
-    what = "--input"
-    if args.input is None:
-        what = real_texts()[0]
-        if not inp.exists():
-            build(inp, args.mb)
+    inp = args.input or real_input(args.mb)
+    what = "--input" if args.input else real_texts()[0]
     mb = inp.stat().st_size / 1e6
     print(f"input: {inp} ({mb:.1f} MB; {what}); CPUs: {len(os.sched_getaffinity(0))}; "
           f"load average {os.getloadavg()[0]:.2f}")
