@@ -9,7 +9,8 @@ are taken out, and tests/test_lexicon_count.py checks both give the same totals.
 Counting per match costs a regex step per word (~175k per MB). Here the texts' Arrow buffer is
 read in blocks of whole texts (~2 MB, so the scratch memory stays in cache and is reused):
 
-1. ``bytes.translate`` maps each byte to 1 (ASCII letter, digit, ``_``) or 0;
+1. ``bytes.translate`` maps each byte to its class (ASCII letter, digit or ``_``, joiner,
+   backslash, part of a multi-byte character, other); word bytes are 1, the rest 0;
 2. blocks with non-ASCII bytes: the code points are decoded with numpy at the lead bytes and the
    bytes of every letter or digit (``unicodedata`` category L* or N*) are set to 1;
 3. the letters after a backslash (a LaTeX command, cut at the end of its text) are set to 0;
@@ -26,9 +27,11 @@ import unicodedata
 import numpy as np
 import polars as pl
 
-_TAB = bytes(1 if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i == 95) else 0
+# Byte classes: 0 other, 1 digit or "_", 2 ASCII letter, 3 ASCII joiner (' -), 4 backslash,
+# 5 a byte of a multi-byte character.
+_CLS = bytes(1 if (48 <= i <= 57 or i == 95) else 2 if (65 <= i <= 90 or 97 <= i <= 122)
+             else 3 if i in (39, 45) else 4 if i == 92 else 5 if i >= 0x80 else 0
              for i in range(256))
-_LETTERS = bytes(1 if (65 <= i <= 90 or 97 <= i <= 122) else 0 for i in range(256))
 _JOINER_CPS = (0x2019, 0x2010, 0x2011)      # ’ ‐ ‑ (three bytes each in UTF-8)
 BLOCK_BYTES = 1 << 21
 _MAX_PROBE = 64
@@ -68,16 +71,14 @@ def _decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lead, n, cp
 
 
-def _clear_latex(blk: bytes, m: np.ndarray, ends: np.ndarray) -> None:
+def _clear_latex(cls: np.ndarray, m: np.ndarray, ends: np.ndarray) -> None:
     """Set the letters of every LaTeX command (backslash + ASCII letters) to 0, within its text."""
-    raw = np.frombuffer(blk, np.uint8)
-    letters = np.frombuffer(blk.translate(_LETTERS), np.uint8)
-    bs = np.flatnonzero(raw == 0x5C)
+    bs = np.flatnonzero(cls == 4)
     stop = ends[np.searchsorted(ends, bs, side="right")]   # end of the backslash's text
     pos = bs + 1
     keep = pos < stop
     pos, stop = pos[keep], stop[keep]
-    keep = letters[pos] == 1
+    keep = cls[pos] == 2
     pos, stop = pos[keep], stop[keep]
     if not pos.size:
         return
@@ -86,12 +87,12 @@ def _clear_latex(blk: bytes, m: np.ndarray, ends: np.ndarray) -> None:
         at = pos + k
         live &= at < stop
         idx = at[live]
-        live[live] = letters[idx] == 1
+        live[live] = cls[idx] == 2
         if not live.any():
             return
         m[at[live]] = 0
     for p, s in zip(pos[live] + _MAX_PROBE, stop[live]):   # commands longer than _MAX_PROBE
-        while p < s and letters[p]:
+        while p < s and cls[p] == 2:
             m[p] = 0
             p += 1
 
@@ -111,12 +112,12 @@ def _join(m: np.ndarray, j0: np.ndarray, j1: np.ndarray, starts: np.ndarray,
 
 def _block_words(blk: bytes, o: np.ndarray) -> np.ndarray:
     """Words per text of one block; ``o`` are the texts' offsets in the block (o[0] == 0)."""
-    m = np.frombuffer(bytearray(blk.translate(_TAB)), np.uint8)
-    raw = np.frombuffer(blk, np.uint8)
+    cls = np.frombuffer(blk.translate(_CLS), np.uint8)
+    m = np.less(cls - np.uint8(1), np.uint8(2)).view(np.uint8)   # classes 1 and 2: word bytes
     starts, ends = o[:-1], o[1:]
     joins: list[tuple[np.ndarray, np.ndarray]] = []
     if not blk.isascii():
-        lead, n, cp = _decode(raw)
+        lead, n, cp = _decode(np.frombuffer(blk, np.uint8))
         uniq, inv = np.unique(cp, return_inverse=True)
         word = np.fromiter((_is_word_cp(int(c)) for c in uniq), bool, len(uniq))[inv]
         for k in range(4):
@@ -124,10 +125,9 @@ def _block_words(blk: bytes, o: np.ndarray) -> np.ndarray:
         jn = np.isin(cp, _JOINER_CPS)
         if jn.any():
             joins.append((lead[jn], lead[jn] + 3))
-    if b"\\" in blk:
-        _clear_latex(blk, m, ends)
-    if b"-" in blk or b"'" in blk:
-        j = np.flatnonzero((raw == 0x2D) | (raw == 0x27))
+    _clear_latex(cls, m, ends)
+    j = np.flatnonzero(cls == 3)
+    if j.size:
         joins.append((j, j + 1))
     if joins:
         _join(m, np.concatenate([a for a, _ in joins]), np.concatenate([b for _, b in joins]),
