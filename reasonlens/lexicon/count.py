@@ -139,8 +139,10 @@ def _slices(texts: pl.Series, parts: int) -> list[pl.Series]:
     return [texts.slice(i, step) for i in range(0, n, step)]
 
 
-def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int) -> np.ndarray:
-    """Matched spans (a list per text) -> row * n_terms + term id, one per hit that is a term.
+def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
+              offset: int = 0) -> np.ndarray:
+    """Matched spans (a list per text) -> (offset + row) * n_terms + term id, one per hit that
+    is a term.
 
     Spans are mapped through their distinct surface strings (a few hundred), so normalisation
     never runs per match; a span that starts with a backslash is a LaTeX command and only the
@@ -154,44 +156,56 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int) 
             if i is not None:
                 mapping[surface] = i
     ids = flat.replace_strict(mapping, default=n_terms, return_dtype=pl.UInt32).to_numpy()
-    rows = np.repeat(np.arange(len(lens), dtype=np.uint64), lens)
+    rows = np.repeat(np.arange(offset, offset + len(lens), dtype=np.uint64), lens)
     keep = ids < n_terms
     return rows[keep] * np.uint64(n_terms) + ids[keep].astype(np.uint64)
+
+
+def _slice_keys(part: pl.Series, offset: int, matcher: Matcher, tid: dict[str, int]
+                ) -> list[np.ndarray]:
+    """The hit keys of one slice of the texts: the word-term pass and the LaTeX pass."""
+    keys = []
+    for pattern, latex in ((matcher.pattern, False), (matcher.latex_pattern, True)):
+        if pattern:
+            keys.append(_hit_keys(part.str.extract_all(pattern), tid, latex, len(tid), offset))
+    return keys
+
+
+def _tally(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (sorted) and how often each occurs: a bincount over the key range when it
+    is small enough (texts x terms of one batch), else a sort."""
+    if n_keys <= 1 << 26:
+        counts = np.bincount(keys.astype(np.int64), minlength=n_keys) if keys.size \
+            else np.zeros(0, np.int64)
+        uniq = np.flatnonzero(counts).astype(np.uint64)
+        return uniq, counts[uniq.astype(np.int64)]
+    return np.unique(keys, return_counts=True)
 
 
 def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False
                ) -> tuple[pl.DataFrame, pl.Series | None]:
     """The fast path: long term counts and (optionally) word counts for ``texts``.
 
-    The regex passes (``str.extract_all``) run in polars over one slice of the texts per polars
-    thread (``collect_all``); meanwhile the word totals are counted from the bytes
-    (:func:`reasonlens.lexicon.words.count_words`) in a Python thread, since both release the
-    GIL for most of their work. Hits are tallied on integer keys (row x term id) with numpy.
+    The texts are cut into one slice per polars thread; each slice's regex passes
+    (``str.extract_all``, which releases the GIL) and the mapping of its hits run in a thread
+    of their own, and the word totals are counted from the bytes
+    (:func:`reasonlens.lexicon.words.count_words`) in one more. Hits are tallied on integer keys
+    (row x term id) with numpy.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from reasonlens.lexicon.words import count_words
 
-    col = pl.col("t")
-    expr = []
-    if matcher.pattern:
-        expr.append(col.str.extract_all(matcher.pattern).alias("m"))
-    if matcher.latex_pattern:
-        expr.append(col.str.extract_all(matcher.latex_pattern).alias("x"))
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    tid, table = _term_ids(matcher)
+    parts = _slices(texts, pl.thread_pool_size())
+    offsets = np.cumsum([0] + [len(p) for p in parts[:-1]]).tolist()
+    with ThreadPoolExecutor(max_workers=len(parts) + 1) as pool:
         counted = pool.submit(count_words, texts) if words else None
-        parts = _slices(texts, pl.thread_pool_size())
-        frames = pl.collect_all([pl.LazyFrame({"t": p}).select(expr) for p in parts]) \
-            if expr else []
-        tid, table = _term_ids(matcher)
-        keys = [np.zeros(0, np.uint64)]
-        for name in ("m", "x"):
-            if frames and name in frames[0].columns:
-                got = pl.concat([f[name] for f in frames]) if len(frames) > 1 else frames[0][name]
-                keys.append(_hit_keys(got, tid, name == "x", len(tid)))
-        uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+        jobs = [pool.submit(_slice_keys, p, o, matcher, tid) for p, o in zip(parts, offsets)]
+        keys = [np.zeros(0, np.uint64)] + [k for j in jobs for k in j.result()]
         word_totals = pl.Series(texts.name or "words", counted.result(), dtype=pl.UInt32) \
             if counted is not None else None
+    uniq, counts = _tally(np.concatenate(keys), len(texts) * max(len(tid), 1))
     nt = np.uint64(max(len(tid), 1))
     hits = pl.DataFrame({"row": (uniq // nt).astype(np.uint32),
                          "tid": (uniq % nt).astype(np.uint32),
