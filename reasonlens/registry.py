@@ -15,6 +15,7 @@ lexicon    reasonlens/resources/lexicons/         anthropomorphic, connectors
 banlist    reasonlens/resources/banlists/         paper_core
 template   prompts/templates/                     boxed_cot, gpqa_letter
 rubric     prompts/rubrics/                       multi_perspective
+taxonomy   reasonlens/resources/taxonomies/       paper, schoenfeld, gandhi
 =========  =====================================  ==========================
 
 ``prompts/`` and ``annotations/`` sit at the repository root; ``reasonlens/resources/prompts`` and
@@ -42,6 +43,7 @@ KINDS: dict[str, tuple[str, str, Path]] = {
     "banlist": ("reasonlens", "resources/banlists", _PKG_ROOT / "resources" / "banlists"),
     "template": ("reasonlens", "resources/prompts/templates", _REPO_ROOT / "prompts" / "templates"),
     "rubric": ("reasonlens", "resources/prompts/rubrics", _REPO_ROOT / "prompts" / "rubrics"),
+    "taxonomy": ("reasonlens", "resources/taxonomies", _PKG_ROOT / "resources" / "taxonomies"),
 }
 
 

@@ -118,20 +118,27 @@ def responses_schema(categories: Sequence[str]) -> dict[str, pl.DataType]:
 
 # --- judge: judgments and instances ---------------------------------------------------------
 
-# Per behaviour B: B_count (Int64, null = missing, never 0), B_status, B_instances (JSON list).
-JUDGMENT_COLUMNS: dict[str, pl.DataType] = {"count": pl.Int64, "status": pl.String,
-                                            "instances": pl.String}
+# Per behaviour B: B_count (Int64, in the run's count unit; null = missing, never 0),
+# B_sentences (labelled sentences), B_status (ok | parse_error | refusal | error | skipped),
+# B_instances (JSON list of {"quote", "sentence", "chunk"}).
+JUDGMENT_COLUMNS: dict[str, pl.DataType] = {"count": pl.Int64, "sentences": pl.Int64,
+                                            "status": pl.String, "instances": pl.String}
+# Constant per run, after judge: the taxonomy, the mode (count | sentences | detector) and the
+# count unit (episodes = maximal runs of consecutive labelled sentences | sentences).
+JUDGMENT_RUN_COLUMNS: dict[str, pl.DataType] = {"judge": pl.String, "taxonomy": pl.String,
+                                                "mode": pl.String, "count_unit": pl.String,
+                                                "n_chunks": pl.Int64}
 # Audit columns the LLM judge adds per behaviour, after judge and n_chunks.
 JUDGMENT_AUDIT_COLUMNS: dict[str, pl.DataType] = {"reason": pl.String, "raw": pl.String}
 
 
 def judgment_schema(behaviours: Sequence[str], *, audit: bool = False) -> dict[str, pl.DataType]:
-    """The judge frame: ids, B_count/B_status/B_instances per behaviour, judge, n_chunks and, with
-    ``audit``, B_reason/B_raw per behaviour."""
+    """The judge frame: ids, B_count/B_sentences/B_status/B_instances per behaviour, judge,
+    taxonomy, mode, count_unit, n_chunks and, with ``audit``, B_reason/B_raw per behaviour."""
     schema: dict[str, pl.DataType] = dict(ID_SCHEMA)
     for b in behaviours:
         schema.update({f"{b}_{k}": t for k, t in JUDGMENT_COLUMNS.items()})
-    schema.update({"judge": pl.String, "n_chunks": pl.Int64})
+    schema.update(JUDGMENT_RUN_COLUMNS)
     if audit:
         for b in behaviours:
             schema.update({f"{b}_{k}": t for k, t in JUDGMENT_AUDIT_COLUMNS.items()})
@@ -139,27 +146,33 @@ def judgment_schema(behaviours: Sequence[str], *, audit: bool = False) -> dict[s
 
 
 def judgment_frame(traces: pl.DataFrame, per_behaviour: Mapping[str, Mapping[str, list]], *,
-                   judge: str, n_chunks: list[int], audit: bool = False) -> pl.DataFrame:
+                   judge: str, n_chunks: list[int], audit: bool = False,
+                   taxonomy: str | None = None, mode: str | None = None,
+                   unit: str | None = None) -> pl.DataFrame:
     """Build the judge frame for ``traces`` (ids are taken from it, null when absent).
 
-    ``per_behaviour[b]`` holds the lists ``count``, ``status``, ``instances`` (and ``reason``,
-    ``raw`` with ``audit``), one value per trace row."""
+    ``per_behaviour[b]`` holds the lists ``count``, ``status``, ``instances`` (optionally
+    ``sentences``; ``reason``, ``raw`` with ``audit``), one value per trace row."""
     n = traces.height
     data: dict[str, Any] = {c: (traces.get_column(c).to_list() if c in traces.columns
                                 else [None] * n) for c in ID_COLUMNS}
     keys = {**JUDGMENT_COLUMNS, **(JUDGMENT_AUDIT_COLUMNS if audit else {})}
     for b, cols in per_behaviour.items():
-        data.update({f"{b}_{k}": cols[k] for k in keys})
-    data.update({"judge": [judge] * n, "n_chunks": n_chunks})
+        data.update({f"{b}_{k}": cols[k] if k in cols else [None] * n for k in keys})
+    data.update({"judge": [judge] * n, "taxonomy": [taxonomy] * n, "mode": [mode] * n,
+                 "count_unit": [unit] * n, "n_chunks": n_chunks})
     schema = judgment_schema(list(per_behaviour), audit=audit)
     return pl.DataFrame({k: data[k] for k in schema}, schema=schema)
 
 
-# instances.parquet: one row per instance the judge quoted; counted = its response's status is ok.
+# instances.parquet: one row per instance (a quoted piece of evidence or a labelled sentence), for
+# the LLM judge (both modes) and the offline detector alike; episode = 1-based number of the run
+# of consecutive labelled sentences it belongs to within (id, behaviour); counted = its
+# response's status is ok.
 INSTANCE_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String, "behaviour": pl.String, "quote": pl.String, "sentence": pl.Int64,
-    "chunk": pl.Int64, "explanation": pl.String, "char_start": pl.Int64, "char_end": pl.Int64,
-    "counted": pl.Boolean}
+    "episode": pl.Int64, "chunk": pl.Int64, "explanation": pl.String, "char_start": pl.Int64,
+    "char_end": pl.Int64, "counted": pl.Boolean}
 
 
 # --- grade ----------------------------------------------------------------------------------

@@ -87,3 +87,20 @@ def test_finished_judgment_survives_kill_9(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     with JudgeCache(path) as c:
         assert c.get("b2:done").reply == "R"
+
+
+def test_cache_holding_trace_text_is_owner_only(tmp_path):
+    import os
+    import stat
+
+    from reasonlens.judge.cache import JudgeCache
+
+    old = os.umask(0o022)
+    try:
+        c = JudgeCache(tmp_path / "c.sqlite")
+        c.set_setting("x", "y")
+        c.close()
+    finally:
+        os.umask(old)
+    for f in tmp_path.glob("c.sqlite*"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f

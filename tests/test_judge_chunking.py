@@ -106,14 +106,38 @@ def test_response_merge_missing_never_zero():
     ok0 = Judgment("ok", 1, ({"quote": "a", "sentence": 5, "start": 85, "end": 95},))
     ok1 = Judgment("ok", 2, ({"quote": "a", "sentence": 5, "start": 5, "end": 15},
                              {"quote": "c", "sentence": 8, "start": 50, "end": 60}))
-    count, status, merged, reason, raw = _merge({0: ok0, 1: ok1}, [c0, c1])
-    assert (count, status, reason, raw) == (2, "ok", None, None)
+    status, merged, bare, reason, raw = _merge({0: ok0, 1: ok1}, [c0, c1])
+    assert (status, bare, reason, raw) == ("ok", 0, None, None)
     assert [m["quote"] for m in merged] == ["a", "c"]
     bad = Judgment("parse_error", None, reason="no JSON", raw="blah")
-    count, status, merged, reason, raw = _merge({0: ok0, 1: bad}, [c0, c1])
-    assert (count, status, reason, raw) == (
-        None, "parse_error", "chunk 1: parse_error: no JSON", '[{"chunk":1,"raw":"blah"}]')
+    status, merged, bare, reason, raw = _merge({0: ok0, 1: bad}, [c0, c1])
+    assert (status, reason, raw) == (
+        "parse_error", "chunk 1: parse_error: no JSON", '[{"chunk":1,"raw":"blah"}]')
     err = Judgment("error", None, reason="HTTP 500")
-    assert _merge({0: err, 1: bad}, [c0, c1])[:2] == (None, "error")
-    assert _merge({}, []) == (None, "skipped", [], "empty text", None)
-    assert _merge({0: ok0}, [c0, c1])[:2] == (None, "error")  # a chunk never judged
+    assert _merge({0: err, 1: bad}, [c0, c1])[0] == "error"
+    assert _merge({}, []) == ("skipped", [], 0, "empty text", None)
+    assert _merge({0: ok0}, [c0, c1])[0] == "error"  # a chunk never judged
+
+
+def test_counts_are_missing_never_zero_and_in_the_unit():
+    """build_frames: a failed chunk makes the count null; ok counts follow the unit."""
+    import polars as pl
+
+    from reasonlens.judge.request import Judgment
+    from reasonlens.judge.run import build_frames
+    from reasonlens.judge.taxonomy import load_taxonomy
+
+    tax = load_taxonomy("paper")
+    c0 = Chunk(0, 0, 100, "", 1, 9, 0)
+    insts = tuple({"quote": q, "sentence": i, "start": 10 * i, "end": 10 * i + 5}
+                  for q, i in (("a", 2), ("b", 3), ("c", 7)))
+    traces = pl.DataFrame({"id": ["r0", "r1"], "response": ["x", "y"]})
+    results = {(0, "metacognitive"): {0: Judgment("ok", 3, insts)},
+               (1, "metacognitive"): {0: Judgment("parse_error", None, reason="bad", raw="?")}}
+    for unit, want in (("episodes", 2), ("sentences", 3)):
+        frame, inst, _ = build_frames(traces, ["metacognitive"], results, [[c0], [c0]],
+                                      judge="llm:x", tax=tax, mode="count", unit=unit)
+        assert frame.get_column("metacognitive_count").to_list() == [want, None]
+        assert frame.get_column("metacognitive_sentences").to_list() == [3, None]
+        assert set(frame.get_column("count_unit")) == {unit}
+    assert inst.get_column("episode").to_list() == [1, 1, 2]

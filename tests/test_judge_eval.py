@@ -187,3 +187,69 @@ def test_cli_errors_and_help(tmp_path):
     assert "judgments.parquet" in str(r.exception) + r.output
     h = CliRunner().invoke(cli, ["judge-eval", "--help"])
     assert h.exit_code == 0 and "--split" in h.output and "offline" in h.output
+
+
+# ------------------------------------------------------------------ bad judgment files (issue 11)
+
+
+def _write_judged(tmp_path, rows, name="judge"):
+    jdir = tmp_path / name
+    write_parquet(_judged(rows), jdir / "judgments.parquet", {"command": "judge"})
+    return jdir
+
+
+def _eval(jdir, *extra):
+    return CliRunner().invoke(cli, ["judge-eval", str(jdir), "--n-boot", "10", *extra])
+
+
+def test_duplicate_judgment_ids_are_an_error_unless_keep_first(tmp_path):
+    from reasonlens.errors import InputError
+
+    gold = load_gold(split="test")
+    first = {"id": gold[0]["id"], "metacognitive": [], "multi_perspective": []}
+    again = {"id": gold[0]["id"], "metacognitive": [{"quote": "x", "sentence": 1}],
+             "multi_perspective": []}
+    jdir = _write_judged(tmp_path, [first, again])
+    res = _eval(jdir)
+    assert isinstance(res.exception, InputError)
+    assert f"id {gold[0]['id']!r} appears 2 times" in str(res.exception)
+    assert "line 2, field 'id'" in str(res.exception)
+    res = _eval(jdir, "--on-duplicate", "keep-first", "--out", str(tmp_path / "e"))
+    assert res.exit_code == 0, res.output
+    table = pl.read_parquet(tmp_path / "e" / "agreement_responses.parquet")
+    row = table.filter((pl.col("id") == gold[0]["id"]) & (pl.col("behaviour") ==
+                                                          "metacognitive")).row(0, named=True)
+    assert row["pred_count"] == 0  # the first row, not the last
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"metacognitive_count": -1}, "field 'metacognitive_count': negative count -1"),
+    ({"metacognitive_count": 2, "metacognitive_instances": "[]"},
+     "field 'metacognitive_count': count 2 has evidence for only 0 instances"),
+    ({"metacognitive_count": None}, "status ok without a count"),
+    ({"metacognitive_status": "error"}, "a count (0) on a 'error' row"),
+])
+def test_bad_rows_are_refused_with_file_line_and_field(tmp_path, change, message):
+    from reasonlens.errors import InputError
+
+    gold = load_gold(split="test")
+    frame = _judged([{"id": r["id"], "metacognitive": [], "multi_perspective": []}
+                     for r in gold[:3]])
+    frame = frame.with_columns(**{k: pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(v))
+                                  .otherwise(pl.col(k)) for k, v in change.items()})
+    jdir = tmp_path / "judge"
+    write_parquet(frame, jdir / "judgments.parquet", {"command": "judge"})
+    res = _eval(jdir)
+    assert isinstance(res.exception, InputError), res.output
+    assert "judgments.parquet, line 2" in str(res.exception) and message in str(res.exception)
+
+
+@pytest.mark.parametrize("content", [b"garbage, not parquet at all", b'{"id": "a"}\n'])
+def test_unreadable_judgments_file_is_one_clear_error(tmp_path, content):
+    from reasonlens.errors import InputError
+
+    p = tmp_path / "judgments.parquet"
+    p.write_bytes(content)
+    res = _eval(p)
+    assert isinstance(res.exception, InputError)
+    assert "not a readable judgments parquet file" in str(res.exception)

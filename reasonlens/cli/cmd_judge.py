@@ -4,7 +4,6 @@ response, with an LLM judge or (without --base-url) the offline detector."""
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import click
@@ -25,14 +24,31 @@ def _echo_err(msg: str) -> None:
                    "requests are spread over all of them). Without it the offline detector "
                    "runs (approximate, no API).")
 @click.option("--model", help="Judge model name. Default: the only model the server lists.")
+@click.option("--taxonomy", metavar="NAME|PATH",
+              help="Behaviour taxonomy (registered: paper, schoenfeld, gandhi; or a TOML file). "
+                   "Default: paper (multi_perspective, metacognitive), or the --detector's.")
+@click.option("--mode", type=click.Choice(["count", "sentences"]), default="count",
+              show_default=True,
+              help="LLM judge: count = one call per behaviour and chunk counting instances with "
+                   "quoted evidence; sentences = one call per chunk labelling every sentence "
+                   "with the taxonomy's labels.")
+@click.option("--unit", type=click.Choice(["episodes", "sentences"]),
+              help="Count unit: episodes (maximal runs of consecutive labelled sentences; the "
+                   "default) or labelled sentences. Recorded in every output.")
+@click.option("--detector", "detector_path", type=click.Path(dir_okay=False),
+              help="Offline detector file from `reasonlens detector train` (default: the "
+                   "shipped one). Not with --base-url.")
+@click.option("--allow-failures", is_flag=True,
+              help="Exit 0 even when some judgments failed (their counts stay missing).")
 @click.option("--behaviour", "behaviours", multiple=True, metavar="NAME",
-              help="Behaviour rubric to judge, by registered name (repeatable). Default: "
-                   "multi_perspective and metacognitive.")
+              help="Behaviour to judge: a label of the taxonomy or a registered rubric "
+                   "(repeatable). Default: every label. The offline detector honours it too.")
 @click.option("--rubric", "rubric_paths", multiple=True, type=click.Path(dir_okay=False),
               help="A rubric TOML file (repeatable); replaces the named rubric of the same "
                    "behaviour.")
-@click.option("--template", default="judge_behaviour", show_default=True,
-              help="Judge prompt template (registered name or TOML path).")
+@click.option("--template",
+              help="Judge prompt template (registered name or TOML path). Default: "
+                   "judge_behaviour (--mode count) or judge_sentences (--mode sentences).")
 @click.option("--text-field", type=click.Choice(["response", "reasoning"]), default="response",
               show_default=True, help="Which text to judge: the whole response or only the "
                                       "reasoning part.")
@@ -85,111 +101,133 @@ def _echo_err(msg: str) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log retries and requests to stderr.")
 @trace_input_options
 def command(inputs, out_dir, **kw):
-    """Count the two flexible-reasoning behaviours in every response, with evidence.
+    """Count reasoning behaviours in every response, with evidence.
 
     \b
-    With --base-url: an LLM judge over any OpenAI-compatible endpoint, one request per
-    behaviour and chunk, cached in SQLite (a rerun, or a run resumed after kill -9, sends only
-    what is not finished). Without --base-url: the offline detector (approximate, no API).
-    Parse failures and refusals are recorded as missing (null count) with the raw reply kept,
-    never as 0.
+    With --base-url: an LLM judge over any OpenAI-compatible endpoint (--mode count: one
+    request per behaviour and chunk; --mode sentences: one request per chunk labelling every
+    sentence), cached in SQLite (a rerun, or a run resumed after kill -9, sends only what is
+    not finished). Without --base-url: the offline detector (approximate, no API; --detector
+    for a trained one). Failed judgments are missing (null count, raw reply kept), never 0;
+    the command then exits non-zero unless --allow-failures.
 
     \b
     Example:
       reasonlens judge traces.jsonl --out out/judge \\
           --base-url http://127.0.0.1:8000/v1 --model Qwen2.5-32B-Instruct
     """
-    from reasonlens.traces.load import LoadReport, load_traces
+    from reasonlens.redact import Redactor, install_log_redaction
 
     opts = load_options(kw)
     if kw.pop("verbose"):
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _redact_logs(kw["api_key_env"])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = LoadReport(rejects_path=str(out / "rejects.jsonl"))
-    try:
-        traces = load_traces(list(inputs), opts, report)
-    finally:
-        report.close()
-    if kw["limit"] is not None:
-        traces = traces.head(kw["limit"])
-    if report.n_rejected:
-        _echo_err(f"skipped {report.n_rejected} malformed records (see {report.rejects_path})")
+    install_log_redaction(Redactor.for_endpoint(kw["base_urls"], kw["api_key_env"]))
+    cfg = _stage_config(kw, _given(kw))
+    if cfg.endpoint is None:
+        _echo_err("No --base-url: using the OFFLINE DETECTOR. Its counts are APPROXIMATE (see "
+                  "docs/judge-validation.md and benchmarks/offline-detector.md for its "
+                  "agreement with human labels). Give --base-url and --model for an LLM judge.")
+    result = _run(list(inputs), Path(out_dir), cfg, opts, kw["limit"])
+    rej = result.summary.get("rejected")
+    if rej:
+        _echo_err(f"skipped {rej['n']} malformed records (see {rej['file']})")
+    _print_summary(result.summary)
+
+
+_LLM_ONLY = ("model", "rubric_paths", "template", "no_problem", "concurrency",
+             "max_chunk_tokens", "overlap", "chars_per_token", "tokenizer", "temperature",
+             "top_p", "seed", "max_tokens", "structured", "cache_path", "no_cache",
+             "cache_sampled", "price_in", "price_out", "timeout", "max_retries", "backoff_base",
+             "mode")
+
+
+def _given(kw) -> dict:
+    """Options given on the command line (not defaults), by parameter name."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return {k: kw[k] for k in kw if k in ctx.params
+            and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)}
+
+
+def _stage_config(kw, given):
+    from reasonlens.errors import ConfigError
+    from reasonlens.judge.offline import OfflineConfig
+    from reasonlens.judge.stage import JudgeStageConfig, check_offline_options
+
     if not kw["base_urls"]:
-        _offline(traces, out, inputs, kw)
-    else:
-        _llm(traces, out, inputs, kw)
+        check_offline_options({"--" + k.replace("_paths", "").replace("_path", "")
+                               .replace("_", "-"): v for k, v in given.items()
+                               if k in _LLM_ONLY})
+        return JudgeStageConfig(offline=OfflineConfig(
+            detector=kw["detector_path"], taxonomy=kw["taxonomy"], unit=kw["unit"],
+            text_field=kw["text_field"], behaviours=tuple(kw["behaviours"])),
+            allow_failures=kw["allow_failures"])
+    if kw["detector_path"]:
+        raise ConfigError("--detector is the offline detector; it cannot be combined with "
+                          "--base-url (an LLM judge)")
+    return JudgeStageConfig(endpoint=_endpoint(kw), llm=_llm_config(kw),
+                            allow_failures=kw["allow_failures"])
 
 
-class _RedactKey(logging.Filter):
-    """Replace the API key's value in every log record (a server may echo it in an error)."""
+def _endpoint(kw):
+    from dataclasses import replace
 
-    def __init__(self, key: str):
-        super().__init__()
-        self.key = key
+    from reasonlens.endpoint import EndpointConfig
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        if self.key in msg:
-            record.msg, record.args = msg.replace(self.key, "***"), ()
-        return True
-
-
-def _redact_logs(api_key_env: str) -> None:
-    import os
-
-    key = os.environ.get(api_key_env) or ""
-    if len(key) < 4:
-        return
-    for h in [*logging.getLogger().handlers, logging.lastResort]:
-        if h is not None and not any(isinstance(f, _RedactKey) for f in h.filters):
-            h.addFilter(_RedactKey(key))
+    endpoint = EndpointConfig(base_urls=tuple(kw["base_urls"]), model=kw["model"] or "?",
+                              api_key_env=kw["api_key_env"], timeout=kw["timeout"],
+                              max_retries=kw["max_retries"], concurrency=kw["concurrency"],
+                              backoff_base=kw["backoff_base"])
+    if not kw["model"]:
+        endpoint = replace(endpoint, model=_resolve_model(endpoint))
+    return endpoint
 
 
-def _offline(traces, out: Path, inputs, kw) -> None:
-    from reasonlens.io import write_json, write_parquet
-    from reasonlens.judge.offline import detect, provenance_record
-    from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import input_records, provenance
+def _llm_config(kw):
+    from reasonlens.judge.chunking import ChunkConfig
+    from reasonlens.judge.config import JudgeConfig
+    from reasonlens.judge.request import RequestParams
 
-    _echo_err("No --base-url: using the OFFLINE DETECTOR. Its counts are APPROXIMATE (cue "
-              "patterns and a small classifier; see docs/judge-validation.md for its agreement "
-              "with human labels). Give --base-url and --model for an LLM judge.")
-    t0 = time.perf_counter()
-    frame = detect(traces)
-    judge = frame.get_column("judge")[0] if frame.height else "offline-detector"
-    summary = summarise(frame)
-    prov = provenance(command="judge", config=provenance_record(),
-                      inputs=input_records(list(inputs)))
-    summary.update({"judge": judge, "approximate": True,
-                    "note": "offline detector: approximate counts, no LLM judge",
-                    "elapsed_s": round(time.perf_counter() - t0, 3), "provenance": prov})
-    write_parquet(frame, out / "judgments.parquet", prov)
-    write_parquet(_instances_from_frame(frame, summary["behaviours"]), out / "instances.parquet",
-                  prov)
-    write_json(out / "summary.json", summary)
-    _print_summary(summary)
+    return JudgeConfig(
+        behaviours=tuple(kw["behaviours"]), rubric_paths=tuple(kw["rubric_paths"]),
+        template=kw["template"], taxonomy=kw["taxonomy"], mode=kw["mode"], unit=kw["unit"],
+        text_field=kw["text_field"], include_problem=not kw["no_problem"],
+        params=RequestParams(temperature=kw["temperature"], top_p=kw["top_p"], seed=kw["seed"],
+                             max_tokens=kw["max_tokens"]),
+        structured=kw["structured"],
+        chunking=ChunkConfig(max_chunk_tokens=kw["max_chunk_tokens"],
+                             overlap_tokens=kw["overlap"],
+                             chars_per_token=kw["chars_per_token"]),
+        tokenizer=kw["tokenizer"], cache=not kw["no_cache"], cache_path=kw["cache_path"],
+        cache_sampled=kw["cache_sampled"], price_in=kw["price_in"], price_out=kw["price_out"])
 
 
-def _instances_from_frame(frame, behaviours):
-    """instances.parquet (:data:`reasonlens.schema.INSTANCE_SCHEMA`) of an offline-detector frame:
-    no explanations or character offsets; every instance is counted (its status is ok)."""
-    import orjson
-    import polars as pl
+def _run(inputs, out: Path, cfg, opts, limit):
+    from reasonlens.cli._common import progress
+    from reasonlens.judge.stage import failure_line, run_judge_stage
 
-    from reasonlens.schema import INSTANCE_SCHEMA
-
-    rows = []
-    for r in frame.select(["id"] + [f"{b}_instances" for b in behaviours]).iter_rows(named=True):
-        for b in behaviours:
-            for m in orjson.loads(r[f"{b}_instances"] or "[]"):
-                rows.append({"id": r["id"], "behaviour": b, "quote": m.get("quote"),
-                             "sentence": m.get("sentence"), "chunk": m.get("chunk"),
-                             "counted": True})
-    if not rows:
-        return pl.DataFrame(schema=INSTANCE_SCHEMA)
-    return pl.DataFrame(rows, schema=INSTANCE_SCHEMA)
+    unit = "judgments" if cfg.endpoint is not None else "responses"
+    with progress("judging", None, unit=unit) as bar:
+        task = bar.add_task("judging", total=None)
+        result = run_judge_stage(None, out, cfg, inputs=inputs, load_options=opts, limit=limit,
+                                 progress=lambda n: bar.advance(task, n),
+                                 on_total=lambda t: bar.update(task, total=t))
+    if cfg.endpoint is not None:
+        s = result.summary
+        u, c = s["usage"], s["cache"]
+        _echo_err(f"judge {s['judge']} ({s['mode']} mode, taxonomy {s['taxonomy']}, unit "
+                  f"{s['unit']}): {u['requests']} requests ({u['retries']} retries, "
+                  f"{u['failures']} failed), {u['prompt_tokens']} prompt + "
+                  f"{u['completion_tokens']} completion tokens, cost ${u['cost_usd']:.4f}; "
+                  f"cache: {c.get('hits', 0)} hits, {c.get('writes', 0)} new; "
+                  f"{s['chunking']['n_chunks_total']} chunks "
+                  f"({s['chunking']['n_responses_chunked']} responses split); structured "
+                  f"output: {s['structured_output']}; {s['elapsed_s']:.1f}s")
+    line = failure_line(result.summary, result.frame)
+    if line:
+        _echo_err(f"WARNING: {line} (accepted: --allow-failures)")
+    return result
 
 
 def _resolve_model(endpoint_cfg) -> str:
@@ -208,70 +246,6 @@ def _resolve_model(endpoint_cfg) -> str:
     return names[0]
 
 
-def _llm(traces, out: Path, inputs, kw) -> None:
-    from dataclasses import replace
-
-    from reasonlens.cli._common import progress
-    from reasonlens.endpoint import EndpointConfig
-    from reasonlens.io import write_json, write_parquet
-    from reasonlens.judge.chunking import ChunkConfig
-    from reasonlens.judge.config import JudgeConfig
-    from reasonlens.judge.request import RequestParams
-    from reasonlens.schema import BEHAVIOURS
-    from reasonlens.judge.run import run_judge
-    from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import input_records, provenance
-
-    endpoint = EndpointConfig(base_urls=tuple(kw["base_urls"]), model=kw["model"] or "?",
-                              api_key_env=kw["api_key_env"], timeout=kw["timeout"],
-                              max_retries=kw["max_retries"], concurrency=kw["concurrency"],
-                              backoff_base=kw["backoff_base"])
-    if not kw["model"]:
-        endpoint = replace(endpoint, model=_resolve_model(endpoint))
-    behaviours = tuple(kw["behaviours"]) or (() if kw["rubric_paths"] else BEHAVIOURS)
-    cfg = JudgeConfig(
-        behaviours=behaviours, rubric_paths=tuple(kw["rubric_paths"]), template=kw["template"],
-        text_field=kw["text_field"], include_problem=not kw["no_problem"],
-        params=RequestParams(temperature=kw["temperature"], top_p=kw["top_p"], seed=kw["seed"],
-                             max_tokens=kw["max_tokens"]),
-        structured=kw["structured"],
-        chunking=ChunkConfig(max_chunk_tokens=kw["max_chunk_tokens"],
-                             overlap_tokens=kw["overlap"],
-                             chars_per_token=kw["chars_per_token"]),
-        tokenizer=kw["tokenizer"], cache=not kw["no_cache"], cache_path=kw["cache_path"],
-        cache_sampled=kw["cache_sampled"], price_in=kw["price_in"], price_out=kw["price_out"])
-    if cfg.params.sampled and cfg.cache and not cfg.cache_sampled:
-        _echo_err("temperature > 0 without --seed: replies are sampled, so they are not served "
-                  "from the cache (pass --cache-sampled to reuse them)")
-    with progress("judging", None, unit="judgments") as bar:
-        task = bar.add_task("judging", total=None)
-        run = run_judge(traces, endpoint, cfg,
-                        progress=lambda n: bar.advance(task, n),
-                        on_total=lambda t: bar.update(task, total=t))
-    data_files = [r.record() for r in run.rubrics] + [run.template.record()]
-    prov = provenance(command="judge", inputs=input_records(list(inputs)), data_files=data_files,
-                      config={"judge": run.judge, "endpoint": endpoint.public(),
-                              **cfg.record()})
-    summary = summarise(run.frame, [r.behaviour for r in run.rubrics])
-    summary.update({
-        "judge": run.judge, "approximate": False, "model": endpoint.model,
-        "rubrics": {r.behaviour: r.record() for r in run.rubrics},
-        "template": run.template.record(), "structured_output": run.structured,
-        "usage": run.usage, "cache": run.cache, "chunking": run.chunking,
-        "elapsed_s": round(run.elapsed_s, 3), "provenance": prov})
-    write_parquet(run.frame, out / "judgments.parquet", prov)
-    write_parquet(run.instances, out / "instances.parquet", prov)
-    write_json(out / "summary.json", summary)
-    u, c = run.usage, run.cache
-    _echo_err(f"judge {run.judge}: {u['requests']} requests ({u['retries']} retries, "
-              f"{u['failures']} failed), {u['prompt_tokens']} prompt + {u['completion_tokens']} "
-              f"completion tokens, cost ${u['cost_usd']:.4f}; cache: {c.get('hits', 0)} hits, "
-              f"{c.get('writes', 0)} new; {run.chunking['n_chunks_total']} chunks "
-              f"({run.chunking['n_responses_chunked']} responses split); structured output: "
-              f"{run.structured}; {run.elapsed_s:.1f}s")
-    _print_summary(summary)
-
-
 def _print_summary(summary: dict) -> None:
     from reasonlens.cli._common import echo_table
 
@@ -282,6 +256,14 @@ def _print_summary(summary: dict) -> None:
                 rows.append([model, bench, b, st["mean_count"], st["share_with_any"], st["n"],
                              st["n_missing"]])
     approx = ", APPROXIMATE" if summary.get("approximate") else ""
-    title = f"behaviour counts ({summary['judge']}{approx})"
-    echo_table(title, ["model", "benchmark", "behaviour", "mean count", "share >= 1", "n",
-                       "missing"], rows)
+    title = (f"behaviour {summary.get('unit') or 'count'} per response ({summary['judge']}"
+             f"{approx}; taxonomy {summary.get('taxonomy')}, {summary.get('mode')} mode)")
+    echo_table(title, ["model", "benchmark", "behaviour", f"mean {summary.get('unit')}",
+                       "share >= 1", "n", "missing"], rows)
+
+
+def _instances_from_frame(frame, behaviours):
+    """Kept for reasonlens.api (which will call reasonlens.judge.stage.judge_traces)."""
+    from reasonlens.judge.stage import instances_from_frame
+
+    return instances_from_frame(frame, behaviours)

@@ -10,34 +10,6 @@ import click
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
 
 
-def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
-                    judge_max_tokens: int | None = None):
-    """The function that adds behaviour columns, and what goes into provenance about it."""
-    from reasonlens.errors import ConfigError
-
-    if base_urls:
-        if not judge_model:
-            raise ConfigError("--base-url needs --judge-model (the judge model's name)")
-        from reasonlens.endpoint import EndpointConfig
-        from reasonlens.judge.request import RequestParams
-        from reasonlens.judge.run import JudgeConfig, judge_frame
-
-        endpoint = EndpointConfig(base_urls=tuple(base_urls), model=judge_model)
-        config = JudgeConfig() if judge_max_tokens is None else \
-            JudgeConfig(params=RequestParams(max_tokens=judge_max_tokens))
-
-        def hook(traces):
-            return judge_frame(traces, endpoint, config)
-
-        return hook, {"source": "llm-judge", "endpoint": endpoint.public(),
-                      "judge_config": config.record()}
-    if judge_model:
-        raise ConfigError("--judge-model needs --base-url (an OpenAI-compatible endpoint)")
-    from reasonlens.judge import offline
-
-    return offline.detect, {"source": "offline-detector", **offline.provenance_record()}
-
-
 @click.command("score")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
 @click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -63,6 +35,13 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
 @click.option("--behaviours", is_flag=True,
               help="Also count the two cognitive behaviours (multi_perspective, metacognitive) "
                    "with the offline detector, or with the LLM judge when --base-url is given.")
+@click.option("--detector", "detector_path", type=click.Path(dir_okay=False),
+              help="With --behaviours: a detector file from `reasonlens detector train` "
+                   "instead of the shipped one.")
+@click.option("--taxonomy", metavar="NAME|PATH",
+              help="With --behaviours: the behaviour taxonomy (paper, schoenfeld, gandhi).")
+@click.option("--unit", type=click.Choice(["episodes", "sentences"]),
+              help="With --behaviours: count unit (default episodes).")
 @click.option("--base-url", "base_urls", multiple=True, metavar="URL",
               help="OpenAI-compatible endpoint for the LLM judge (with --behaviours; "
                    "repeatable). The key is read from OPENAI_API_KEY.")
@@ -74,8 +53,8 @@ def _behaviour_hook(base_urls: tuple[str, ...], judge_model: str | None,
 def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mode: str | None,
             lemma: bool, parts: str, batch_rows: int, behaviours: bool,
             base_urls: tuple[str, ...], judge_model: str | None,
-            judge_max_tokens: int | None, quiet: bool,
-            **kwargs: Any) -> None:
+            judge_max_tokens: int | None, quiet: bool, detector_path: str | None,
+            taxonomy: str | None, unit: str | None, **kwargs: Any) -> None:
     """Count lexicon terms in traces, per response and per model.
 
     \b
@@ -103,13 +82,17 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
         mode = "exact" if lemma else "fast"
     elif lemma and mode == "fast":
         raise ConfigError("--lemma needs --mode exact (lemmas come from spaCy tokens)")
-    if (base_urls or judge_model or judge_max_tokens) and not behaviours:
-        raise ConfigError("--base-url/--judge-model/--judge-max-tokens are for --behaviours")
+    if (base_urls or judge_model or judge_max_tokens or detector_path or taxonomy or unit) \
+            and not behaviours:
+        raise ConfigError("--base-url/--judge-model/--judge-max-tokens/--detector/--taxonomy/"
+                          "--unit are for --behaviours")
     config = ScoreConfig(lexicons=tuple(lexicons) or DEFAULT_LEXICONS, mode=mode, lemma=lemma,
                          parts=parts)
     config.matcher()  # fail early on a bad lexicon
-    hook, info = _behaviour_hook(base_urls, judge_model, judge_max_tokens) if behaviours \
-        else (None, None)
+    from reasonlens.judge.stage import behaviour_hook
+
+    hook, info = behaviour_hook(base_urls, judge_model, judge_max_tokens, detector=detector_path,
+                                taxonomy=taxonomy, unit=unit) if behaviours else (None, None)
     total = input_bytes(list(inputs))
     with progress("scoring", total=total) as bar:
         task = bar.add_task("scoring", total=total)

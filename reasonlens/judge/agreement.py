@@ -7,7 +7,7 @@ and a count; the others are reported as missing, never scored as 0):
 - counts: quadratic weighted kappa (``cohen_kappa_score(weights="quadratic")``), Spearman's rho
   (``scipy.stats.spearmanr``) and the mean absolute error;
 - instances: precision, recall and F1, micro-averaged over responses. A predicted instance is
-  located in the response by its quote (:func:`reasonlens.judge.sentences.find_quote`), else by
+  located in the response by its quote (:func:`reasonlens.judge.sentences.locate_quote`), else by
   its sentence index; it matches a gold instance when the located span overlaps the gold span.
   Matching is one-to-one, greedy in text order.
 
@@ -28,7 +28,7 @@ import polars as pl
 
 from reasonlens.errors import InputError
 from reasonlens.judge.gold import STYLES
-from reasonlens.judge.sentences import find_quote, split_sentences
+from reasonlens.judge.sentences import locate_quote, split_sentences
 from reasonlens.schema import BEHAVIOURS
 
 METRICS = ("kappa", "qwk", "spearman", "mae", "precision", "recall", "f1")
@@ -56,7 +56,7 @@ def locate(text: str, inst: dict[str, Any], sentences=None) -> tuple[int, int] |
     """Character span of a predicted instance in ``text`` (quote first, then sentence index)."""
     quote = inst.get("quote")
     if isinstance(quote, str) and quote.strip():
-        span = find_quote(text, quote)
+        span = locate_quote(quote, text)
         if span:
             return span
     idx = inst.get("sentence")

@@ -14,6 +14,8 @@ to the cache, so no key can reach it.
 
 The schema is managed by named migrations recorded in ``_migrations`` (in the style of
 simonw/llm's ``migrations.py``); add a new function to ``MIGRATIONS``, never edit an applied one.
+Permissions: the cache file (and SQLite's -wal/-shm files) is created 0600, owner only, whatever
+the umask, because it holds full trace text and replies; stage outputs follow the umask.
 Default location: ``$REASONLENS_HOME/judge-cache.sqlite`` (``REASONLENS_HOME`` defaults to
 ``~/.cache/reasonlens``).
 """
@@ -98,6 +100,19 @@ class CachedReply:
     completion_tokens: int
 
 
+CACHE_MODE = 0o600
+
+
+def _private(path: Path) -> None:
+    """Create the cache file readable by its owner only (it holds full trace text and replies);
+    SQLite gives its -wal and -shm files the same permissions. An existing file is tightened."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():
+            os.chmod(p, CACHE_MODE)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, CACHE_MODE))
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -110,6 +125,7 @@ class JudgeCache:
         self.path = Path(path) if path is not None else default_cache_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.path)
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the judge cache {self.path}: {exc}") from exc

@@ -20,19 +20,15 @@ means the same thing whichever chunk reported it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from reasonlens.errors import ConfigError
+from reasonlens.judge.sentences import Sentence, _trim, sentence_at, split_sentences
 
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or
-# at a line break. Decimal points ("3.14") and "e.g." mid-sentence followed by a lower-case word
-# are not ends.
-_SENT_END = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=[^a-z\s])|\n+""")
-_PARA_SPLIT = re.compile(r"\n[ \t]*\n\s*")
-
+__all__ = ["Chunk", "ChunkConfig", "Sentence", "chunk_text", "estimate_tokens", "merge_instances",
+           "sentence_at", "split_sentences"]
 
 @dataclass(frozen=True)
 class ChunkConfig:
@@ -57,14 +53,6 @@ class ChunkConfig:
 
 
 @dataclass(frozen=True)
-class Sentence:
-    index: int       # 1-based over the whole text
-    start: int       # character offsets in the whole text, end exclusive
-    end: int
-    paragraph: int   # 0-based paragraph number
-
-
-@dataclass(frozen=True)
 class Chunk:
     """One piece of a text. ``overlap_end`` is where the overlap with the previous chunk ends
     (``start`` when there is none); offsets index the whole text."""
@@ -76,36 +64,6 @@ class Chunk:
     first_sentence: int
     last_sentence: int
     overlap_end: int
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
-def split_sentences(text: str) -> list[Sentence]:
-    """Sentence spans over ``text`` (whitespace trimmed; empty pieces dropped).
-
-    >>> [(s.index, s.paragraph) for s in split_sentences("A b. C d!\\n\\nE f?")]
-    [(1, 0), (2, 0), (3, 1)]
-    """
-    out: list[Sentence] = []
-    para_starts = [0] + [m.end() for m in _PARA_SPLIT.finditer(text)]
-    para_bounds = list(zip(para_starts, para_starts[1:] + [len(text)]))
-    for p, (pa, pb) in enumerate(para_bounds):
-        pos = pa
-        for m in _SENT_END.finditer(text, pa, pb):
-            a, b = _trim(text, pos, m.start())
-            if b > a:
-                out.append(Sentence(len(out) + 1, a, b, p))
-            pos = m.end()
-        a, b = _trim(text, pos, pb)
-        if b > a:
-            out.append(Sentence(len(out) + 1, a, b, p))
-    return out
 
 
 def _hard_split(text: str, s: Sentence, max_chars: int) -> list[tuple[int, int]]:
@@ -137,7 +95,7 @@ def _units(text: str, cfg: ChunkConfig, count: Callable[[str], int]) -> list[Sen
         while any(count(text[a:b]) > cfg.max_chunk_tokens for a, b in pieces):
             max_chars = max(8, max_chars // 2)
             pieces = _hard_split(text, s, max_chars)
-        units.extend(Sentence(s.index, a, b, s.paragraph) for a, b in pieces)
+        units.extend(Sentence(s.index, a, b, s.paragraph, text[a:b]) for a, b in pieces)
     return units
 
 
@@ -198,23 +156,6 @@ def chunk_text(text: str, config: ChunkConfig | None = None,
     return chunks
 
 
-def sentence_at(sentences: Sequence[Sentence], offset: int) -> int | None:
-    """1-based index of the sentence containing character ``offset`` (binary search)."""
-    lo, hi = 0, len(sentences)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sentences[mid].end <= offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < len(sentences) and sentences[lo].start <= offset < max(sentences[lo].end,
-                                                                   sentences[lo].start + 1):
-        return sentences[lo].index
-    if lo < len(sentences):
-        return sentences[lo].index  # offset fell in the whitespace before this sentence
-    return sentences[-1].index if sentences else None
-
-
 def merge_instances(chunks: Sequence[Chunk], per_chunk: Sequence[Sequence[dict[str, Any]]]
                     ) -> list[dict[str, Any]]:
     """Merge per-chunk instances into one list for the whole text, in text order.
@@ -242,7 +183,7 @@ def merge_instances(chunks: Sequence[Chunk], per_chunk: Sequence[Sequence[dict[s
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    if b.get("start") is None:
+    if b.get("start") is None or a.get("label") != b.get("label"):
         return False
     if a.get("sentence") is not None and a.get("sentence") == b.get("sentence"):
         return True

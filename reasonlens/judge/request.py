@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reasonlens.endpoint import build_chat_request
 from reasonlens.errors import ConfigError
-from reasonlens.judge.chunking import Chunk, Sentence, sentence_at
+from reasonlens.judge.chunking import Chunk
+from reasonlens.judge.sentences import Sentence, locate_quote, sentence_at
 from reasonlens.judge.rubrics import Rubric, Template, format_examples, render
 
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "none")
@@ -203,108 +203,6 @@ _REFUSAL = re.compile(
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 _COUNT_TAG = re.compile(r"<count>\s*(-?\d+)\s*</count>", re.I)
 _QUOTE_TAG = re.compile(r"<quote>(.*?)</quote>", re.I | re.S)
-_MARKER = re.compile(r"\[S\d+\]\s?")
-_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
-_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                            "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " "})
-
-
-_WS = re.compile(r"\s+")
-
-
-def _normalise_ascii(text: str) -> tuple[str, list[int]]:
-    """:func:`_normalise_with_map` for ASCII text, without a Python loop per character."""
-    low = text.lower()
-    parts: list[str] = []
-    idx: list[int] = []
-    pos = 0
-    for m in _WS.finditer(low):
-        if m.start() > pos:
-            parts.append(low[pos:m.start()])
-            idx.extend(range(pos, m.start()))
-        if idx:  # leading whitespace is dropped
-            parts.append(" ")
-            idx.append(m.start())
-        pos = m.end()
-    if pos < len(low):
-        parts.append(low[pos:])
-        idx.extend(range(pos, len(low)))
-    out = "".join(parts)
-    if out.endswith(" "):
-        out = out[:-1]
-        idx.pop()
-    return out, idx
-
-
-def _normalise_with_map(text: str) -> tuple[str, list[int]]:
-    """Lower-case, unify quote marks and dashes, collapse whitespace; map each output character
-    back to its offset in ``text``."""
-    if text.isascii():
-        return _normalise_ascii(text)
-    out: list[str] = []
-    idx: list[int] = []
-    prev_space = True
-    for i, ch in enumerate(text):
-        ch = unicodedata.normalize("NFKC", ch).translate(_TRANSLATE).lower()
-        for c in ch:
-            if c.isspace():
-                if prev_space:
-                    continue
-                c = " "
-                prev_space = True
-            else:
-                prev_space = False
-            out.append(c)
-            idx.append(i)
-    if out and out[-1] == " ":
-        out.pop()
-        idx.pop()
-    return "".join(out), idx
-
-
-def _norm_quote(q: str) -> list[str]:
-    q = _MARKER.sub("", q)
-    parts = [p for p in _ELLIPSIS.split(q)]
-    norm = []
-    for p in parts:
-        n, _ = _normalise_with_map(p)
-        n = n.strip(" \"'`.,;:")
-        if n:
-            norm.append(n)
-    return norm
-
-
-def locate_quote(quote: str, chunk_text: str, _cache: dict | None = None
-                 ) -> tuple[int, int] | None:
-    """(start, end) of ``quote`` in ``chunk_text`` after normalisation, or None. Parts separated
-    by ``...`` must occur in order."""
-    exact = _MARKER.sub("", quote).strip().strip(" \"'`.,;:")
-    if exact and "..." not in exact and "…" not in exact:
-        k = chunk_text.find(exact)  # fast path: copied verbatim
-        if k >= 0:
-            return k, k + len(exact)
-    parts = _norm_quote(quote)
-    if not parts:
-        return None
-    if _cache is not None and "norm" in _cache:
-        norm, idx = _cache["norm"]
-    else:
-        norm, idx = _normalise_with_map(chunk_text)
-        if _cache is not None:
-            _cache["norm"] = (norm, idx)
-    pos = 0
-    first = last = None
-    for p in parts:
-        k = norm.find(p, pos)
-        if k < 0:
-            return None
-        if first is None:
-            first = k
-        last = k + len(p)
-        pos = last
-    return idx[first], idx[last - 1] + 1
-
-
 def _as_int(v: Any) -> int | None:
     if isinstance(v, bool):
         return None

@@ -17,7 +17,6 @@ from typing import Any
 from reasonlens import registry
 from reasonlens.errors import ConfigError
 from reasonlens.schema import BEHAVIOURS
-
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
@@ -117,7 +116,8 @@ def load_template(ref: str = "judge_behaviour") -> Template:
                  chunk_note=c.get("chunk_note", "") or "", path=df.path, sha256=df.sha256)
     allowed = {"title", "definition", "count_rule", "notes", "positive_examples",
                "negative_examples", "tag", "trace", "problem_block", "chunk_note",
-               "first_sentence", "last_sentence", "problem", "chunk_number", "n_chunks"}
+               "first_sentence", "last_sentence", "problem", "chunk_number", "n_chunks",
+               "taxonomy_title", "labels", "label_keys"}
     for field_name in ("system", "user", "problem_block", "chunk_note"):
         for m in _PLACEHOLDER.finditer(getattr(t, field_name)):
             if m.group(1) not in allowed:

@@ -1,100 +1,191 @@
-"""Sentence numbering shared by the LLM judge, the offline detector and judge-eval.
+"""The one sentence splitter and the one quote locator of reasonlens.
 
-Everything that refers to "sentence i" of a response (the LLM judge's instance evidence, the
-offline detector's instances, the gold-span matching in judge-eval) uses one segmenter, the one the
-LLM judge numbers its prompts with (:func:`reasonlens.judge.chunking.split_sentences`), so the
-indices are comparable: sentences are numbered **from 1** over the whole text, a line break always
+Everything that refers to "sentence i" of a response (the LLM judge's numbered prompts and
+instance evidence, the offline detector's instances, judge-eval's matching) uses
+:func:`split_sentences`: sentences are numbered **from 1** over the whole text, a line break always
 ends a sentence, and ``.``/``!``/``?`` end one when whitespace and a character that is not a
-lower-case letter follow. Offsets are character offsets into the text (end exclusive, whitespace
-trimmed): ``text[s.start:s.end] == s.text``.
+lower-case letter follow (so "3.14" and "e.g. this" do not). Offsets are character offsets into
+the text (end exclusive, whitespace trimmed): ``text[s.start:s.end] == s.text``.
 
-:func:`find_quote` locates a (possibly re-spaced, re-cased or elided) quote in a text, which is how
-quoted evidence is mapped back onto character offsets and sentences.
+:func:`locate_quote` maps a quoted piece of evidence (possibly re-spaced, re-cased, with curly
+quotes or ``...`` elisions) back onto character offsets; :func:`sentence_at` maps an offset onto
+a sentence index.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reasonlens.judge import chunking
+SEGMENTER = "reasonlens.judge.sentences.split_sentences"
+_PARA_SPLIT = re.compile(r"\n[ \t]*\n\s*")
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or
+# at a line break. Decimal points ("3.14") and "e.g." mid-sentence followed by a lower-case word
+# are not ends.
+_SENT_END = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=[^a-z\s])|\n+""")
 
-SEGMENTER = "reasonlens.judge.chunking.split_sentences"
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence: its 1-based index in the text and its character span (end exclusive)."""
-
-    index: int
-    start: int
+    index: int       # 1-based over the whole text
+    start: int       # character offsets in the whole text, end exclusive
     end: int
-    text: str
+    paragraph: int   # 0-based paragraph number
+    text: str = ""   # text[start:end]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Sentences of ``text`` with 1-based indices and character offsets."""
-    return [Sentence(s.index, s.start, s.end, text[s.start:s.end])
-            for s in chunking.split_sentences(text)]
+    """Sentence spans over ``text`` (whitespace trimmed; empty pieces dropped).
+
+    >>> [(s.index, s.paragraph) for s in split_sentences("A b. C d!\\n\\nE f?")]
+    [(1, 0), (2, 0), (3, 1)]
+    """
+    out: list[Sentence] = []
+    para_starts = [0] + [m.end() for m in _PARA_SPLIT.finditer(text)]
+    para_bounds = list(zip(para_starts, para_starts[1:] + [len(text)]))
+    for p, (pa, pb) in enumerate(para_bounds):
+        pos = pa
+        for m in _SENT_END.finditer(text, pa, pb):
+            a, b = _trim(text, pos, m.start())
+            if b > a:
+                out.append(Sentence(len(out) + 1, a, b, p, text[a:b]))
+            pos = m.end()
+        a, b = _trim(text, pos, pb)
+        if b > a:
+            out.append(Sentence(len(out) + 1, a, b, p, text[a:b]))
+    return out
 
 
-def sentences_overlapping(sentences: list[Sentence], start: int, end: int) -> list[int]:
-    """Indices of the sentences that overlap the character span [start, end)."""
-    return [s.index for s in sentences if s.start < end and start < s.end]
+def sentence_at(sentences: Sequence[Sentence], offset: int) -> int | None:
+    """1-based index of the sentence containing character ``offset`` (binary search)."""
+    lo, hi = 0, len(sentences)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sentences[mid].end <= offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(sentences) and sentences[lo].start <= offset < max(sentences[lo].end,
+                                                                   sentences[lo].start + 1):
+        return sentences[lo].index
+    if lo < len(sentences):
+        return sentences[lo].index  # offset fell in the whitespace before this sentence
+    return sentences[-1].index if sentences else None
 
 
-def _normalise(text: str) -> tuple[str, list[int]]:
-    """Lower-cased text with runs of whitespace collapsed and curly quotes straightened, plus the
-    original offset of every kept character."""
-    table = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-",
-             "\u2013": "-"}
-    chars: list[str] = []
-    offsets: list[int] = []
+
+# --- quote location ----------------------------------------------------------------------------
+
+_MARKER = re.compile(r"\[S\d+\]\s?")
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
+_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                            "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " "})
+
+
+_WS = re.compile(r"\s+")
+
+
+def _normalise_ascii(text: str) -> tuple[str, list[int]]:
+    """:func:`_normalise_with_map` for ASCII text, without a Python loop per character."""
+    low = text.lower()
+    parts: list[str] = []
+    idx: list[int] = []
+    pos = 0
+    for m in _WS.finditer(low):
+        if m.start() > pos:
+            parts.append(low[pos:m.start()])
+            idx.extend(range(pos, m.start()))
+        if idx:  # leading whitespace is dropped
+            parts.append(" ")
+            idx.append(m.start())
+        pos = m.end()
+    if pos < len(low):
+        parts.append(low[pos:])
+        idx.extend(range(pos, len(low)))
+    out = "".join(parts)
+    if out.endswith(" "):
+        out = out[:-1]
+        idx.pop()
+    return out, idx
+
+
+def _normalise_with_map(text: str) -> tuple[str, list[int]]:
+    """Lower-case, unify quote marks and dashes, collapse whitespace; map each output character
+    back to its offset in ``text``."""
+    if text.isascii():
+        return _normalise_ascii(text)
+    out: list[str] = []
+    idx: list[int] = []
     prev_space = True
     for i, ch in enumerate(text):
-        if ch.isspace():
-            if not prev_space:
-                chars.append(" ")
-                offsets.append(i)
-            prev_space = True
-            continue
-        chars.append(table.get(ch, ch).lower())
-        offsets.append(i)
-        prev_space = False
-    if chars and chars[-1] == " ":
-        chars.pop()
-        offsets.pop()
-    return "".join(chars), offsets
+        ch = unicodedata.normalize("NFKC", ch).translate(_TRANSLATE).lower()
+        for c in ch:
+            if c.isspace():
+                if prev_space:
+                    continue
+                c = " "
+                prev_space = True
+            else:
+                prev_space = False
+            out.append(c)
+            idx.append(i)
+    if out and out[-1] == " ":
+        out.pop()
+        idx.pop()
+    return "".join(out), idx
 
 
-def find_quote(text: str, quote: str, *, start_hint: int = 0) -> tuple[int, int] | None:
-    """Character span of ``quote`` in ``text``, or None.
+def _norm_quote(q: str) -> list[str]:
+    q = _MARKER.sub("", q)
+    parts = [p for p in _ELLIPSIS.split(q)]
+    norm = []
+    for p in parts:
+        n, _ = _normalise_with_map(p)
+        n = n.strip(" \"'`.,;:")
+        if n:
+            norm.append(n)
+    return norm
 
-    Tries, in order: an exact match (from ``start_hint`` on, then anywhere); a match ignoring case,
-    whitespace and curly quotes; and, for quotes elided with "..." or "…", the longest fragment of
-    at least 12 characters. Surrounding quotation marks on ``quote`` are ignored.
-    """
-    q = quote.strip().strip("\"'\u201c\u201d\u2018\u2019").strip()
-    if not q:
+
+def locate_quote(quote: str, chunk_text: str, _cache: dict | None = None
+                 ) -> tuple[int, int] | None:
+    """(start, end) of ``quote`` in ``chunk_text`` after normalisation, or None. Parts separated
+    by ``...`` must occur in order."""
+    exact = _MARKER.sub("", quote).strip().strip(" \"'`.,;:")
+    if exact and "..." not in exact and "…" not in exact:
+        k = chunk_text.find(exact)  # fast path: copied verbatim
+        if k >= 0:
+            return k, k + len(exact)
+    parts = _norm_quote(quote)
+    if not parts:
         return None
-    i = text.find(q, start_hint)
-    if i < 0:
-        i = text.find(q)
-    if i >= 0:
-        return i, i + len(q)
-    norm_text, offsets = _normalise(text)
-    norm_q, _ = _normalise(q)
-    if not norm_q:
-        return None
-    j = norm_text.find(norm_q)
-    if j >= 0:
-        return offsets[j], offsets[j + len(norm_q) - 1] + 1
-    pieces = re.split(r"\.\.\.|\u2026", q)
-    if len(pieces) < 2:
-        return None
-    parts = [p.strip() for p in pieces if len(p.strip()) >= 12]
-    for part in sorted(parts, key=len, reverse=True):
-        found = find_quote(text, part, start_hint=start_hint)
-        if found:
-            return found
-    return None
+    if _cache is not None and "norm" in _cache:
+        norm, idx = _cache["norm"]
+    else:
+        norm, idx = _normalise_with_map(chunk_text)
+        if _cache is not None:
+            _cache["norm"] = (norm, idx)
+    pos = 0
+    first = last = None
+    for p in parts:
+        k = norm.find(p, pos)
+        if k < 0:
+            return None
+        if first is None:
+            first = k
+        last = k + len(p)
+        pos = last
+    return idx[first], idx[last - 1] + 1
+
+
