@@ -22,6 +22,7 @@ import pytest
 from reasonlens.cli import main
 from reasonlens.io import parquet_provenance, read_json
 from reasonlens.devtools.rubrics import write_doubt_rubric
+from reasonlens.schema import judgment_schema
 from reasonlens.devtools.servers import FaultProxy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -47,9 +48,11 @@ def _rubric(tmp_path: Path) -> Path:
     return write_doubt_rubric(tmp_path, "toy_doubt")
 
 
-def _judge(args: list[str]) -> None:
+def _judge(args: list[str], *, allow_failures: bool = True) -> None:
+    """Run ``reasonlens judge``; SmolLM2-135M replies are often unusable, so the machinery tests
+    accept failed judgments (--allow-failures) unless told otherwise."""
     try:
-        main(["judge", *args])
+        main(["judge", *args, *(["--allow-failures"] if allow_failures else [])])
     except SystemExit as exc:  # main() exits on errors; success returns
         assert exc.code in (0, None), f"reasonlens judge exited with {exc.code}"
 
@@ -80,9 +83,9 @@ def test_end_to_end_two_urls_structured_fallback_then_all_from_cache(smollm_serv
         out = tmp_path / "out1"
         j = pl.read_parquet(out / "judgments.parquet")
         assert j.get_column("id").to_list() == ["t0", "t1"]
-        assert j.columns[:10] == ["id", "model", "benchmark", "problem_id", "sample",
-                                  "doubt_count", "doubt_status", "doubt_instances", "judge",
-                                  "n_chunks"]
+        assert j.schema == pl.Schema(judgment_schema(["doubt"], audit=True))
+        assert set(j.get_column("mode")) == {"count"} and set(j.get_column("count_unit")) == \
+            {"episodes"}
         assert set(j.get_column("doubt_status")) <= STATUSES
         n_chunks = j.get_column("n_chunks").to_list()
         assert n_chunks == [2, 1]
@@ -309,3 +312,59 @@ def test_sampled_requests_bypass_the_cache_unless_asked(smollm_server, fault_pro
     assert (s["sent"], s["cache"]["hits"]) == (0, 1)
     j = pl.read_parquet(tmp_path / "o4" / "judgments.parquet")
     assert (j["doubt_status"][0], j["doubt_count"][0]) == ("ok", 0)
+
+
+SENT_TRACE = ("Okay, so we need x. Hmm, let me see. We compute 2 + 2 = 4. Wait, maybe try "
+              "another way. Let me check: 4 - 2 = 2. Yes, that matches.")
+
+
+@pytest.mark.parametrize("taxonomy, mode", [("schoenfeld", "sentences"), ("gandhi", "count")])
+def test_taxonomies_through_the_llm_judge_both_modes_cache_and_resume(
+        smollm_server, fault_proxy, tmp_path, taxonomy, mode):
+    """Machinery: the real server answers (SmolLM2 replies are mostly unusable, recorded as
+    missing); a rerun is served entirely from the cache; one call per chunk in sentences mode."""
+    tr = tmp_path / "t.jsonl"
+    tr.write_bytes(orjson.dumps({"id": "s0", "model": "m", "response": SENT_TRACE}) + b"\n")
+    args = [str(tr), "--base-url", fault_proxy.base_url, "--model", smollm_server.model,
+            "--taxonomy", taxonomy, "--mode", mode, "--max-tokens", "12", "--structured",
+            "json_object", "--cache", str(tmp_path / "c.sqlite")]
+    _judge([*args, "--out", str(tmp_path / "o1")])
+    from reasonlens.judge.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(taxonomy)
+    n_calls = 1 if mode == "sentences" else len(tax.keys)
+    assert len(_bodies(fault_proxy)) == n_calls
+    j = pl.read_parquet(tmp_path / "o1" / "judgments.parquet")
+    assert {f"{k}_count" for k in tax.outputs()} <= set(j.columns)
+    assert {"metacognitive_count", "multi_perspective_count"} <= set(j.columns)  # mapped
+    assert set(j.get_column("taxonomy")) == {taxonomy} and set(j.get_column("mode")) == {mode}
+    for k in tax.outputs():
+        assert set(j.get_column(f"{k}_status")) <= STATUSES
+    s = read_json(tmp_path / "o1" / "summary.json")
+    assert (s["taxonomy"], s["mode"], s["unit"]) == (taxonomy, mode, "episodes")
+    assert tax.record()["name"] in {d["name"] for d in s["provenance"]["data_files"]}
+    fault_proxy.clear()
+    _judge([*args, "--out", str(tmp_path / "o2")])
+    assert _bodies(fault_proxy) == []
+    assert read_json(tmp_path / "o2" / "summary.json")["cache"]["hits"] == n_calls
+
+
+def test_sentence_mode_reply_maps_labels_onto_behaviours(smollm_server, fault_proxy, tmp_path):
+    """A well-formed sentence-labelling reply (from the proxy): schoenfeld labels per sentence,
+    mapped onto the paper's behaviours (monitor + verify -> metacognitive) in episodes."""
+    tr = tmp_path / "t.jsonl"
+    tr.write_bytes(orjson.dumps({"id": "s0", "model": "m", "response": SENT_TRACE}) + b"\n")
+    reply = orjson.dumps({"labels": {"read": [1], "analyze": [], "plan": [], "implement": [3],
+                                     "explore": [4], "verify": [5, 6], "monitor": [2]}}).decode()
+    fault_proxy.push(_fake_reply(reply))
+    _judge([str(tr), "--out", str(tmp_path / "o"), "--base-url", fault_proxy.base_url,
+            "--model", smollm_server.model, "--taxonomy", "schoenfeld", "--mode", "sentences",
+            "--structured", "json_object", "--no-cache"], allow_failures=False)
+    r = pl.read_parquet(tmp_path / "o" / "judgments.parquet").row(0, named=True)
+    assert (r["verify_count"], r["verify_sentences"]) == (1, 2)
+    assert (r["metacognitive_count"], r["metacognitive_sentences"]) == (2, 3)  # {2}, {5, 6}
+    assert r["multi_perspective_count"] == 1 and r["read_count"] == 1
+    inst = pl.read_parquet(tmp_path / "o" / "instances.parquet")
+    mc = inst.filter(pl.col("behaviour") == "metacognitive")
+    assert mc.get_column("sentence").to_list() == [2, 5, 6]
+    assert mc.get_column("episode").to_list() == [1, 2, 2]

@@ -353,6 +353,11 @@ def _plan(cfg: JudgeConfig) -> tuple[Taxonomy, list[Rubric], Template]:
     if cfg.rubric_paths or (cfg.behaviours and tax.name == "paper"
                             and not set(cfg.behaviours) <= set(tax.keys)):
         rubrics = resolve_rubrics(cfg.behaviours, cfg.rubric_paths)
+        if cfg.taxonomy:
+            raise JudgeError("--rubric (or a --behaviour outside the taxonomy) replaces the "
+                             "taxonomy; give one or the other")
+        # an ad-hoc set of rubrics: no taxonomy (recorded as "rubrics"), no mapping
+        tax = Taxonomy("rubrics", "", "ad-hoc rubrics", ())
     else:
         rubrics = taxonomy_rubrics(tax, cfg.behaviours)
     return tax, rubrics, load_template(cfg.template or "judge_behaviour")

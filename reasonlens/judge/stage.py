@@ -163,7 +163,7 @@ def _llm(traces, cfg: JudgeStageConfig, inputs, progress, on_total):
             "the cache (pass --cache-sampled to reuse them)")
     run = run_judge(traces, endpoint, cfg.llm, progress=progress, on_total=on_total)
     data_files = [r.record() for r in run.rubrics] + [run.template.record()]
-    if run.taxonomy is not None:
+    if run.taxonomy is not None and run.taxonomy.path:
         data_files.append(run.taxonomy.record())
     prov = provenance(command="judge", inputs=input_records(list(inputs)), data_files=data_files,
                       config=red.record({"judge": run.judge, "endpoint": endpoint.public(),
@@ -231,8 +231,9 @@ def run_judge_stage(traces: pl.DataFrame | Iterable[pl.DataFrame] | None, out_di
                                                         ("summary", "summary.json"))}
     if result.n_failed and not cfg.allow_failures:
         raise JudgeFailures(failure_line(result.summary, result.frame) + f" (outputs written "
-                            f"to {so.final}; rerun to retry them from the cache, or pass "
-                            "--allow-failures to accept missing counts)")
+                            f"to {so.final}; a rerun retries failed requests and serves the "
+                            "rest from the cache; pass --allow-failures to accept missing "
+                            "counts)")
     return result
 
 
