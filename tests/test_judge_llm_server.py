@@ -263,7 +263,7 @@ def test_api_key_never_reaches_cache_outputs_or_logs(smollm_server, fault_proxy,
          "--base-url", fault_proxy.base_url, "--model", smollm_server.model, "--rubric",
          str(_rubric(tmp_path)), "--max-tokens", "8", "--structured", "json_object",
          "--api-key-env", "REASONLENS_JUDGE_KEY", "--cache", str(cache), "-v",
-         "--backoff-base", "0.2"],
+         "--backoff-base", "0.2", "--allow-failures"],
         capture_output=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     logs = proc.stdout + proc.stderr

@@ -14,16 +14,15 @@ or that names no label key at all, is a ``parse_error`` (never an empty labellin
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict
 from typing import Any
 
 from reasonlens.endpoint import build_chat_request
 from reasonlens.judge.chunking import Chunk
-from reasonlens.judge.request import (_FENCE, _REFUSAL, Judgment, RequestParams, delimiter_tag,
-                                      number_sentences)
-from reasonlens.judge.rubrics import Template, render
+from reasonlens.judge.request import (Judgment, RequestParams, chunk_messages, extract_json,
+                                      no_answer, unusable_reply)
+from reasonlens.judge.rubrics import Template
 from reasonlens.judge.sentences import Sentence
 from reasonlens.judge.taxonomy import Taxonomy
 
@@ -56,21 +55,11 @@ def _labels_block(tax: Taxonomy) -> str:
 
 def build_messages(tax: Taxonomy, template: Template, chunk: Chunk, sentences: list[Sentence],
                    *, n_chunks: int = 1, problem: str | None = None) -> list[dict[str, str]]:
-    tag = delimiter_tag(chunk.text, problem or "")
+    """System and user messages for labelling ``chunk`` with ``tax``. Pure."""
     values = {"taxonomy_title": tax.title, "labels": _labels_block(tax),
-              "label_keys": ", ".join(tax.keys), "tag": tag,
-              "trace": number_sentences(chunk, sentences),
-              "first_sentence": str(chunk.first_sentence),
-              "last_sentence": str(chunk.last_sentence), "chunk_number": str(chunk.index + 1),
-              "n_chunks": str(n_chunks), "problem": ""}
-    if problem and problem.strip() and template.problem_block:
-        values["problem_block"] = render(template.problem_block,
-                                         {**values, "problem": problem.strip()})
-    else:
-        values["problem_block"] = ""
-    values["chunk_note"] = render(template.chunk_note, values) if n_chunks > 1 else ""
-    return [{"role": "system", "content": render(template.system, values)},
-            {"role": "user", "content": render(template.user, values)}]
+              "label_keys": ", ".join(tax.keys)}
+    return chunk_messages(template, chunk, sentences, values, n_chunks=n_chunks,
+                          problem=problem)
 
 
 def build_request(model: str, messages: list[dict[str, str]], params: RequestParams,
@@ -91,32 +80,14 @@ def cache_key_material(*, model: str, messages: list[dict[str, str]], tax: Taxon
             "reply_schema": LABEL_REPLY_VERSION}
 
 
-def _extract(text: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
+def _accept(keys: tuple[str, ...]):
     def usable(obj: Any) -> dict[str, Any] | None:
         if not isinstance(obj, dict):
             return None
         if isinstance(obj.get("labels"), dict):
             return obj["labels"]
-        if any(k in obj for k in keys):
-            return obj
-        return None
-
-    for c in [text.strip()] + [m.group(1).strip() for m in _FENCE.finditer(text)]:
-        try:
-            got = usable(json.loads(c))
-        except ValueError:
-            continue
-        if got is not None:
-            return got
-    dec = json.JSONDecoder()
-    for m in re.finditer(r"\{", text):
-        try:
-            got = usable(dec.raw_decode(text, m.start())[0])
-        except ValueError:
-            continue
-        if got is not None:
-            return got
-    return None
+        return obj if any(k in obj for k in keys) else None
+    return usable
 
 
 def parse_labels(reply: str | None, chunk: Chunk, sentences: list[Sentence], tax: Taxonomy, *,
@@ -124,19 +95,12 @@ def parse_labels(reply: str | None, chunk: Chunk, sentences: list[Sentence], tax
     """Parse one sentence-labelling reply. ``extra["labels"]``: label -> sorted sentence
     numbers; ``instances``: one per (label, sentence) with the sentence text as quote."""
     raw = reply or ""
-    if refusal:
-        return Judgment("refusal", None, reason=f"refusal: {refusal[:300]}", raw=raw or refusal)
-    if finish_reason == "content_filter":
-        return Judgment("refusal", None, reason="finish_reason=content_filter", raw=raw)
-    if not raw.strip():
-        return Judgment("parse_error", None, reason="empty reply", raw=raw)
-    obj = _extract(raw, tax.keys)
+    bad = unusable_reply(raw, finish_reason, refusal)
+    if bad is not None:
+        return bad
+    obj = extract_json(raw, _accept(tax.keys))
     if obj is None:
-        if _REFUSAL.search(raw):
-            return Judgment("refusal", None, reason="the judge declined", raw=raw)
-        why = ("reply truncated at max_tokens (finish_reason=length)" if finish_reason == "length"
-               else "no JSON object with 'labels' or label keys")
-        return Judgment("parse_error", None, reason=why, raw=raw)
+        return no_answer(raw, finish_reason, "JSON object with 'labels' or label keys")
     by_index = {s.index: s for s in sentences}
     lo, hi = chunk.first_sentence, chunk.last_sentence
     labels: dict[str, list[int]] = {}

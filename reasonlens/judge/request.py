@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,15 +120,13 @@ def number_sentences(chunk: Chunk, sentences: list[Sentence]) -> str:
     return "".join(out)
 
 
-def build_messages(rubric: Rubric, template: Template, chunk: Chunk, sentences: list[Sentence],
-                   *, n_chunks: int = 1, problem: str | None = None) -> list[dict[str, str]]:
-    """System and user messages for judging ``rubric`` on ``chunk``. Pure."""
+def chunk_messages(template: Template, chunk: Chunk, sentences: list[Sentence],
+                   values: dict[str, str], *, n_chunks: int = 1, problem: str | None = None
+                   ) -> list[dict[str, str]]:
+    """System and user messages of ``template`` for ``chunk``: the chunk's placeholders (tag,
+    numbered trace, sentence range, problem block, chunk note) plus ``values``. Pure."""
     tag = delimiter_tag(chunk.text, problem or "")
-    values = {"title": rubric.title, "definition": rubric.definition,
-              "count_rule": rubric.count_rule, "notes": rubric.notes or "(none)",
-              "positive_examples": format_examples(rubric.positive_examples),
-              "negative_examples": format_examples(rubric.negative_examples),
-              "tag": tag, "trace": number_sentences(chunk, sentences),
+    values = {**values, "tag": tag, "trace": number_sentences(chunk, sentences),
               "first_sentence": str(chunk.first_sentence),
               "last_sentence": str(chunk.last_sentence),
               "chunk_number": str(chunk.index + 1), "n_chunks": str(n_chunks), "problem": ""}
@@ -139,6 +138,17 @@ def build_messages(rubric: Rubric, template: Template, chunk: Chunk, sentences: 
     values["chunk_note"] = render(template.chunk_note, values) if n_chunks > 1 else ""
     return [{"role": "system", "content": render(template.system, values)},
             {"role": "user", "content": render(template.user, values)}]
+
+
+def build_messages(rubric: Rubric, template: Template, chunk: Chunk, sentences: list[Sentence],
+                   *, n_chunks: int = 1, problem: str | None = None) -> list[dict[str, str]]:
+    """System and user messages for judging ``rubric`` on ``chunk``. Pure."""
+    values = {"title": rubric.title, "definition": rubric.definition,
+              "count_rule": rubric.count_rule, "notes": rubric.notes or "(none)",
+              "positive_examples": format_examples(rubric.positive_examples),
+              "negative_examples": format_examples(rubric.negative_examples)}
+    return chunk_messages(template, chunk, sentences, values, n_chunks=n_chunks,
+                          problem=problem)
 
 
 def build_judge_request(model: str, messages: list[dict[str, str]], params: RequestParams,
@@ -215,27 +225,54 @@ def _as_int(v: Any) -> int | None:
     return None
 
 
-def extract_json(text: str) -> dict[str, Any] | None:
-    """The first JSON object in ``text`` that looks like a judgment (has ``count`` or
-    ``instances``): whole text, fenced blocks, then any ``{`` with trailing text ignored."""
+def _is_judgment(obj: Any) -> dict[str, Any] | None:
+    return obj if isinstance(obj, dict) and ("count" in obj or "instances" in obj) else None
+
+
+def extract_json(text: str, accept: Callable[[Any], dict[str, Any] | None] = _is_judgment
+                 ) -> dict[str, Any] | None:
+    """The first JSON value in ``text`` that ``accept`` takes (default: an object with ``count``
+    or ``instances``): whole text, fenced blocks, then any ``{`` with trailing text ignored."""
     candidates: list[str] = [text.strip()]
     candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
     for c in candidates:
         try:
-            obj = json.loads(c)
+            got = accept(json.loads(c))
         except ValueError:
             continue
-        if isinstance(obj, dict) and ("count" in obj or "instances" in obj):
-            return obj
+        if got is not None:
+            return got
     dec = json.JSONDecoder()
     for m in re.finditer(r"\{", text):
         try:
-            obj, _ = dec.raw_decode(text, m.start())
+            got = accept(dec.raw_decode(text, m.start())[0])
         except ValueError:
             continue
-        if isinstance(obj, dict) and ("count" in obj or "instances" in obj):
-            return obj
+        if got is not None:
+            return got
     return None
+
+
+def unusable_reply(raw: str, finish_reason: str | None, refusal: str | None
+                   ) -> Judgment | None:
+    """The judgment for a reply that cannot hold an answer (refusal, content filter, empty),
+    else None."""
+    if refusal:
+        return Judgment("refusal", None, reason=f"refusal: {refusal[:300]}", raw=raw or refusal)
+    if finish_reason == "content_filter":
+        return Judgment("refusal", None, reason="finish_reason=content_filter", raw=raw)
+    if not raw.strip():
+        return Judgment("parse_error", None, reason="empty reply", raw=raw)
+    return None
+
+
+def no_answer(raw: str, finish_reason: str | None, expected: str) -> Judgment:
+    """The judgment for a reply in which no answer was found."""
+    if _REFUSAL.search(raw):
+        return Judgment("refusal", None, reason="the judge declined", raw=raw)
+    why = ("reply truncated at max_tokens (finish_reason=length)" if finish_reason == "length"
+           else f"no {expected}")
+    return Judgment("parse_error", None, reason=why, raw=raw)
 
 
 def _from_tags(text: str) -> dict[str, Any] | None:
@@ -254,23 +291,17 @@ def parse_judgment(reply: str | None, chunk: Chunk, sentences: list[Sentence], *
     """Parse one judge reply for ``chunk``. Pure; never raises on bad replies."""
     cfg = config or ParseConfig()
     raw = reply if reply is not None else ""
-    if refusal:
-        return Judgment("refusal", None, reason=f"refusal: {refusal[:300]}", raw=raw or refusal)
-    if finish_reason == "content_filter":
-        return Judgment("refusal", None, reason="finish_reason=content_filter", raw=raw)
-    if not raw.strip():
-        return Judgment("parse_error", None, reason="empty reply", raw=raw)
+    bad = unusable_reply(raw, finish_reason, refusal)
+    if bad is not None:
+        return bad
     obj = extract_json(raw)
     fmt = "json"
     if obj is None:
         obj = _from_tags(raw)
         fmt = "count_tag"
     if obj is None:
-        if _REFUSAL.search(raw):
-            return Judgment("refusal", None, reason="the judge declined", raw=raw)
-        why = ("reply truncated at max_tokens (finish_reason=length)" if finish_reason == "length"
-               else "no JSON object with 'count'/'instances' and no <count> tag")
-        return Judgment("parse_error", None, reason=why, raw=raw)
+        return no_answer(raw, finish_reason, "JSON object with 'count'/'instances' and no "
+                                             "<count> tag")
     return _validate(obj, fmt, raw, chunk, sentences, cfg)
 
 
