@@ -243,12 +243,12 @@ def _offline_batched(batches: Iterable[pl.DataFrame], so, cfg: JudgeStageConfig,
     from reasonlens.errors import InputError
     from reasonlens.judge.offline import provenance_record
     from reasonlens.judge.summary import summarise
-    from reasonlens.lexcount.run import _Sink
+    from reasonlens.io.sinks import ParquetSink
     from reasonlens.provenance import input_records, provenance
 
     t0 = time.perf_counter()
-    sinks = {"judgments": _Sink(so.file("judgments.parquet")),
-             "instances": _Sink(so.file("instances.parquet"))}
+    sinks = {"judgments": ParquetSink(so.file("judgments.parquet")),
+             "instances": ParquetSink(so.file("instances.parquet"))}
     first = None
     try:
         for batch in batches:
