@@ -29,6 +29,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
          "--hide-scrollbars", "--force-device-scale-factor=1")
 
+MAX_SHOT = 16000  # px: the tallest capture Chromium makes in one piece
+
 CHECK_JS = """
 (() => {
   const charts = Array.from(document.querySelectorAll('.chart'));
@@ -122,13 +124,23 @@ class _Pipe:
             self.events.append(msg)
 
 
+def _page_height(pipe: _Pipe, sid: str) -> int:
+    """The document's height now (it can grow after the charts report done: the viewer)."""
+    res = pipe.call("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight",
+                                         "returnByValue": True}, session=sid)
+    val = res.get("result", {}).get("value")
+    return int(val) if isinstance(val, (int, float)) else 0
+
+
 def check_report(html_path: str | Path, *, screenshot: str | Path | None = None,
                  chromium: str | None = None, timeout: float = 60.0, width: int = 1280,
-                 region: tuple[int, int] | None = None, probe: str | None = None
-                 ) -> BrowserResult:
+                 region: tuple[int, int] | None = None, probe: str | None = None,
+                 scale_to_fit: bool = False) -> BrowserResult:
     """Load ``html_path`` from file:// offline, wait for the charts, collect what happened.
 
     ``screenshot`` gets a PNG of the whole page, or of ``region`` = (top, height) in CSS pixels.
+    A page taller than Chromium's 16,000 px capture limit is cut there, unless ``scale_to_fit``
+    shrinks the image so the whole page fits.
     ``probe``: a JavaScript expression returning a JSON string, evaluated once the charts are
     done; its parsed value lands in ``BrowserResult.probe``.
 
@@ -201,11 +213,15 @@ def check_report(html_path: str | Path, *, screenshot: str | Path | None = None,
             elif m == "Network.requestWillBeSent":
                 result.requests.append(p.get("request", {}).get("url", ""))
         if screenshot is not None:
-            h = int(state.get("height") or 900)
+            h = _page_height(pipe, sid) or int(state.get("height") or 900)
+            state["height"] = h
             pipe.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": min(
-                h, 16000), "deviceScaleFactor": 1, "mobile": False}, session=sid)
+                h, MAX_SHOT), "deviceScaleFactor": 1, "mobile": False}, session=sid)
             pipe.pump(0.3)
             params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+            if region is None and scale_to_fit and h > MAX_SHOT:
+                params["clip"] = {"x": 0, "y": 0, "width": width, "height": h,
+                                  "scale": MAX_SHOT / h}
             if region is not None:
                 top, height = region
                 params["clip"] = {"x": 0, "y": top, "width": width,
@@ -237,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=1280, help="viewport width in pixels")
     ap.add_argument("--top", type=int, default=0, help="screenshot from this y (CSS pixels)")
     ap.add_argument("--height", type=int, default=0, help="screenshot height (0: whole page)")
+    ap.add_argument("--fit", action="store_true",
+                    help="shrink a page taller than 16,000 px so the screenshot shows all of it")
     a = ap.parse_args(argv)
     r = check_report(a.html, screenshot=a.screenshot, width=a.width,
-                     region=(a.top, a.height) if a.height else None)
+                     region=(a.top, a.height) if a.height else None, scale_to_fit=a.fit)
     bad = [c["id"] for c in r.charts if not (c["svg"] or c["canvas"]) or c["error"]]
     print(json.dumps({"charts": len(r.charts), "not_rendered": bad, "console_errors":
                       r.console_errors, "exceptions": r.exceptions, "dialogs": r.dialogs,

@@ -150,37 +150,80 @@ def category_rates_chart(rates: pl.DataFrame, *, metric: str = "per_1k_words",
                             _n_note(df)])
 
 
+def _exact_rows(comparisons: pl.DataFrame) -> pl.DataFrame:
+    """Rows the GLM could not estimate (one side without hits) that have an exact interval."""
+    if "exact_ci_low" not in comparisons.columns:
+        return comparisons.head(0)
+    return comparisons.filter(pl.col("rate_ratio").is_null() & pl.col("exact_ci_low").is_not_null()
+                              & pl.col("exact_ci_high").is_not_null())
+
+
 def comparison_chart(comparisons: pl.DataFrame, *, benchmark: str = "(all)",
                      models: list[str] | None = None, label: str = "category",
                      title: str | None = None):
-    """Forest plot of GLM rate ratios vs the reference model (log scale, rule at 1)."""
+    """Forest plot of GLM rate ratios vs the reference model (log scale, rule at 1).
+
+    A row the GLM cannot estimate because one model has no hit stays in the plot with its exact
+    interval (:mod:`reasonlens.stats.exact`): a triangle at the bound the data give, pointing to
+    the unbounded side, and a dashed line to the edge.
+    """
     alt = _alt()
     benchmark = _pick_benchmark(comparisons, benchmark)
-    df = comparisons.filter((pl.col("benchmark") == benchmark) & pl.col("rate_ratio").is_not_null()
-                            & (pl.col("rate_ratio") > 0))
-    df = _check(df.rename({"category": "label"}) if label == "category" else df, "comparison")
-    ms = _models_of(df, models)
-    ref = df["reference"][0] if df.height else "?"
+    comp = comparisons.filter(pl.col("benchmark") == benchmark)
+    if label == "category":
+        comp = comp.rename({"category": "label"})
+    df = _check(comp.filter(pl.col("rate_ratio").is_not_null() & (pl.col("rate_ratio") > 0)),
+                "comparison")
+    ex = _exact_rows(comp)
+    ms = _models_of(comp, models)
+    ref = comp["reference"][0] if comp.height else "?"
+    finite = [v for v in df["ci_low"].drop_nulls().to_list() + df["ci_high"].drop_nulls()
+              .to_list() + ex["exact_ci_low"].to_list() + ex["exact_ci_high"].to_list()
+              if v is not None and 0 < v < float("inf")]
+    lo, hi = min([1.0] + finite), max([1.0] + finite)
+    lo, hi = lo / 1.5, hi * 1.5
+    xs = alt.Scale(type="log", domain=[lo, hi], nice=False)
     tips = ["label:N", "model:N", alt.Tooltip("rate_ratio:Q", format=".3f"),
             alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
             alt.Tooltip("p_value:Q", format=".2g"), alt.Tooltip("p_holm:Q", format=".2g"),
             "n_responses:Q", "n_problems:Q", "family:N"]
-    base = alt.Chart(df).encode(y=alt.Y("label:N", title=None), yOffset=alt.YOffset(
-        "model:N", sort="ascending"), color=_color(ms), tooltip=tips)
-    lo = min([1.0] + [v for v in df["ci_low"].drop_nulls().to_list() if v > 0])
-    hi = max([1.0] + df["ci_high"].drop_nulls().to_list())
-    xs = alt.Scale(type="log", domain=[lo / 1.15, hi * 1.15], nice=False)
+    y = alt.Y("label:N", title=None)
+    yoff = alt.YOffset("model:N", sort="ascending")
+    base = alt.Chart(df).encode(y=y, yOffset=yoff, color=_color(ms), tooltip=tips)
     pts = base.mark_point(filled=True, size=70).encode(x=alt.X(
         "rate_ratio:Q", scale=xs, title=f"rate ratio vs {ref} (log scale)"))
     err = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", scale=xs), x2="ci_high:Q")
     one = alt.Chart(pl.DataFrame({"x": [1.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(
         x=alt.X("x:Q", scale=xs))
-    chart = alt.layer(err, pts, one).properties(width=520, height=alt.Step(max(16, 10 * len(ms))))
+    layers = [err, pts, one]
+    if ex.height:
+        up = ex["exact_ci_high"].is_infinite()
+        ex = ex.with_columns(
+            pl.when(up).then(pl.col("exact_ci_low")).otherwise(pl.col("exact_ci_high"))
+            .alias("bound"),
+            pl.when(up).then(pl.lit(hi)).otherwise(pl.lit(lo)).alias("edge"),
+            pl.when(up).then(pl.lit("triangle-right")).otherwise(pl.lit("triangle-left"))
+            .alias("shape"),
+            pl.col("exact_p").alias("p_exact")).select(
+            "label", "model", "bound", "edge", "shape", "p_exact", "zero_note", "n_responses")
+        etips = ["label:N", "model:N", alt.Tooltip("bound:Q", format=".3g", title="exact bound"),
+                 alt.Tooltip("p_exact:Q", format=".2g", title="p (exact)"), "zero_note:N",
+                 "n_responses:Q"]
+        eb = alt.Chart(ex).encode(y=y, yOffset=yoff, color=_color(ms), tooltip=etips)
+        layers += [eb.mark_rule(strokeWidth=2, strokeDash=[3, 3]).encode(
+                       x=alt.X("bound:Q", scale=xs), x2="edge:Q"),
+                   eb.mark_point(filled=True, size=110).encode(
+                       x=alt.X("bound:Q", scale=xs),
+                       shape=alt.Shape("shape:N", scale=None, legend=None))]
+    chart = alt.layer(*layers).properties(width=520, height=alt.Step(max(16, 10 * len(ms))))
     fam = ", ".join(sorted(set(df["family"].drop_nulls().to_list()))) if df.height else ""
-    return _style(chart, title=title or "Rate ratios, length as exposure",
-                  subtitle=[f"GLM ({fam}) of counts with offset log(words), benchmark fixed "
-                            f"effects, problem-clustered SEs; {_level(df)} CI",
-                            _n_note(df, what="responses, model + reference")])
+    sub = [f"GLM ({fam}) of counts with offset log(words), benchmark fixed effects, "
+           f"problem-clustered SEs; {_level(df if df.height else comp)} CI",
+           _n_note(comp, what="responses, model + reference")]
+    if ex.height:
+        sub.append("triangles: a model without hits, exact conditional interval (pooled counts; "
+                   "the dashed side is unbounded)")
+    return _style(chart, title=title or "Rate ratios, length as exposure", subtitle=sub)
 
 
 def distinctive_words_chart(log_odds: pl.DataFrame, *, model_a: str | None = None,

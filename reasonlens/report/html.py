@@ -23,7 +23,7 @@ CSS = """
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", sans-serif;
        color: var(--fg); background: var(--bg); margin: 0; }
-header, main, footer { max-width: 1180px; margin: 0 auto; padding: 0 24px; }
+header, main, footer { max-width: 1400px; margin: 0 auto; padding: 0 24px; }
 header { padding-top: 24px; border-bottom: 1px solid var(--line); }
 h1 { font-size: 28px; margin: 0 0 4px; } h2 { font-size: 22px; margin-top: 40px;
      border-bottom: 1px solid var(--line); padding-bottom: 4px; }
@@ -32,14 +32,15 @@ nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 6px 
 nav a { color: var(--accent); text-decoration: none; }
 figure { margin: 20px 0; overflow-x: auto; } figcaption { color: var(--muted); font-size: 13px; }
 .chart { min-height: 60px; }
-.table-wrap { overflow-x: auto; margin: 12px 0 20px; }
-table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
+.table-wrap { overflow: auto; max-height: 640px; max-width: 100%; margin: 12px 0 20px; }
+table { border-collapse: separate; border-spacing: 0; font-size: 13px;
+        font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: 6px 0; font-size: 14px; }
-th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left;
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left;
          vertical-align: top; }
-th { background: #f6f8fa; position: sticky; top: 0; }
-td { white-space: nowrap; } td.text { white-space: normal; min-width: 320px; max-width: 640px;
-                                     overflow-wrap: anywhere; }
+th { background: #f6f8fa; position: sticky; top: 0; z-index: 1; white-space: normal; }
+td { white-space: normal; overflow-wrap: break-word; } td.n { white-space: nowrap; }
+td.text { min-width: 320px; max-width: 640px; }
 details { margin: 10px 0; } summary { cursor: pointer; color: var(--accent); }
 footer { border-top: 1px solid var(--line); margin-top: 48px; padding-bottom: 40px; }
 footer dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 13px; }

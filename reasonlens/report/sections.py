@@ -89,15 +89,36 @@ def overview(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str])
     return sec
 
 
+def _ratio_cell(r: dict) -> str:
+    if r.get("rate_ratio") is None and r.get("exact_ci_low") is not None:
+        return with_ci(r["exact_rate_ratio"], r["exact_ci_low"], r["exact_ci_high"]) + " exact"
+    return with_ci(r["rate_ratio"], r["ci_low"], r["ci_high"])
+
+
+def _p_cell(r: dict) -> str:
+    if r.get("p_value") is None and r.get("exact_p") is not None:
+        return pval(r["exact_p"]) + " exact"
+    return pval(r["p_value"])
+
+
 def _comparison_table(df: pl.DataFrame, caption: str) -> str:
-    return html_table(rows_of(df.sort("category", "benchmark", "model")), [
+    rows = rows_of(df.sort("category", "benchmark", "model"))
+    refs = sorted({str(r["reference"]) for r in rows})
+    caption = f"{caption} (reference: {', '.join(refs)})" if refs else caption
+    table = html_table(rows, [
         ("measure", lambda r: r["category"]), ("benchmark", lambda r: r["benchmark"]),
-        ("model", lambda r: r["model"]), ("reference", lambda r: r["reference"]),
-        ("rate ratio [CI]", lambda r: with_ci(r["rate_ratio"], r["ci_low"], r["ci_high"])),
-        ("p", lambda r: pval(r["p_value"])), ("p (Holm)", lambda r: pval(r["p_holm"])),
+        ("model", lambda r: r["model"]), ("rate ratio [CI]", _ratio_cell), ("p", _p_cell),
+        ("p (Holm)", lambda r: pval(r["p_holm"])),
         ("p (BH)", lambda r: pval(r["p_bh"])), ("n responses", lambda r: num(r["n_responses"])),
         ("n problems", lambda r: num(r["n_problems"])), ("model family", lambda r: r["family"]),
-        ("status", lambda r: r["status"])], caption=caption)
+        ("status", lambda r: r.get("zero_note") or r["status"])], caption=caption)
+    if any(r.get("zero_note") for r in rows):
+        from reasonlens.stats.exact import NOTE
+
+        table += _p(f"Rows marked 'exact' have no hit on one side, so the GLM has no finite rate "
+                    f"ratio: their interval and p come from an {NOTE} (∞: unbounded). They are "
+                    "not in the Holm/BH adjustment.")
+    return table
 
 
 def _accuracy_table(acc: pl.DataFrame, caption: str) -> str:

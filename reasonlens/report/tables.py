@@ -48,6 +48,8 @@ def clean_json(obj: Any) -> Any:
 
 
 def num(v: Any, digits: int = 3) -> str:
+    if isinstance(v, float) and math.isinf(v):
+        return "∞" if v > 0 else "-∞"
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
     if isinstance(v, bool):
@@ -85,8 +87,8 @@ def html_table(rows: Sequence[dict], columns: Sequence[Column], *, caption: str 
     """An escaped table; ``columns`` are (header, row -> value); ``text_columns`` wrap."""
     head = "".join(f"<th>{esc(h)}</th>" for h, _ in columns)
     shown = list(rows)[:max_rows] if max_rows else list(rows)
-    cls = ["<td class=\"text\">" if h in text_columns else "<td>" for h, _ in columns]
-    body = "".join("<tr>" + "".join(f"{c}{esc(f(r))}</td>" for c, (_, f) in zip(cls, columns))
+    texts = [h in text_columns for h, _ in columns]
+    body = "".join("<tr>" + "".join(_cell(f(r), t) for t, (_, f) in zip(texts, columns))
                    + "</tr>" for r in shown)
     more = (f'<p class="note">{esc(len(rows) - len(shown))} more rows in the '
             f'<code>reasonlens stats</code> output.</p>' if len(shown) < len(rows) else "")
@@ -96,6 +98,18 @@ def html_table(rows: Sequence[dict], columns: Sequence[Column], *, caption: str 
     if collapsed:
         return f"<details><summary>{esc(summary or caption or 'Table')}</summary>{table}</details>"
     return table
+
+
+_NUMERIC = re.compile(r"^[-–∞<>+]?[\d.∞–]")
+
+
+def _cell(value: Any, text: bool) -> str:
+    """One cell: numbers (and 'x [lo, hi]') never break; other text wraps so no table clips."""
+    v = esc(value)
+    if text:
+        return f'<td class="text">{v}</td>'
+    raw = "" if value is None else str(value)
+    return f'<td class="n">{v}</td>' if _NUMERIC.match(raw) else f"<td>{v}</td>"
 
 
 def rows_of(df: pl.DataFrame | None) -> list[dict]:
@@ -119,5 +133,9 @@ def wide_metrics(df: pl.DataFrame, keys: list[str], metric_col: str = "metric") 
 def ci_cell(metric: str, fmt: Callable[[Any], str] = num) -> Callable[[dict], str]:
     def f(r: dict) -> str:
         v = r.get(metric)
-        return "–" if v is None else with_ci(*v, fmt=fmt)
+        if v is None:
+            return "–"
+        if v[0] == 0 and v[1] in (0, None) and v[2] in (0, None):
+            return "0 (no hits)"
+        return with_ci(*v, fmt=fmt)
     return f

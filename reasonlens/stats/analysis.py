@@ -50,6 +50,7 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
     from reasonlens.stats import models as md
     from reasonlens.stats import rates as rt
     from reasonlens.stats import tables as tb
+    from reasonlens.stats.exact import exact_for_zero_rows
 
     step = on_step or (lambda _name: None)
     out: dict[str, pl.DataFrame] = {}
@@ -63,7 +64,8 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         step("category rates")
         out["category_rates"] = rt.category_rates(r, config=config)
         step("model comparisons")
-        out["comparisons"] = md.compare_models(r, reference=ref, config=config)
+        out["comparisons"] = exact_for_zero_rows(
+            md.compare_models(r, reference=ref, config=config), r, level=config.level)
         step("stratified rates")
         out["stratified_rates"] = rt.stratified_rates(r, graded=g, config=config)
         step("lengths")
@@ -101,8 +103,10 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
             step("behaviour comparisons")
             jj = j.join(r.select("id", "words", *[c for c in ("benchmark", "problem_id")
                                                   if c not in j.columns]), on="id", how="inner")
-            out["behaviour_comparisons"] = md.compare_models(
-                jj, reference=ref, count_columns={b: f"{b}_count" for b in beh}, config=config)
+            cc = {b: f"{b}_count" for b in beh}
+            out["behaviour_comparisons"] = exact_for_zero_rows(
+                md.compare_models(jj, reference=ref, count_columns=cc, config=config), jj,
+                level=config.level, count_columns=cc)
     if g is not None and g.height:
         step("accuracy")
         out["accuracy"] = acc.accuracy_table(g, config=config)

@@ -243,15 +243,18 @@ def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, .
         t = terms if part == "all" else terms.filter(pl.col("part") == part)
         tc = cluster_term_counts(t, resp, list(by), config.cluster)
     tparts = {k: v for k, v in tc.partition_by(list(by), as_dict=True).items()}
+    # every term any group used, for every group: a model that never says a term gets its zero
+    # (and its n) instead of vanishing from the per-term charts
+    pairs = tc.select("category", "term").unique().sort("category", "term").with_row_index("_ti")
     out_rows: list[dict] = []
     for key, rsub in resp.group_by(list(by), maintain_order=True):
+        if pairs.height == 0:
+            break
         tsub = tparts.get(tuple(key))
-        if tsub is None or tsub.height == 0:
-            continue
+        if tsub is None:
+            tsub = tc.head(0)
         cl = (rsub.group_by("_cluster").agg(pl.col("_w").sum(), pl.len().alias("_n"))
               .sort("_cluster").with_row_index("_ci"))
-        pairs = tsub.select("category", "term").unique().sort("category", "term") \
-            .with_row_index("_ti")
         tsub = tsub.join(cl.select("_cluster", "_ci"), on="_cluster").join(
             pairs, on=["category", "term"])
         g, k = cl.height, pairs.height
