@@ -41,12 +41,21 @@ OUTPUT_FILE = {"score": "responses.parquet", "grade": "graded.parquet",
                "judge": "judgments.parquet"}
 
 
-def make_inputs(d: Path, copies: int) -> tuple[Path, Path, int, int]:
+def repeated(copies: int | None = None, max_bytes: int | None = None):
+    """examples/traces.jsonl repeated with distinct ids and problem ids (lines, as bytes)."""
     recs = [json.loads(x) for x in EXAMPLE.read_text().splitlines() if x.strip()]
-    rows = []
-    for c in range(copies):
+    size, c = 0, 0
+    while (copies is None or c < copies) and (max_bytes is None or size < max_bytes):
         for r in recs:
-            rows.append({**r, "id": f"{r['id']}#{c}", "problem_id": f"{r['problem_id']}-{c}"})
+            line = json.dumps({**r, "id": f"{r['id']}#{c}",
+                               "problem_id": f"{r['problem_id']}-{c}"}) + "\n"
+            size += len(line)
+            yield line
+        c += 1
+
+
+def make_inputs(d: Path, copies: int) -> tuple[Path, Path, int, int]:
+    rows = [json.loads(x) for x in repeated(copies)]
     a, b = d / "a.jsonl", d / "b.jsonl"
     a.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cut = len(rows) - len(rows) // 10
@@ -137,7 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", default="score,grade,judge")
     ap.add_argument("--copies", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write-input", metavar="PATH",
+                    help="Only write the example repeated to --mb megabytes into PATH and exit "
+                         "(the input of the 1 GB grade memory figure).")
+    ap.add_argument("--mb", type=float, default=1000)
     args = ap.parse_args(argv)
+    if args.write_input:
+        with open(args.write_input, "w") as fh:
+            fh.writelines(repeated(max_bytes=int(args.mb * 1e6)))
+        print(f"wrote {args.write_input} ({Path(args.write_input).stat().st_size} bytes)")
+        return 0
     rng = random.Random(args.seed)
     bad = 0
     with tempfile.TemporaryDirectory(prefix="reasonlens-kill-") as tmp:

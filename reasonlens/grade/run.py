@@ -133,7 +133,9 @@ def _parse_grade(rec: Any) -> tuple[str, str | None, bool | None, str]:
 
 
 def _with_results(batch: pl.DataFrame, done: dict[str, tuple]) -> pl.DataFrame:
-    rows = [done[i] for i in batch["id"].to_list()]
+    """The batch with its grades; the grades leave ``done`` (ids are unique), so it holds at
+    most the journal's not-yet-read part plus one batch."""
+    rows = [done.pop(i) for i in batch["id"].to_list()]
     return batch.with_columns(
         pl.Series("extracted", [r[0] for r in rows], dtype=pl.String),
         pl.Series("correct", [r[1] for r in rows], dtype=pl.Boolean),
