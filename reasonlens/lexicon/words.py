@@ -34,7 +34,7 @@ _CLS = bytes(1 if (48 <= i <= 57 or i == 95) else 2 if (65 <= i <= 90 or 97 <= i
              for i in range(256))
 _JOINER_CPS = (0x2019, 0x2010, 0x2011)      # ’ ‐ ‑ (three bytes each in UTF-8)
 BLOCK_BYTES = 1 << 21
-_MAX_PROBE = 64
+_WINDOW = 16
 
 
 @functools.lru_cache(maxsize=65536)
@@ -82,16 +82,13 @@ def _clear_latex(cls: np.ndarray, m: np.ndarray, ends: np.ndarray) -> None:
     pos, stop = pos[keep], stop[keep]
     if not pos.size:
         return
-    live = np.ones(pos.size, bool)
-    for k in range(_MAX_PROBE):
-        at = pos + k
-        live &= at < stop
-        idx = at[live]
-        live[live] = cls[idx] == 2
-        if not live.any():
-            return
-        m[at[live]] = 0
-    for p, s in zip(pos[live] + _MAX_PROBE, stop[live]):   # commands longer than _MAX_PROBE
+    # the letters in a window of _WINDOW bytes after each backslash, in one 2-D step
+    win = pos[:, None] + np.arange(_WINDOW)
+    inside = win < stop[:, None]
+    letters = (cls[np.where(inside, win, 0)] == 2) & inside
+    run = np.where(letters.all(axis=1), _WINDOW, np.argmin(letters, axis=1))
+    m[win[np.arange(_WINDOW) < run[:, None]]] = 0
+    for p, s in zip(pos[run == _WINDOW] + _WINDOW, stop[run == _WINDOW]):   # longer commands
         while p < s and cls[p] == 2:
             m[p] = 0
             p += 1
