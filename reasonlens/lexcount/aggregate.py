@@ -88,6 +88,24 @@ def merge_partials(partials) -> pl.DataFrame:
             .sort(_KEYS, nulls_last=False).select(list(PARTIAL_SCHEMA)))
 
 
+class PartialCounts:
+    """Partial counts of a stream of scored batches, merged as they come (memory: one partial,
+    a few rows per model, benchmark, category value and term)."""
+
+    def __init__(self, categories: tuple[str, ...] | list[str], parts: str = "all",
+                 merge_every: int = 64):
+        self.categories, self.parts, self.merge_every = tuple(categories), parts, merge_every
+        self._parts: list[pl.DataFrame] = []
+
+    def add(self, responses: pl.DataFrame, terms: pl.DataFrame) -> None:
+        self._parts.append(partial_counts(responses, terms, self.categories, parts=self.parts))
+        if len(self._parts) >= self.merge_every:
+            self._parts = [merge_partials(self._parts)]
+
+    def merged(self) -> pl.DataFrame:
+        return merge_partials(self._parts)
+
+
 def _median(hist: list[tuple[int, int]]) -> float | None:
     """The median of values given as (value, count) pairs (the mean of the two middle values
     when the count is even, as polars computes it)."""

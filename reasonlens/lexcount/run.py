@@ -26,7 +26,7 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.io import ParquetSink, final_partial, stage_output
 from reasonlens.provenance import InputHasher, provenance
-from reasonlens.lexcount.aggregate import summarise
+from reasonlens.lexcount.aggregate import PartialCounts, summary_from_partials
 from reasonlens.lexcount.engine import ScoreConfig, score_batch
 from reasonlens.schema import ID_COLUMNS
 from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches, require_rows
@@ -119,6 +119,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         resp_sink = ParquetSink(so.file("responses.parquet"))
         term_sink = ParquetSink(so.file("terms.parquet"))
         n = 0
+        partials = PartialCounts(matcher.categories, config.parts)
         try:
             for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
                 if not len(batch):
@@ -128,6 +129,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
                     resp = _with_behaviours(resp, behaviours(batch))
                 resp_sink.write(resp)
                 term_sink.write(terms)
+                partials.add(resp, terms)
                 n += len(resp)
                 if on_batch is not None:
                     on_batch(report, n)
@@ -151,9 +153,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
             inputs=hasher.records))
         resp_sink.close(prov)
         term_sink.close(prov)
-        summary = summarise(pl.scan_parquet(so.file("responses.parquet")),
-                            pl.scan_parquet(so.file("terms.parquet")), matcher.lexicons,
-                            parts=config.parts)
+        summary = summary_from_partials(partials.merged(), matcher.lexicons)
         summary["parts"] = config.parts
         summary["lexicons"] = {lx.name: {"version": lx.version, "n_terms": len(lx.terms),
                                          "sha256": lx.sha256} for lx in matcher.lexicons}
