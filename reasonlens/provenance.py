@@ -87,9 +87,13 @@ class InputHasher(threading.Thread):
         super().__init__(daemon=True)
         self.sources = sources
         self.records: list[dict[str, Any]] = []
+        self.error: Exception | None = None
 
     def run(self) -> None:
-        self.records = input_records(self.sources)
+        try:
+            self.records = input_records(self.sources)
+        except Exception as exc:  # noqa: BLE001 - the stage reports bad inputs itself; a thread
+            self.error = exc      # that dies would print a traceback beside its one-line error
 
 
 def _git_hash() -> str | None:

@@ -57,6 +57,8 @@ def test_corpus_case(case, corpus, tmp_path, monkeypatch, capsys):
         for k, v in subs.items():
             a = a.replace(k, v)
         args.append(a)
+    thread_errors: list = []
+    monkeypatch.setattr("threading.excepthook", thread_errors.append)
     lock_fd = None
     if "{locked}" in " ".join(case["args"]):
         lock_fd = os.open(tmp_path / ".locked.lock", os.O_RDWR | os.O_CREAT)
@@ -72,7 +74,7 @@ def test_corpus_case(case, corpus, tmp_path, monkeypatch, capsys):
     code = ended.value.code or 0
     cap = capsys.readouterr()
     text = cap.out + cap.err
-    assert "Traceback" not in text, text
+    assert "Traceback" not in text and not thread_errors, (text, thread_errors)
     assert "failed unexpectedly" not in text, text
     assert code == case["exit"], text
     assert case["message"] in text, text
