@@ -186,3 +186,15 @@ def test_stats_inputs_refuse_a_directory_mixed_by_hand(tmp_path):
         load_inputs([tmp_path / "s1"])
     with pytest.raises(InputError, match="duplicate id"):
         load_inputs([tmp_path / "s2", tmp_path / "s2"])
+
+
+def test_analyse_refuses_duplicate_ids_however_the_inputs_were_built():
+    """The issue's case: 6 responses became n = 8 in the correctness model after a join."""
+    from reasonlens.devtools.synthetic import SyntheticConfig, synthetic_frames
+    from reasonlens.stats import StatsConfig, analyse
+    from reasonlens.stats.inputs import Inputs
+
+    fr = synthetic_frames(SyntheticConfig())
+    dup = pl.concat([fr["graded"], fr["graded"].head(2)])
+    with pytest.raises(InputError, match="duplicate id value"):
+        analyse(Inputs(responses=fr["responses"], graded=dup), StatsConfig(n_boot=10))

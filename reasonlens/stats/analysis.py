@@ -51,6 +51,9 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
     from reasonlens.stats import rates as rt
     from reasonlens.stats import tables as tb
     from reasonlens.stats.exact import exact_for_zero_rows
+    from reasonlens.stats.inputs import check_unique
+
+    check_unique(inputs)  # before any join on id (issue 11: duplicates fanned joins out)
 
     step = on_step or (lambda _name: None)
     out: dict[str, pl.DataFrame] = {}

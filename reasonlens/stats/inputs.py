@@ -210,9 +210,15 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
             item.provenance = prov
         out.items.append(item)
     check_same_inputs((i.kind, i.path, i.provenance) for i in out.items)
-    where = ", ".join(str(i.path) for i in out.items)
-    for frame, what in ((out.responses, "score outputs"), (out.graded, "grade outputs"),
-                        (out.judgments, "judge outputs")):
+    check_unique(out)
+    return out
+
+
+def check_unique(inputs: Inputs) -> None:
+    """Every response id once per frame (score, grade, judge), so no join on ``id`` fans out;
+    :func:`reasonlens.stats.analyse` calls it before any join, whatever built the inputs."""
+    where = ", ".join(str(i.path) for i in inputs.items) or None
+    for frame, what in ((inputs.responses, "score outputs"), (inputs.graded, "grade outputs"),
+                        (inputs.judgments, "judge outputs")):
         if frame is not None:
             assert_unique(frame, "id", what, where)
-    return out
