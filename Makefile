@@ -9,7 +9,7 @@ CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev system-deps bench clean
+.PHONY: demo test install install-dev system-deps bench pipeline-tiny gpu-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ test: $(DEV_STAMP) system-deps
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The model pair end to end on a random tiny Qwen2 (CPU, a few minutes; resumable: rerun skips
+# finished steps). Other recipes: python -m training.pipeline --recipe smollm2 | qwen32b
+pipeline-tiny: $(DEV_STAMP)
+	$(BIN)/python -m training.pipeline --recipe tiny
+
+# On a CUDA machine: transformers ablation backend, short SFT and GRPO on the GPU (< 5 min)
+gpu-check: $(DEV_STAMP)
+	PYTHON=$(BIN)/python bash scripts/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) out .pytest_cache tests/artifacts
