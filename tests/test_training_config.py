@@ -263,3 +263,22 @@ def test_missing_local_dataset_is_a_clear_error(tmp_path, monkeypatch):
     for ref in ("out/distill/dataset", "out/x", "./nothing"):
         with pytest.raises(ConfigError, match="dataset not found"):
             load_dataset_any(ref)
+
+
+def test_version_floor_is_transformers_5(tmp_path):
+    """Issue 13 finding 6: the recipes need transformers 5; the package says so and the recipe
+    loader refuses an older one with one line."""
+    import tomllib
+
+    from training.recipe import check_versions
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["train"]
+    floor = next(d for d in deps if d.startswith("transformers"))
+    assert floor.replace(" ", "") == "transformers>=5"
+    with pytest.raises(ConfigError, match="transformers>=5"):
+        check_versions({"transformers": "4.57.1", "trl": "1.16.0"})
+    with pytest.raises(ConfigError, match="trl>=1.16"):
+        check_versions({"transformers": "5.24.0", "trl": "1.9.0"})
+    check_versions({"transformers": "5.0.0rc1", "trl": "1.16.0"})
+    check_versions()   # what is installed here passes

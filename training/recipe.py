@@ -123,6 +123,32 @@ def require_keys(trl: Mapping[str, Any], keys: tuple[str, ...], path: str | None
                           f"explicitly ({why})")
 
 
+# the oldest versions the recipes work with (see pyproject's [train] extra)
+VERSION_FLOORS = {"transformers": (5, 0), "trl": (1, 16)}
+
+
+def check_versions(installed: Mapping[str, str] | None = None) -> None:
+    """Refuse versions below the recipes' floors with one line (under transformers 4.x the
+    recipes' ``activation_checkpointing`` and float ``warmup_steps`` fail with a TypeError)."""
+    import re
+    from importlib.metadata import PackageNotFoundError, version
+
+    for pkg, floor in VERSION_FLOORS.items():
+        if installed is not None:
+            got = installed.get(pkg)
+        else:
+            try:
+                got = version(pkg)
+            except PackageNotFoundError:
+                got = None
+        if got is None:
+            continue
+        nums = tuple(int(x) for x in re.findall(r"\d+", got)[:2])
+        if nums < floor:
+            raise ConfigError(f"{pkg} {got} is installed; the training recipes need "
+                              f"{pkg}>={'.'.join(map(str, floor))} (pip install -e '.[train]')")
+
+
 def trl_config(cls: type, trl: Mapping[str, Any], *, output_dir: str, forced: Mapping[str, Any],
                path: str | None, validate_only: bool):
     """Instantiate a trl config class from a recipe's ``trl`` section.
@@ -131,6 +157,7 @@ def trl_config(cls: type, trl: Mapping[str, Any], *, output_dir: str, forced: Ma
     be set in ``trl`` too. With ``validate_only`` on a machine without an accelerator, ``use_cpu``
     is added so bf16 settings validate; nothing else changes.
     """
+    check_versions()
     names = [f.name for f in dataclasses.fields(cls)]
     check_keys("trl", trl, names, path)
     clash = [k for k in forced if k in trl]
