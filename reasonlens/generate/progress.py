@@ -9,7 +9,9 @@ import time
 class GenProgress:
     """Rich progress bar; silent when disabled or when stderr is not a terminal."""
 
-    def __init__(self, total: int, *, enabled: bool = True, description: str = "generate"):
+    def __init__(self, total: int | None, *, enabled: bool = True,
+                 description: str = "generate"):
+        """``total`` None: not known in advance (streamed input), the bar only counts."""
         self.total = total
         self.done = 0
         self.failed = 0
@@ -17,7 +19,7 @@ class GenProgress:
         self.t0 = time.monotonic()
         self._progress = None
         self._task = None
-        if enabled and sys.stderr.isatty() and total > 0:
+        if enabled and sys.stderr.isatty() and (total is None or total > 0):
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
