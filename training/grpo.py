@@ -74,7 +74,7 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
     from training.dataset_load import load_dataset_any
     from training.model_setup import (ensure_model, eos_token_ids, inference_template,
                                       load_model, prepare_tokenizer, save_for_inference)
-    from training.summary import write_summary
+    from training.summary import device_info, write_summary
     from training.grpo_config import build_rewards, to_grpo_config
 
     args = to_grpo_config(recipe, output_dir)
@@ -111,6 +111,7 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
         "use_vllm": bool(args.use_vllm), "vllm_mode": args.vllm_mode if args.use_vllm else None,
         "vllm_stop_token_ids": (args.generation_kwargs or {}).get("stop_token_ids")
         if args.use_vllm else None,
+        **device_info(trainer),
     }
     if trainer.is_world_process_zero():
         write_summary(Path(output_dir) / "run_summary.json", command="training.grpo",

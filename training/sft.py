@@ -71,7 +71,7 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
     from training.dataset_load import load_dataset_any
     from training.model_setup import (ensure_model, load_model, prepare_tokenizer,
                                       save_for_inference)
-    from training.summary import loss_curve, write_summary
+    from training.summary import device_info, loss_curve, write_summary
     from training.sft_config import to_sft_config
 
     args = to_sft_config(recipe, output_dir)
@@ -131,6 +131,7 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
         "loss_last": losses[-1][1] if losses else None, "loss_curve": losses,
         "train_runtime_s": result.metrics.get("train_runtime"),
         "added_tokens": added,
+        **device_info(trainer),
     }
     if trainer.is_world_process_zero():
         write_summary(Path(output_dir) / "run_summary.json", command="training.sft",

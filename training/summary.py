@@ -23,3 +23,14 @@ def write_summary(path: str | Path, *, command: str, recipe: dict[str, Any],
                                                    "accelerate"))
     write_json(path, out)
     return out
+
+
+def device_info(trainer) -> dict[str, Any]:
+    """Where training ran and, on a GPU, its peak allocated memory (for the GPU check)."""
+    import torch
+
+    out: dict[str, Any] = {"device": str(trainer.args.device)}
+    if torch.cuda.is_available():
+        out["cuda_device"] = torch.cuda.get_device_name(0)
+        out["cuda_peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return out

@@ -135,7 +135,8 @@ class TransformersBackend(_Base):
         return generate_traces(problems, model_path=self.cfg.model_path, sampling=sampling,
                                out_path=path, model_name=model_name, ban_ids=ids,
                                ban_sequences=sequences, condition=condition,
-                               threads=self.cfg.threads, progress=progress)
+                               threads=self.cfg.threads, device=self.cfg.device,
+                               progress=progress)
 
 
 class VllmBackend(_Base):

@@ -79,9 +79,20 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def load_model(model_path: str | Path):
-    """(model, tokenizer) from a transformers directory, cached per process, eval mode, CPU."""
-    key = str(model_path)
+def resolve_device(device: str | None) -> str:
+    """``auto`` (or None): ``cuda`` when torch sees a GPU, else ``cpu``; otherwise as given."""
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_model(model_path: str | Path, device: str | None = "cpu"):
+    """(model, tokenizer) from a transformers directory, cached per process and device, eval
+    mode, on ``device`` (``auto``: the GPU when there is one)."""
+    dev = resolve_device(device)
+    key = f"{model_path}@{dev}"
     if key not in _MODELS:
         from reasonlens._optional import import_torch, import_transformers
 
@@ -91,10 +102,11 @@ def load_model(model_path: str | Path):
         if not p.exists():
             raise ConfigError(f"--model-path {p} does not exist")
         try:
-            tok = transformers.AutoTokenizer.from_pretrained(key)
-            model = transformers.AutoModelForCausalLM.from_pretrained(key)
+            tok = transformers.AutoTokenizer.from_pretrained(str(model_path))
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(model_path))
         except Exception as exc:  # noqa: BLE001 - report any load failure cleanly
             raise AblationError(f"cannot load a transformers model from {p}: {exc}") from exc
+        model.to(dev)
         model.eval()
         _MODELS[key] = (model, tok)
     return _MODELS[key]
@@ -122,7 +134,7 @@ def generate_ids(model, tok, prompt_ids: list[int], *, max_new_tokens: int,
 
     if seed is not None:
         torch.manual_seed(int(seed))
-    inp = torch.tensor([prompt_ids], dtype=torch.long)
+    inp = torch.tensor([prompt_ids], dtype=torch.long, device=model.device)
     kwargs: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "num_return_sequences": n,
                               "attention_mask": torch.ones_like(inp)}
     if temperature and temperature > 0:
@@ -139,7 +151,7 @@ def generate_ids(model, tok, prompt_ids: list[int], *, max_new_tokens: int,
         kwargs["logits_processor"] = LogitsProcessorList([processor])
     with torch.no_grad():
         out = model.generate(inp, **kwargs)
-    return [row[len(prompt_ids):].tolist() for row in out]
+    return [row[len(prompt_ids):].tolist() for row in out.cpu()]
 
 
 def _eos_ids(model, tok) -> set[int]:
@@ -174,7 +186,8 @@ def _finish(tok, new_ids: list[int], eos: set[int], stop: Sequence[str] | None
 def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling, out_path,
                     model_name: str, ban_ids: Iterable[int] = (),
                     ban_sequences: Iterable[Sequence[int]] = (), condition: dict | None = None,
-                    progress: bool = True, threads: int | None = None) -> dict[str, Any]:
+                    progress: bool = True, threads: int | None = None,
+                    device: str | None = "cpu") -> dict[str, Any]:
     """Generate every (problem, sample) not yet in ``out_path`` and append its record.
 
     ``sampling`` is a :class:`reasonlens.generate.SamplingConfig` (temperature, top_p,
@@ -192,7 +205,7 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
     from reasonlens.provenance import provenance
 
     set_threads(threads)
-    model, tok = load_model(model_path)
+    model, tok = load_model(model_path, device)
     ban_ids, ban_sequences = list(ban_ids), list(ban_sequences)
     processor = BanLogitsProcessor(ban_ids, ban_sequences) if ban_ids or ban_sequences else None
     eos = _eos_ids(model, tok)
@@ -247,4 +260,4 @@ def generate_traces(problems: pl.DataFrame, *, model_path: str | Path, sampling,
             "repaired_bytes": info["repaired_bytes"], "seconds": round(secs, 3),
             "completion_tokens": new_tokens,
             "tokens_per_s": round(new_tokens / secs, 2) if secs > 0 else None,
-            "backend": "transformers"}
+            "backend": "transformers", "device": str(model.device)}

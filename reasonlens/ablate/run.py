@@ -58,6 +58,7 @@ class AblationConfig:
     check_ban: bool = True
     concurrency: int = 8
     threads: int | None = None             # torch threads for --backend hf
+    device: str = "cpu"                    # --backend hf: cpu, cuda, cuda:N or auto
     api_key_env: str = "OPENAI_API_KEY"
     tensor_parallel_size: int | None = None   # vLLM engine options (--backend vllm)
     max_model_len: int | None = None

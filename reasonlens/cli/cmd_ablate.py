@@ -61,6 +61,8 @@ import click
               "(default: the model's; set it to prompt + --max-tokens to save KV-cache memory).")
 @click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
               help="--backend vllm: share of GPU memory for the engine (vLLM's default 0.9).")
+@click.option("--device", default="cpu", help="--backend hf: torch device (cpu, cuda, cuda:1, "
+              "or auto: the GPU when torch sees one).")
 @click.option("--threads", type=int, help="torch CPU threads for --backend hf (default: "
               "torch's; on a busy shared CPU 1 is often fastest).")
 @click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding "
@@ -115,7 +117,7 @@ def command(**kw) -> None:
         random_control=not kw["no_random_control"], random_seed=kw["random_seed"],
         max_bias_entries=kw["max_bias_entries"], over_limit=kw["over_limit"],
         check_ban=not kw["no_ban_check"], concurrency=kw["concurrency"],
-        api_key_env=kw["api_key_env"], threads=kw["threads"],
+        api_key_env=kw["api_key_env"], threads=kw["threads"], device=kw["device"],
         tensor_parallel_size=kw["tensor_parallel_size"], max_model_len=kw["max_model_len"],
         gpu_memory_utilization=kw["gpu_memory_utilization"],
         audit=AuditConfig(n_boot=kw["n_boot"], seed=kw["seed"],
