@@ -56,7 +56,7 @@ def _term_regex(term: str) -> str:
     return "".join(out)
 
 
-def build_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
+def build_pattern(terms: list[str] | tuple[str, ...], *, unicode: bool = True) -> str | None:
     """The alternation of the word terms (not LaTeX) used by the fast path.
 
     The terms (longest first) sit between ASCII word boundaries, which keep the regex on its DFA.
@@ -66,14 +66,22 @@ def build_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
     other scripts touching the term (``résumé``, ``所以wait我们``; an ASCII boundary alone would
     see a boundary there). So terms never match inside LaTeX commands, hyphenated compounds or
     words of any script, while a compound term (``double-check``) matches whole.
+
+    ``unicode=False`` leaves out the other scripts' letters (ASCII classes only): a much smaller
+    automaton (large lexicons stay fast), exact for every text in which no letter or digit of
+    another script touches an ASCII word character or a hyphen, and for any text once such
+    letters are replaced by ``_`` (see ``_slice_keys``).
     """
     words = sorted({t for t in terms if not is_latex(t)}, key=lambda t: (-len(t), t))
     if not words:
         return None
+    alternation = "(?:" + "|".join(map(_term_regex, words)) + ")"
+    if not unicode:
+        return ("(?i)" + r"\\?" + _B + rf"(?:{_W}+{_HY})*" + alternation + rf"(?:{_HY}{_W}+)*"
+                + _B)
     before = rf"(?:\\|{_WCH}*{_NA}|(?:{_WCH}+{_HY})+)?"
     after = rf"(?:{_NA}{_WCH}*)?(?:{_HY}{_WCH}+)*"
-    return ("(?i)" + before + _B + "(?:" + "|".join(map(_term_regex, words)) + ")" + _B
-            + after)
+    return "(?i)" + before + _B + alternation + _B + after
 
 
 def build_latex_pattern(terms: list[str] | tuple[str, ...]) -> str | None:
@@ -93,6 +101,7 @@ class Matcher:
     pattern: str | None          # word terms (None when every term is a LaTeX command)
     latex_pattern: str | None    # LaTeX terms (None when there are none)
     table: pl.DataFrame = field(compare=False, hash=False)
+    ascii_pattern: str | None = None  # ASCII classes; None when a term has a non-ASCII letter
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -111,8 +120,10 @@ def _compile(lexs: tuple[Lexicon, ...]) -> Matcher:
     table = pl.DataFrame(rows, schema={"norm": pl.String, "category": pl.String,
                                        "term": pl.String}, orient="row")
     terms = [t for lx in lexs for t in lx.terms]
+    ascii_terms = all(t.isascii() for t in terms)
     return Matcher(lexicons=lexs, pattern=build_pattern(terms),
-                   latex_pattern=build_latex_pattern(terms), table=table)
+                   latex_pattern=build_latex_pattern(terms), table=table,
+                   ascii_pattern=build_pattern(terms, unicode=False) if ascii_terms else None)
 
 
 def _as_matcher(lexicons) -> Matcher:
@@ -140,9 +151,9 @@ def _slices(texts: pl.Series, parts: int) -> list[pl.Series]:
 
 
 def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
-              offset: int = 0) -> np.ndarray:
-    """Matched spans (a list per text) -> (offset + row) * n_terms + term id, one per hit that
-    is a term.
+              rows: np.ndarray) -> np.ndarray:
+    """Matched spans (a list per text; ``rows`` numbers the texts) -> row * n_terms + term id,
+    one per hit that is a term.
 
     Spans are mapped through their distinct surface strings (a few hundred), so normalisation
     never runs per match; a span that starts with a backslash is a LaTeX command and only the
@@ -156,18 +167,42 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
             if i is not None:
                 mapping[surface] = i
     ids = flat.replace_strict(mapping, default=n_terms, return_dtype=pl.UInt32).to_numpy()
-    rows = np.repeat(np.arange(offset, offset + len(lens), dtype=np.uint64), lens)
+    hit_rows = np.repeat(rows.astype(np.uint64), lens)
     keep = ids < n_terms
-    return rows[keep] * np.uint64(n_terms) + ids[keep].astype(np.uint64)
+    return hit_rows[keep] * np.uint64(n_terms) + ids[keep].astype(np.uint64)
 
 
 def _slice_keys(part: pl.Series, offset: int, matcher: Matcher, tid: dict[str, int]
                 ) -> list[np.ndarray]:
-    """The hit keys of one slice of the texts: the word-term pass and the LaTeX pass."""
+    """The hit keys of one slice of the texts: the word-term pass and the LaTeX pass.
+
+    Texts in which a letter or digit of another script touches an ASCII word or a hyphen
+    (:func:`reasonlens.lexicon.words.touching_other_scripts`, a few percent of real traces) get
+    those letters replaced by ``_`` first, a word character that no term contains, so the
+    ASCII-class pattern sees them as word characters; the other texts go as they are. With a
+    term that itself holds a non-ASCII letter (``naïve``) the full pattern runs on those texts
+    instead (exact too, but slow for lexicons of hundreds of terms)."""
+    from reasonlens.lexicon.words import touching_other_scripts
+
+    rows = np.arange(offset, offset + len(part), dtype=np.uint64)
     keys = []
-    for pattern, latex in ((matcher.pattern, False), (matcher.latex_pattern, True)):
-        if pattern:
-            keys.append(_hit_keys(part.str.extract_all(pattern), tid, latex, len(tid), offset))
+    if matcher.pattern:
+        mixed = touching_other_scripts(part)
+        for is_mixed in (False, True):
+            sel = mixed if is_mixed else ~mixed
+            if not sel.any():
+                continue
+            texts = part if sel.all() else part.filter(pl.Series(sel))
+            pattern = matcher.ascii_pattern if matcher.ascii_pattern else matcher.pattern
+            if is_mixed and matcher.ascii_pattern:
+                texts = texts.str.replace_all(_NA, "_")
+            elif is_mixed:
+                pattern = matcher.pattern
+            keys.append(_hit_keys(texts.str.extract_all(pattern), tid, False, len(tid),
+                                  rows if sel.all() else rows[sel]))
+    if matcher.latex_pattern:
+        keys.append(_hit_keys(part.str.extract_all(matcher.latex_pattern), tid, True, len(tid),
+                              rows))
     return keys
 
 

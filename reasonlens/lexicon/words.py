@@ -145,17 +145,56 @@ def _block_words(blk: bytes, o: np.ndarray) -> np.ndarray:
     return out
 
 
-def count_words(texts: pl.Series) -> np.ndarray:
-    """Words per text (int64 numpy array; null counts as 0 words)."""
+def _blocks(texts: pl.Series):
+    """(first text, last text + 1, block bytes, the texts' offsets in the block) over ~2 MB
+    blocks of whole texts."""
     data, off = _arrow_buffers(texts)
     n = len(off) - 1
-    out = np.zeros(max(n, 0), np.int64)
     i = 0
     while i < n:
         j = int(np.searchsorted(off, off[i] + BLOCK_BYTES, side="left"))
         j = min(max(j, i + 1), n)
         a, b = int(off[i]), int(off[j])
         if b > a:
-            out[i:j] = _block_words(data[a:b].tobytes(), off[i:j + 1] - a)
+            yield i, j, data[a:b].tobytes(), off[i:j + 1] - a
         i = j
+
+
+def count_words(texts: pl.Series) -> np.ndarray:
+    """Words per text (int64 numpy array; null counts as 0 words)."""
+    out = np.zeros(len(texts), np.int64)
+    for i, j, blk, o in _blocks(texts):
+        out[i:j] = _block_words(blk, o)
+    return out
+
+
+def touching_other_scripts(texts: pl.Series) -> np.ndarray:
+    """Per text: does a letter or digit of another script than ASCII touch an ASCII letter,
+    digit, ``_`` or a hyphen (``-`` ``‐`` ``‑``)? Only in such texts can a term's neighbour be
+    a word character that an ASCII word boundary does not see (``résumé``, ``所以wait``)."""
+    out = np.zeros(len(texts), bool)
+    for i, j, blk, o in _blocks(texts):
+        if blk.isascii():
+            continue
+        raw = np.frombuffer(blk, np.uint8)
+        cls = np.frombuffer(blk.translate(_CLS), np.uint8)
+        lead, n, cp = _decode(raw)
+        word = np.isin(cp, [c for c in np.unique(cp).tolist() if _is_word_cp(c)])
+        lead, end = lead[word], lead[word] + n[word]
+        k = np.searchsorted(o[1:], lead, side="right")     # the text of each such character
+        size = len(raw)
+
+        def asciiword_or_hyphen(pos: np.ndarray, ok: np.ndarray, after: bool) -> np.ndarray:
+            p = np.clip(pos, 0, size - 1)
+            hit = ((cls[p] == 1) | (cls[p] == 2) | (raw[p] == 0x2D)) & ok
+            q = p if after else p - 2                          # a 3-byte ‐ or ‑ there
+            q3 = np.clip(q, 0, size - 3)
+            hy = (raw[q3] == 0xE2) & (raw[q3 + 1] == 0x80) & ((raw[q3 + 2] == 0x90)
+                                                             | (raw[q3 + 2] == 0x91))
+            inside = (q >= o[k]) & (q + 3 <= o[k + 1]) if after else (q >= o[k]) & ok
+            return hit | (hy & inside & ok)
+
+        touch = asciiword_or_hyphen(lead - 1, lead - 1 >= o[k], after=False) \
+            | asciiword_or_hyphen(end, end < o[k + 1], after=True)
+        out[i + np.unique(k[touch])] = True
     return out
