@@ -32,7 +32,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "grade": ("grade_bench.py", ["--n-strict", "1000", "--n-mv", "200",
                                  "--baseline-seconds", "5"], []),
     "judge": ("judge_bench.py", ["-n", "8", "--passes", "1"], ["-n", "24", "--passes", "3"]),
-    "offline-detector": ("offline_detector.py", ["--copies", "5", "--repeats", "1"], []),
+    "offline-detector": ("offline_detector.py", ["--mb", "2", "--repeats", "1"], []),
     "ablate": ("ablate_bench.py", ["--backend", "hf", "--tokens", "16", "--repeats", "2"],
                ["--backend", "both", "--tokens", "32", "--repeats", "5"]),
     "report": ("report_bench.py", ["--small"], []),

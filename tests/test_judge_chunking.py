@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from reasonlens.errors import ConfigError
@@ -141,3 +142,25 @@ def test_counts_are_missing_never_zero_and_in_the_unit():
         assert frame.get_column("metacognitive_sentences").to_list() == [3, None]
         assert set(frame.get_column("count_unit")) == {unit}
     assert inst.get_column("episode").to_list() == [1, 1, 2]
+
+
+@pytest.mark.parametrize("text, spans", [
+    ('He said "hi." Then left.', [(0, 12, 0), (14, 24, 0)]),  # closing quote: in no sentence
+    ("x. ! Y and z", [(0, 2, 0), (3, 4, 0), (5, 12, 0)]),     # a boundary right after another
+    ("A.\n\n\nB", [(0, 2, 0), (5, 6, 1)]),                     # blank lines: one paragraph break
+    ("\n\nA b.  C d!\n \n\nE f?", [(2, 6, 1), (8, 12, 1), (16, 20, 2)]),
+    ("e.g. this and 3.14 ok. Next.", [(0, 22, 0), (23, 28, 0)]),
+    ("A.) (B) c.", [(0, 2, 0), (4, 10, 0)]),
+    ("Wait... Hmm? Yes! ok", [(0, 7, 0), (8, 12, 0), (13, 20, 0)]),
+    ("\u201cQuote.\u201d Next", [(0, 13, 0)]),
+])
+def test_the_one_splitter_on_edge_cases(text, spans):
+    """Pinned outputs of the sentence rule (computed by the former regex implementation); the
+    vectorised split_many is the only implementation, split_sentences wraps it."""
+    from reasonlens.judge.sentences import split_many
+
+    got = [(s.start, s.end, s.paragraph) for s in split_sentences(text)]
+    assert got == spans
+    many = split_many([text, None, text])
+    assert many.filter(pl.col("row") == 2).select("start", "end", "paragraph").rows() == spans
+    assert many.filter(pl.col("row") == 1).height == 0

@@ -32,7 +32,8 @@ import polars as pl
 
 from reasonlens.errors import ConfigError, InputError
 from reasonlens.judge.corpus import label_matrix
-from reasonlens.judge.features import CUE_GROUPS, build_vocab, feature_names, featurise
+from reasonlens.judge.features import (CUE_GROUPS, build_vocab, feature_names, featurise,
+                                       linear_scores)
 from reasonlens.judge.taxonomy import Taxonomy
 
 FORMAT = "reasonlens-detector/1"
@@ -247,9 +248,8 @@ def taxonomy_record(tax: Taxonomy) -> dict[str, str]:
 
 def predict_proba(det: Detector, sentences: pl.DataFrame) -> np.ndarray:
     """Probabilities (n_sentences, n_outputs) for a frame with ``group`` and ``text``."""
-    X = featurise(sentences, det.vocab)
-    z = X @ det.coef.T + det.intercept
-    return 1.0 / (1.0 + np.exp(-np.asarray(z)))
+    z = linear_scores(sentences, det.vocab, det.coef, det.intercept)
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def predict(det: Detector, sentences: pl.DataFrame) -> np.ndarray:

@@ -63,25 +63,66 @@ def normalise_expr(col: str = "text") -> pl.Expr:
             .str.replace_all(r"\s+", " "))
 
 
-def tokens(texts: pl.Series) -> pl.DataFrame:
-    """(row, term) pairs: unigrams and bigrams of every text (duplicates kept)."""
+def _tokens(texts: pl.Series, *, normalised: bool = False) -> pl.DataFrame:
+    """(row, tok) for every word token, in text order."""
+    t = pl.col("t") if normalised else normalise_expr("t")
     df = pl.DataFrame({"t": texts}).with_row_index("row").select(
-        "row", normalise_expr("t").str.extract_all(_WORD).alias("tok"))
-    ex = df.explode("tok").drop_nulls("tok")
-    uni = ex.select("row", pl.col("tok").alias("term"))
-    bi = (ex.with_columns(pl.col("tok").shift(-1).alias("nxt"), pl.col("row").shift(-1)
-                          .alias("nrow"))
-          .filter(pl.col("nrow") == pl.col("row"))
-          .select("row", (pl.col("tok") + " " + pl.col("nxt")).alias("term")))
-    return pl.concat([uni, bi])
+        pl.col("row").cast(pl.Int64), t.str.extract_all(_WORD).alias("tok"))
+    return df.explode("tok").drop_nulls("tok")
+
+
+def _bigrams(tok: pl.DataFrame, col: str) -> pl.DataFrame:
+    """(row, a, b) for consecutive tokens of one row (``col`` names the token column)."""
+    return (tok.with_columns(pl.col(col).shift(-1).alias("_b"),
+                             pl.col("row").shift(-1).alias("_r"))
+            .filter(pl.col("_r") == pl.col("row")).select("row", pl.col(col).alias("a"),
+                                                          pl.col("_b").alias("b")))
 
 
 def build_vocab(texts: pl.Series, min_df: int = 2, max_terms: int = 20000) -> list[str]:
-    """Terms in at least ``min_df`` texts (most frequent first, at most ``max_terms``)."""
-    t = tokens(texts).unique()
-    df = t.group_by("term").len().filter(pl.col("len") >= min_df).sort(["len", "term"],
-                                                                      descending=[True, False])
-    return df.head(max_terms).get_column("term").to_list()
+    """Unigrams and bigrams in at least ``min_df`` texts (most frequent first, at most
+    ``max_terms``); a bigram is kept only when both its words are in the vocabulary (so it can
+    be looked up from their ids)."""
+    tok = _tokens(texts)
+    bi = _bigrams(tok, "tok").select("row", (pl.col("a") + " " + pl.col("b")).alias("tok"))
+    t = pl.concat([tok, bi]).unique()
+    df = t.group_by("tok").len().filter(pl.col("len") >= min_df).sort(
+        ["len", "tok"], descending=[True, False]).head(max_terms)
+    terms = df.get_column("tok").to_list()
+    uni = {x for x in terms if " " not in x}
+    return [x for x in terms if " " not in x or all(w in uni for w in x.split(" "))]
+
+
+def term_hits(texts: pl.Series, vocab: list[str], *, normalised: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (row, vocabulary column) pairs: the vocabulary terms present in each text."""
+    uni = [(i, v) for i, v in enumerate(vocab) if " " not in v]
+    ids = {v: i for i, v in uni}
+    tok = _tokens(texts, normalised=normalised).with_columns(
+        uid=pl.col("tok").replace_strict(ids, default=None, return_dtype=pl.Int64))
+    U = len(vocab) + 1
+    bkey = {ids[a] * U + ids[b]: i for i, (a, b) in
+            ((i, v.split(" ")) for i, v in enumerate(vocab) if " " in v)}
+    bi = (_bigrams(tok.select("row", "uid"), "uid").drop_nulls()
+          .select("row", (pl.col("a") * U + pl.col("b")).replace_strict(
+              bkey, default=None, return_dtype=pl.Int64).alias("col")).drop_nulls())
+    W = len(vocab)
+    key = pl.concat([tok.select("row", pl.col("uid").alias("col")).drop_nulls(), bi]).select(
+        (pl.col("row") * W + pl.col("col")).alias("k")).get_column("k").unique()
+    k = key.to_numpy()
+    return k // W, k % W
+
+
+def cue_matrix(texts: pl.Series, *, normalised: bool = False) -> np.ndarray:
+    """(n, C) booleans: which cue groups match each text."""
+    t = pl.col("t") if normalised else normalise_expr("t")
+    low = pl.DataFrame({"t": texts}).select(t.alias("t"))
+    return low.select([pl.col("t").str.contains(rx).alias(k) for k, rx in CUE_GROUPS.items()]
+                      ).to_numpy().astype(bool)
+
+
+def normalised(texts: pl.Series) -> pl.Series:
+    return pl.DataFrame({"t": texts}).select(normalise_expr("t")).to_series()
 
 
 def feature_names(vocab: list[str]) -> list[str]:
@@ -98,23 +139,49 @@ def _bins(x: np.ndarray, edges: list[float]) -> np.ndarray:
     return np.searchsorted(np.asarray(edges), x, side="right")
 
 
-def featurise(sentences: pl.DataFrame, vocab: list[str]):
-    """Sparse binary features (scipy CSR, one row per sentence) for a frame with ``group``
-    (trace key, rows of one trace contiguous and in order) and ``text``."""
-    from scipy import sparse
-
-    n = sentences.height
-    V, C = len(vocab), len(CUE_GROUPS)
-    text = sentences.get_column("text").fill_null("")
-    group = sentences.get_column("group").to_numpy()
-    rows_l: list[np.ndarray] = []
-    cols_l: list[np.ndarray] = []
-    if n == 0:
-        return sparse.csr_matrix((0, len(feature_names(vocab))), dtype=np.float32)
+def _neighbours(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = len(group)
     same_prev = np.zeros(n, bool)
     same_prev[1:] = group[1:] == group[:-1]
     same_next = np.zeros(n, bool)
     same_next[:-1] = group[:-1] == group[1:]
+    return same_prev, same_next
+
+
+def shape_columns(text: pl.Series, group: np.ndarray) -> np.ndarray:
+    """(n, 3) column offsets (relative to the position block) of each sentence's position bin,
+    length bin and math-share bin, plus first/last flags as extra columns (-1 when absent)."""
+    n = len(group)
+    same_prev, same_next = _neighbours(group)
+    idx = np.arange(n)
+    trace_start = np.maximum.accumulate(np.where(~same_prev, idx, 0))
+    starts, ends = np.where(~same_prev)[0], np.where(~same_next)[0]
+    trace_len = np.repeat(ends - starts + 1, ends - starts + 1)
+    rel = (idx - trace_start) / np.maximum(trace_len - 1, 1)
+    pos = np.minimum((rel * POS_BINS).astype(np.int64), POS_BINS - 1)
+    lengths = text.str.len_chars().to_numpy()
+    sym = text.str.count_matches(r"[0-9=+\-*/^\\{}()<>]").to_numpy()
+    share = sym / np.maximum(lengths, 1)
+    return np.stack([pos, np.where(~same_prev, POS_BINS, -1), np.where(~same_next, POS_BINS + 1,
+                                                                        -1),
+                     POS_BINS + 2 + _bins(lengths, [30, 60, 120, 240]),
+                     POS_BINS + 7 + _bins(share, [0.05, 0.15, 0.3])], axis=1)
+
+
+def featurise(sentences: pl.DataFrame, vocab: list[str]):
+    """Sparse binary features (scipy CSR, one row per sentence, columns :func:`feature_names`)
+    for a frame with ``group`` (trace key; rows of one trace contiguous and in order) and
+    ``text``."""
+    from scipy import sparse
+
+    n, V, C = sentences.height, len(vocab), len(CUE_GROUPS)
+    width = len(feature_names(vocab))
+    if n == 0:
+        return sparse.csr_matrix((0, width), dtype=np.float32)
+    text = sentences.get_column("text").fill_null("")
+    group = sentences.get_column("group").to_numpy()
+    same_prev, same_next = _neighbours(group)
+    rows_l, cols_l = [], []
 
     def add(r: np.ndarray, c: np.ndarray, own: int, prev_off: int, next_off: int):
         """Feature c of sentence r at ``own + c``; seen by the next sentence at ``prev_off + c``
@@ -128,41 +195,52 @@ def featurise(sentences: pl.DataFrame, vocab: list[str]):
         rows_l.append(r[m] - 1)
         cols_l.append(c[m] + next_off)
 
-    # words
-    tok = tokens(text)
-    vmap = pl.DataFrame({"term": vocab, "col": np.arange(V, dtype=np.int64)})
-    hit = tok.join(vmap, on="term", how="inner")
-    add(hit.get_column("row").to_numpy().astype(np.int64),
-        hit.get_column("col").to_numpy(), 0, V + 3 * C, 2 * V + 3 * C)
-    # cue groups
-    low = pl.DataFrame({"t": text}).select(normalise_expr("t").alias("t"))
-    cue = low.select([pl.col("t").str.contains(rx).alias(k) for k, rx in CUE_GROUPS.items()]
-                     ).to_numpy()
-    r, c = np.nonzero(cue)
+    r, c = term_hits(text, vocab)
+    add(r.astype(np.int64), c.astype(np.int64), 0, V + 3 * C, 2 * V + 3 * C)
+    r, c = np.nonzero(cue_matrix(text))
     add(r.astype(np.int64), c.astype(np.int64), V, V + C, V + 2 * C)
-    # position, length, math share
+    shape = shape_columns(text, group)
     base = 3 * V + 3 * C
-    idx = np.arange(n)
-    start = np.where(~same_prev)[0]
-    trace_start = np.maximum.accumulate(np.where(~same_prev, idx, 0))
-    ends = np.where(~same_next)[0]
-    trace_len = np.repeat(ends - start + 1, ends - start + 1)
-    rel = (idx - trace_start) / np.maximum(trace_len - 1, 1)
-    pos = np.minimum((rel * POS_BINS).astype(np.int64), POS_BINS - 1)
-    rows_l += [idx, np.where(~same_prev)[0], np.where(~same_next)[0]]
-    cols_l += [base + pos, np.full(len(start), base + POS_BINS), np.full(len(ends),
-                                                                         base + POS_BINS + 1)]
-    lengths = text.str.len_chars().to_numpy()
-    rows_l.append(idx)
-    cols_l.append(base + POS_BINS + 2 + _bins(lengths, [30, 60, 120, 240]))
-    sym = text.str.count_matches(r"[0-9=+\-*/^\\{}()<>]").to_numpy()
-    share = sym / np.maximum(lengths, 1)
-    rows_l.append(idx)
-    cols_l.append(base + POS_BINS + 7 + _bins(share, [0.05, 0.15, 0.3]))
-    rows = np.concatenate(rows_l)
-    cols = np.concatenate(cols_l)
-    m = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                          shape=(n, len(feature_names(vocab))))
+    for k in range(shape.shape[1]):
+        m = shape[:, k] >= 0
+        rows_l.append(np.flatnonzero(m))
+        cols_l.append(base + shape[m, k])
+    rows, cols = np.concatenate(rows_l), np.concatenate(cols_l)
+    m = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, width))
     m.data[:] = 1.0  # binary (duplicates were summed)
     return m
 
+
+def linear_scores(sentences: pl.DataFrame, vocab: list[str], coef: np.ndarray,
+                  intercept: np.ndarray) -> np.ndarray:
+    """``featurise(sentences, vocab) @ coef.T + intercept`` without building the matrix: each
+    sentence's own word and cue weights are summed once, and a sentence's context terms are its
+    neighbours' sums under the context weights. Same numbers, a fraction of the memory."""
+    n, V, C = sentences.height, len(vocab), len(CUE_GROUPS)
+    k = coef.shape[0]
+    if n == 0:
+        return np.zeros((0, k))
+    text = sentences.get_column("text").fill_null("")
+    group = sentences.get_column("group").to_numpy()
+    same_prev, same_next = _neighbours(group)
+    norm = normalised(text)
+    r, c = term_hits(norm, vocab, normalised=True)
+    cues = cue_matrix(norm, normalised=True).astype(np.float64)
+    shape = shape_columns(text, group)
+    base = 3 * V + 3 * C
+    z = np.tile(np.asarray(intercept, np.float64), (n, 1))
+    for j in range(k):
+        w = coef[j]
+        own = np.bincount(r, weights=w[c], minlength=n) + cues @ w[V:V + C]
+        prev_ctx = np.bincount(r, weights=w[V + 3 * C + c], minlength=n) + cues @ w[V + C:
+                                                                                   V + 2 * C]
+        next_ctx = np.bincount(r, weights=w[2 * V + 3 * C + c], minlength=n) + cues @ w[
+            V + 2 * C:V + 3 * C]
+        zj = own
+        zj[1:] += np.where(same_prev[1:], prev_ctx[:-1], 0.0)   # the previous sentence's terms
+        zj[:-1] += np.where(same_next[:-1], next_ctx[1:], 0.0)  # the next sentence's terms
+        for q in range(shape.shape[1]):
+            m = shape[:, q] >= 0
+            zj[m] += w[base + shape[m, q]]
+        z[:, j] += zj
+    return z

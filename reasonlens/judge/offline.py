@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import polars as pl
 
 from reasonlens.errors import ConfigError
@@ -42,7 +41,7 @@ from reasonlens.judge import detector as D
 from reasonlens.judge.corpus import CORPUS_SCHEMA
 from reasonlens.judge.features import CUE_GROUPS
 from reasonlens.judge.gold import DEFAULT_GOLD, load_gold
-from reasonlens.judge.sentences import split_sentences
+from reasonlens.judge.sentences import split_many, split_sentences
 from reasonlens.judge.taxonomy import check_unit, load_taxonomy
 from reasonlens.schema import INSTANCE_SCHEMA, judgment_frame
 
@@ -165,62 +164,40 @@ def detect_frames(traces: pl.DataFrame, config: OfflineConfig | None = None
     outs = list(cfg.behaviours) or list(det.outputs)
     cols = [det.outputs.index(o) for o in outs]
     n = traces.height
-    texts = traces.get_column(cfg.text_field).to_list()
-    rows, idx, starts, ends, stext = [], [], [], [], []
-    skipped = np.zeros(n, bool)
-    for r, t in enumerate(texts):
-        if t is None or not t.strip():
-            skipped[r] = True
-            continue
-        for s in split_sentences(t):
-            rows.append(r)
-            idx.append(s.index)
-            starts.append(s.start)
-            ends.append(s.end)
-            stext.append(s.text)
-    row_a = np.asarray(rows, np.int64)
-    sent = pl.DataFrame({"group": row_a, "text": stext}, schema={"group": pl.Int64,
-                                                                  "text": pl.String})
-    flags = D.predict(det, sent)[:, cols] if len(stext) else np.zeros((0, len(cols)), np.int8)
-    same_prev = np.r_[False, row_a[1:] == row_a[:-1]] if len(row_a) else np.zeros(0, bool)
-    ids = (traces.get_column("id").to_list() if "id" in traces.columns else [None] * n)
+    texts = traces.get_column(cfg.text_field)
+    skipped = pl.Series((texts.is_null() | (texts.str.strip_chars() == "")).fill_null(True))
+    sp = split_many(texts, paragraphs=False)
+    flags = D.predict(det, sp.select(pl.col("row").alias("group"), "text"))[:, cols] \
+        if sp.height else np.zeros((0, len(cols)), np.int8)
+    ids = traces.get_column("id") if "id" in traces.columns else pl.Series([None] * n,
+                                                                           dtype=pl.String)
+    rows = pl.DataFrame({"row": np.arange(n, dtype=np.int64)})
     per_b: dict[str, dict[str, list]] = {}
     inst_parts = []
     for j, b in enumerate(outs):
-        f = flags[:, j].astype(bool)
-        prev = np.r_[False, f[:-1]] & same_prev if len(f) else f
-        start_ep = f & ~prev
-        n_sent = np.bincount(row_a[f], minlength=n) if len(f) else np.zeros(n, int)
-        n_ep = np.bincount(row_a[start_ep], minlength=n) if len(f) else np.zeros(n, int)
-        counts = n_ep if unit == "episodes" else n_sent
-        where = np.flatnonzero(f)
-        per_row: dict[int, list] = {}
-        for k in where:
-            per_row.setdefault(int(row_a[k]), []).append(
-                {"quote": stext[k], "sentence": idx[k], "chunk": None})
-        per_b[b] = {"count": [None if skipped[r] else int(counts[r]) for r in range(n)],
-                    "sentences": [None if skipped[r] else int(n_sent[r]) for r in range(n)],
-                    "status": ["skipped" if skipped[r] else "ok" for r in range(n)],
-                    "instances": [orjson.dumps(per_row.get(r, [])).decode() for r in range(n)]}
-        ep = np.cumsum(start_ep)  # global episode counter -> number within the row
-        first_ep = np.zeros(n, np.int64)
-        if len(where):
-            seen: set[int] = set()
-            for k in where:
-                r = int(row_a[k])
-                if r not in seen:
-                    seen.add(r)
-                    first_ep[r] = ep[k] - 1
-        inst_parts.append(pl.DataFrame({
-            "id": [ids[int(row_a[k])] for k in where], "behaviour": [b] * len(where),
-            "quote": [stext[k] for k in where], "sentence": [idx[k] for k in where],
-            "episode": [int(ep[k] - first_ep[int(row_a[k])]) for k in where],
-            "chunk": [None] * len(where), "explanation": [None] * len(where),
-            "char_start": [starts[k] for k in where], "char_end": [ends[k] for k in where],
-            "counted": [True] * len(where)}, schema=INSTANCE_SCHEMA))
+        lab = sp.with_columns(flag=pl.Series(flags[:, j].astype(bool))).with_columns(
+            ep_start=pl.col("flag") & ~pl.col("flag").shift(1, fill_value=False).over("row"))
+        lab = lab.filter("flag").with_columns(episode=pl.col("ep_start").cum_sum().over("row"))
+        agg = lab.group_by("row").agg(
+            n_sent=pl.len(), n_ep=pl.col("ep_start").sum(),
+            inst=pl.struct(quote="text", sentence="index",
+                           chunk=pl.lit(None, pl.Int64)).struct.json_encode())
+        agg = rows.join(agg, on="row", how="left", maintain_order="left")
+        cnt = pl.col("n_ep" if unit == "episodes" else "n_sent").fill_null(0)
+        out = agg.select(
+            count=pl.when(skipped).then(None).otherwise(cnt),
+            sentences=pl.when(skipped).then(None).otherwise(pl.col("n_sent").fill_null(0)),
+            status=pl.when(skipped).then(pl.lit("skipped")).otherwise(pl.lit("ok")),
+            instances=pl.lit("[") + pl.col("inst").list.join(",").fill_null("") + pl.lit("]"))
+        per_b[b] = {k: out.get_column(k).to_list() for k in out.columns}
+        inst_parts.append(lab.select(
+            id=ids.gather(lab.get_column("row")), behaviour=pl.lit(b), quote="text",
+            sentence="index", episode="episode", chunk=pl.lit(None, pl.Int64),
+            explanation=pl.lit(None, pl.String), char_start="start", char_end="end",
+            counted=pl.lit(True)).cast(INSTANCE_SCHEMA))
     frame = judgment_frame(traces, per_b, judge=judge_name(det), taxonomy=det.taxonomy["name"],
                            mode="detector", unit=unit,
-                           n_chunks=[0 if skipped[r] else 1 for r in range(n)])
+                           n_chunks=(~skipped).cast(pl.Int64).to_list())
     inst = pl.concat(inst_parts) if inst_parts else pl.DataFrame(schema=INSTANCE_SCHEMA)
     return frame, inst
 

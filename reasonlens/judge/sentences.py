@@ -45,26 +45,65 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+# The same rule written for polars (Rust regex has no look-around): mark the end of every
+# sentence-ending punctuation mark with \x01 and the end of the closing quotes/brackets after it
+# (which belong to no sentence) with \x02, then a \x01 before every line break; pieces between
+# \x01 marks are sentences once the dropped prefix and surrounding whitespace are removed. Two
+# passes catch a boundary whose look-ahead character the previous one consumed ("x. ! Y").
+_END_MARK = r"""([.!?])(["')\]]*)(\s+[^a-z\s])"""
+_BREAK, _DROP = "\x01", "\x02"
+
+
+def split_many(texts, *, paragraphs: bool = True):
+    """Sentences of many texts at once (vectorised): a polars frame with ``row`` (position of the
+    text), ``index`` (1-based), ``start``/``end`` (character offsets), ``paragraph`` (0-based;
+    only with ``paragraphs``) and ``text``, in text and sentence order. Null texts have none."""
+    import polars as pl
+
+    t = pl.Series("t", texts, dtype=pl.String)
+    marked = t
+    for _ in range(2):
+        marked = marked.str.replace_all(_END_MARK, f"${{1}}{_BREAK}${{2}}{_DROP}${{3}}")
+    marked = marked.str.replace_all("\n", _BREAK + "\n", literal=True)
+    df = (pl.DataFrame({"p": marked.str.split(_BREAK)}).with_row_index("row")
+          .explode("p").drop_nulls("p"))
+    p = pl.col("p")
+    drop = p.str.find(_DROP, literal=True)
+    df = df.with_columns(
+        olen=p.str.len_chars() - p.str.count_matches(_DROP, literal=True),
+        pre=drop.fill_null(0),  # original characters dropped before the sentence
+        body=pl.when(drop.is_null()).then(p).otherwise(p.str.slice(drop + 1)))
+    b = pl.col("body")
+    df = df.with_columns(
+        off=pl.col("olen").cum_sum().over("row") - pl.col("olen"),
+        lead=b.str.len_chars() - b.str.strip_chars_start().str.len_chars(),
+        text=b.str.strip_chars())
+    df = df.with_columns(start=pl.col("off") + pl.col("pre") + pl.col("lead"),
+                         real=pl.col("text").str.len_chars() > 0)
+    if paragraphs:
+        nxt = p.shift(-1).over("row")
+        df = df.with_columns(
+            para=(b.str.contains(r"^\n[ \t]*$") & nxt.str.starts_with("\n")).fill_null(False),
+            gap=pl.col("real").cum_sum().over("row"))
+        df = df.with_columns(
+            first=pl.col("para") & (pl.col("para").cum_sum().over("row", "gap") == 1))
+        df = df.with_columns(paragraph=pl.col("first").cum_sum().over("row"))
+    df = df.filter(pl.col("real")).with_columns(
+        index=pl.int_range(1, pl.len() + 1).over("row"),
+        end=pl.col("start") + pl.col("text").str.len_chars())
+    cols = ["row", "index", "start", "end", *(["paragraph"] if paragraphs else []), "text"]
+    return df.select([pl.col(c).cast(pl.Int64) if c not in ("text",) else pl.col(c)
+                      for c in cols])
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Sentence spans over ``text`` (whitespace trimmed; empty pieces dropped).
 
     >>> [(s.index, s.paragraph) for s in split_sentences("A b. C d!\\n\\nE f?")]
     [(1, 0), (2, 0), (3, 1)]
     """
-    out: list[Sentence] = []
-    para_starts = [0] + [m.end() for m in _PARA_SPLIT.finditer(text)]
-    para_bounds = list(zip(para_starts, para_starts[1:] + [len(text)]))
-    for p, (pa, pb) in enumerate(para_bounds):
-        pos = pa
-        for m in _SENT_END.finditer(text, pa, pb):
-            a, b = _trim(text, pos, m.start())
-            if b > a:
-                out.append(Sentence(len(out) + 1, a, b, p, text[a:b]))
-            pos = m.end()
-        a, b = _trim(text, pos, pb)
-        if b > a:
-            out.append(Sentence(len(out) + 1, a, b, p, text[a:b]))
-    return out
+    df = split_many([text])
+    return [Sentence(i, a, b, p, t) for _, i, a, b, p, t in df.iter_rows()]
 
 
 def sentence_at(sentences: Sequence[Sentence], offset: int) -> int | None:
