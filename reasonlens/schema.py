@@ -123,11 +123,12 @@ def responses_schema(categories: Sequence[str]) -> dict[str, pl.DataType]:
 # B_instances (JSON list of {"quote", "sentence", "chunk"}).
 JUDGMENT_COLUMNS: dict[str, pl.DataType] = {"count": pl.Int64, "sentences": pl.Int64,
                                             "status": pl.String, "instances": pl.String}
-# Constant per run, after judge: the taxonomy, the mode (count | sentences | detector) and the
-# count unit (episodes = maximal runs of consecutive labelled sentences | sentences).
+# After the behaviours: judge, taxonomy, mode (count | sentences | detector) and count unit
+# (episodes = maximal runs of consecutive labelled sentences | sentences), constant per run; then
+# per response n_chunks and n_sentences (sentences of the judged text, for positions).
 JUDGMENT_RUN_COLUMNS: dict[str, pl.DataType] = {"judge": pl.String, "taxonomy": pl.String,
                                                 "mode": pl.String, "count_unit": pl.String,
-                                                "n_chunks": pl.Int64}
+                                                "n_chunks": pl.Int64, "n_sentences": pl.Int64}
 # Audit columns the LLM judge adds per behaviour, after judge and n_chunks.
 JUDGMENT_AUDIT_COLUMNS: dict[str, pl.DataType] = {"reason": pl.String, "raw": pl.String}
 
@@ -148,7 +149,8 @@ def judgment_schema(behaviours: Sequence[str], *, audit: bool = False) -> dict[s
 def judgment_frame(traces: pl.DataFrame, per_behaviour: Mapping[str, Mapping[str, list]], *,
                    judge: str, n_chunks: list[int], audit: bool = False,
                    taxonomy: str | None = None, mode: str | None = None,
-                   unit: str | None = None) -> pl.DataFrame:
+                   unit: str | None = None, n_sentences: list[int] | None = None
+                   ) -> pl.DataFrame:
     """Build the judge frame for ``traces`` (ids are taken from it, null when absent).
 
     ``per_behaviour[b]`` holds the lists ``count``, ``status``, ``instances`` (optionally
@@ -160,7 +162,8 @@ def judgment_frame(traces: pl.DataFrame, per_behaviour: Mapping[str, Mapping[str
     for b, cols in per_behaviour.items():
         data.update({f"{b}_{k}": cols[k] if k in cols else [None] * n for k in keys})
     data.update({"judge": [judge] * n, "taxonomy": [taxonomy] * n, "mode": [mode] * n,
-                 "count_unit": [unit] * n, "n_chunks": n_chunks})
+                 "count_unit": [unit] * n, "n_chunks": n_chunks,
+                 "n_sentences": n_sentences if n_sentences is not None else [None] * n})
     schema = judgment_schema(list(per_behaviour), audit=audit)
     return pl.DataFrame({k: data[k] for k in schema}, schema=schema)
 

@@ -225,7 +225,9 @@ def _cv_figures(judged: str) -> dict | None:
 def _in_sample(info: dict, label_paths) -> bool:
     from reasonlens.provenance import file_hash
 
-    trained = (info.get("trained_on") or {}).get("labels") or []
+    prov_cfg = ((info.get("judge_provenance") or {}).get("config") or {})
+    trained = ((info.get("trained_on") or prov_cfg.get("trained_on") or {}).get("labels")
+               or [])
     hashes = {file_hash(Path(p)) for p in label_paths}
     return any(t.get("hash") in hashes for t in trained)
 

@@ -197,7 +197,9 @@ def detect_frames(traces: pl.DataFrame, config: OfflineConfig | None = None
             counted=pl.lit(True)).cast(INSTANCE_SCHEMA))
     frame = judgment_frame(traces, per_b, judge=judge_name(det), taxonomy=det.taxonomy["name"],
                            mode="detector", unit=unit,
-                           n_chunks=(~skipped).cast(pl.Int64).to_list())
+                           n_chunks=(~skipped).cast(pl.Int64).to_list(),
+                           n_sentences=np.bincount(sp.get_column("row").to_numpy(),
+                                                   minlength=n).tolist() if n else [])
     inst = pl.concat(inst_parts) if inst_parts else pl.DataFrame(schema=INSTANCE_SCHEMA)
     return frame, inst
 

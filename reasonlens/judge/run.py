@@ -491,7 +491,8 @@ def build_frames(traces: pl.DataFrame, kinds: list[str],
             sc[st] = sc.get(st, 0) + 1
         status_counts[o] = sc
     frame = judgment_frame(traces, per, judge=judge, n_chunks=[len(x) for x in layout],
-                           audit=True, taxonomy=tax.name, mode=mode, unit=unit)
+                           audit=True, taxonomy=tax.name, mode=mode, unit=unit,
+                           n_sentences=[x[-1].last_sentence if x else 0 for x in layout])
     inst = pl.DataFrame(long_rows, schema=INSTANCE_SCHEMA) if long_rows else \
         pl.DataFrame(schema=INSTANCE_SCHEMA)
     return frame, inst, status_counts

@@ -84,7 +84,7 @@ def evaluate_flags(groups: np.ndarray, gold: np.ndarray, pred: np.ndarray,
                 boots[m].append(v)
     alpha = (1 - cfg.ci_level) / 2
     out: dict[str, Any] = {
-        "n_traces": int(len(t)), "n_sentences": int(t[:, 3].sum()),
+        "n": int(len(t)), "n_traces": int(len(t)), "n_sentences": int(t[:, 3].sum()),
         "gold_sentences": int(t[:, 2].sum()), "pred_sentences": int(t[:, 1].sum()),
         "gold_mean_count": float(t[:, 4].mean()) if len(t) else None,
         "pred_mean_count": float(t[:, 5].mean()) if len(t) else None, "unit": cfg.unit}

@@ -48,6 +48,7 @@ def build_sections(tables, inputs, config: ReportConfig, texts: list = ()):
     frames), besides the grade outputs and trace files among the inputs.
     """
     from reasonlens.report import sections as S
+    from reasonlens.report.behaviour import section as behaviour_section
     from reasonlens.report.viewer import collect
     from reasonlens.stats.analysis import _models
 
@@ -58,6 +59,7 @@ def build_sections(tables, inputs, config: ReportConfig, texts: list = ()):
            S.length_control(tables, models),
            S.behaviours(tables, inputs, models, max_excerpts=config.max_excerpts,
                         excerpt_chars=config.excerpt_chars),
+           behaviour_section(tables, inputs, models),
            S.lengths(tables, models),
            S.accuracy(tables, models),
            S.curves(tables, models),

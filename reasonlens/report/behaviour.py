@@ -1,0 +1,215 @@
+"""The report's behaviour-measurement section: which judge, taxonomy, mode and count unit produced
+the behaviour counts, that judge's measured agreement with human labels (from a ``judge-eval``
+output given to the report), where behaviours occur along the trace, and (for taxonomies with one
+label per sentence, e.g. ``schoenfeld``) the episode transition matrix per model.
+
+Pure tables first (:func:`position_table`, :func:`transition_table`: small tidy frames), then
+Altair charts, then :func:`section` for :mod:`reasonlens.report`.
+
+- **Position**: each response's sentences are put in 10 bins of normalised position
+  ((index - 1) / n_sentences); per model, behaviour and bin the rate is labelled sentences /
+  sentences (pooled over responses), with a percentile bootstrap CI over responses (seeded).
+- **Transitions**: per model, for consecutive sentences of a response, P(next label | label),
+  ``none`` for a sentence without a label; n = transitions counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from reasonlens.stats.inputs import Inputs
+
+N_BINS = 10
+NONE = "none"
+
+
+def run_facts(judgments: pl.DataFrame) -> list[dict[str, Any]]:
+    """One row per distinct (judge, taxonomy, mode, count_unit) in the judgments."""
+    cols = [c for c in ("judge", "taxonomy", "mode", "count_unit") if c in judgments.columns]
+    if not cols:
+        return []
+    return judgments.select(cols).unique(maintain_order=True).to_dicts()
+
+
+def _labelled(judgments: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+    """(id, model, n_sentences, behaviour, sentence) for counted instances with a sentence."""
+    j = judgments.select("id", "model", "n_sentences").drop_nulls()
+    inst = instances.filter(pl.col("sentence").is_not_null())
+    if "counted" in inst.columns:
+        inst = inst.filter(pl.col("counted"))
+    return inst.select("id", "behaviour", "sentence").unique().join(j, on="id", how="inner")
+
+
+def position_table(judgments: pl.DataFrame, instances: pl.DataFrame, behaviours: list[str], *,
+                   n_boot: int = 500, seed: int = 0, level: float = 0.95) -> pl.DataFrame:
+    """model, behaviour, bin (1..10), estimate, ci_low, ci_high, n (responses)."""
+    schema = {"model": pl.String, "behaviour": pl.String, "bin": pl.Int64,
+              "estimate": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+              "n": pl.Int64}
+    if "n_sentences" not in judgments.columns or instances is None:
+        return pl.DataFrame(schema=schema)
+    j = judgments.select("id", "model", "n_sentences").filter(pl.col("n_sentences") > 0)
+    lab = _labelled(judgments, instances).filter(pl.col("behaviour").is_in(behaviours))
+    lab = lab.with_columns(bin=((pl.col("sentence") - 1) * N_BINS // pl.col("n_sentences"))
+                           .clip(0, N_BINS - 1))
+    rows = []
+    rng = np.random.default_rng(seed)
+    alpha = (1 - level) / 2
+    for (model,), jm in j.group_by("model", maintain_order=True):
+        ids = jm.get_column("id").to_list()
+        pos = {r: k for k, r in enumerate(ids)}
+        ns = jm.get_column("n_sentences").to_numpy()
+        edges = (np.arange(N_BINS + 1)[None, :] * ns[:, None] + N_BINS - 1) // N_BINS
+        denom = np.diff(edges, axis=1).astype(float)  # sentences per response and bin
+        boot_i = rng.integers(0, len(ids), (n_boot, len(ids))) if n_boot else None
+        for b in behaviours:
+            lb = lab.filter((pl.col("model") == model) & (pl.col("behaviour") == b))
+            num = np.zeros_like(denom)
+            if lb.height:
+                r = np.array([pos[x] for x in lb.get_column("id").to_list()])
+                np.add.at(num, (r, lb.get_column("bin").to_numpy()), 1.0)
+            tot = denom.sum(0)
+            est = np.divide(num.sum(0), tot, out=np.full(N_BINS, np.nan), where=tot > 0)
+            if boot_i is not None:
+                bn, bd = num[boot_i].sum(1), denom[boot_i].sum(1)
+                br = np.divide(bn, bd, out=np.full_like(bn, np.nan), where=bd > 0)
+                lo, hi = np.nanquantile(br, alpha, axis=0), np.nanquantile(br, 1 - alpha, axis=0)
+            else:
+                lo = hi = np.full(N_BINS, np.nan)
+            for k in range(N_BINS):
+                rows.append({"model": str(model), "behaviour": b, "bin": k + 1,
+                             "estimate": _f(est[k]), "ci_low": _f(lo[k]), "ci_high": _f(hi[k]),
+                             "n": len(ids)})
+    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+
+
+def _f(x: float) -> float | None:
+    return None if x is None or np.isnan(x) else float(x)
+
+
+def transition_table(judgments: pl.DataFrame, instances: pl.DataFrame, labels: list[str]
+                     ) -> pl.DataFrame:
+    """model, from, to, n, share (P(to | from) within the model)."""
+    schema = {"model": pl.String, "from": pl.String, "to": pl.String, "n": pl.Int64,
+              "share": pl.Float64}
+    if "n_sentences" not in judgments.columns or instances is None:
+        return pl.DataFrame(schema=schema)
+    lab = _labelled(judgments, instances).filter(pl.col("behaviour").is_in(labels))
+    first = lab.sort("behaviour").group_by("id", "sentence").agg(pl.col("behaviour").first())
+    j = judgments.select("id", "model", "n_sentences").drop_nulls().filter(
+        pl.col("n_sentences") > 1)
+    seq = (j.with_columns(sentence=pl.int_ranges(1, pl.col("n_sentences") + 1))
+           .explode("sentence").join(first, on=["id", "sentence"], how="left")
+           .with_columns(pl.col("behaviour").fill_null(NONE))
+           .sort("id", "sentence")
+           .with_columns(to=pl.col("behaviour").shift(-1).over("id"))
+           .drop_nulls("to").rename({"behaviour": "from"}))
+    t = seq.group_by("model", "from", "to").len("n")
+    t = t.with_columns(share=pl.col("n") / pl.col("n").sum().over("model", "from"))
+    return t.select(list(schema)).cast(schema).sort("model", "from", "to")
+
+
+def position_chart(pos: pl.DataFrame):
+    import altair as alt
+
+    df = pos.filter(pl.col("estimate").is_not_null())
+    base = alt.Chart(df).encode(
+        x=alt.X("bin:O", title="position along the trace (tenths)"),
+        color=alt.Color("model:N"),
+        tooltip=["model:N", "behaviour:N", "bin:O", alt.Tooltip("estimate:Q", format=".3f"),
+                 alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
+                 "n:Q"])
+    line = base.mark_line(point=True).encode(y=alt.Y("estimate:Q",
+                                                      title="share of sentences labelled"))
+    band = base.mark_area(opacity=0.2).encode(y="ci_low:Q", y2="ci_high:Q")
+    n = ", ".join(f"{m}: n = {k}" for m, k in df.group_by("model").agg(pl.col("n").max())
+                  .sort("model").iter_rows())
+    return alt.layer(band, line).properties(width=260, height=160).facet(
+        facet=alt.Facet("behaviour:N", title=None), columns=3).properties(
+        title=alt.TitleParams("Where behaviours occur along the trace", subtitle=[
+            "rate per tenth of the trace, 95% bootstrap CI over responses; " + n]))
+
+
+def transition_chart(tr: pl.DataFrame):
+    import altair as alt
+
+    return alt.Chart(tr).mark_rect().encode(
+        x=alt.X("to:N", title="next sentence"), y=alt.Y("from:N", title="sentence"),
+        color=alt.Color("share:Q", title="P(next | this)", scale=alt.Scale(scheme="blues")),
+        tooltip=["model:N", "from:N", "to:N", alt.Tooltip("share:Q", format=".2f"), "n:Q"]
+    ).properties(width=220, height=220).facet(column=alt.Column("model:N", title=None)
+                                              ).properties(title=alt.TitleParams(
+        "Episode transitions", subtitle=["share of each sentence label's successors, per "
+                                         "model; n = transitions in the tooltip"]))
+
+
+def agreement_rows(agreements: list[dict]) -> list[dict[str, Any]]:
+    """The measured agreement of sentence-level judge-eval outputs, one row per behaviour."""
+    rows = []
+    for a in agreements:
+        if a.get("kind") != "sentences":
+            continue
+        for b, m in a.get("behaviours", {}).items():
+            rows.append({"judge": ", ".join(a.get("judge") or []), "behaviour": b,
+                         "labels": a.get("label_taxonomy"), "unit": a.get("unit"),
+                         "n": m.get("n_traces"), **{k: m.get(k) or {} for k in
+                                                    ("f1", "kappa", "spearman", "qwk")}})
+    return rows
+
+
+def section(tables: dict, inputs: Inputs, models: list[str]):
+    """The behaviour-measurement section, or None without judge outputs."""
+    from reasonlens.report.sections import Section, _add, _p
+    from reasonlens.report.tables import html_table, num, with_ci
+    from reasonlens.judge.taxonomy import UNIT_NOTE, load_taxonomy
+    from reasonlens.schema import behaviours_in
+
+    j = inputs.judgments
+    if j is None or not j.height:
+        return None
+    sec = Section("behaviour-measurement", "Behaviour measurement")
+    facts = run_facts(j)
+    intro = [f"judge {f.get('judge')}, taxonomy {f.get('taxonomy')}, mode {f.get('mode')}, "
+             f"counts in {f.get('count_unit') or 'unrecorded units'}" for f in facts]
+    sec.intro = (_p("Behaviour counts above come from: " + "; ".join(intro) + ".")
+                 + _p(UNIT_NOTE))
+    ag = agreement_rows(inputs.agreement)
+    if ag:
+        sec.tables.append(html_table(ag, [
+            ("judge", lambda r: r["judge"]), ("behaviour", lambda r: r["behaviour"]),
+            ("human labels", lambda r: r["labels"]), ("unit", lambda r: r["unit"]),
+            ("sentence F1 [CI]", lambda r: _ci(with_ci, r["f1"])),
+            ("sentence kappa [CI]", lambda r: _ci(with_ci, r["kappa"])),
+            ("count Spearman [CI]", lambda r: _ci(with_ci, r["spearman"])),
+            ("count QWK [CI]", lambda r: _ci(with_ci, r["qwk"])),
+            ("n traces", lambda r: num(r["n"]))],
+            caption="Measured agreement of the judge with human sentence labels (judge-eval)"))
+    else:
+        sec.intro += _p("No judge-eval output was given: this judge's agreement with human "
+                        "labels is not shown (run `reasonlens judge-eval ... --out DIR` and "
+                        "pass DIR to the report).")
+    behaviours = behaviours_in(j)
+    pos = position_table(j, inputs.instances, behaviours) if inputs.instances is not None \
+        else None
+    if pos is not None and pos.filter(pl.col("estimate").is_not_null()).height:
+        _add(sec, "behaviour-position", lambda: position_chart(pos))
+    tax_names = {f.get("taxonomy") for f in facts if f.get("taxonomy")}
+    for name in sorted(tax_names):
+        try:
+            tax = load_taxonomy(name)
+        except Exception:  # noqa: BLE001 - a taxonomy file not available here: no matrix
+            continue
+        if tax.exclusive and inputs.instances is not None:
+            tr = transition_table(j.filter(pl.col("taxonomy") == name), inputs.instances,
+                                  list(tax.keys))
+            if tr.height:
+                _add(sec, f"transitions-{name}", lambda tr=tr: transition_chart(tr))
+    return sec
+
+
+def _ci(with_ci, e: dict) -> str:
+    ci = e.get("ci") or [None, None]
+    return with_ci(e.get("value"), ci[0], ci[1])

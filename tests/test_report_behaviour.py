@@ -1,0 +1,94 @@
+"""The report's behaviour-measurement section: position and transition tables (known values),
+and the whole section rendered in headless Chromium from real judge and judge-eval outputs."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from reasonlens.report.behaviour import position_table, run_facts, transition_table
+
+
+def _frames():
+    j = pl.DataFrame({"id": ["a", "b"], "model": ["m", "m"], "n_sentences": [10, 5],
+                      "judge": ["x", "x"], "taxonomy": ["schoenfeld"] * 2,
+                      "mode": ["detector"] * 2, "count_unit": ["episodes"] * 2})
+    inst = pl.DataFrame({"id": ["a", "a", "b", "b"], "behaviour": ["verify", "verify", "explore",
+                                                                  "verify"],
+                         "sentence": [1, 10, 2, 3], "counted": [True] * 4})
+    return j, inst
+
+
+def test_position_rates_pool_sentences_per_tenth():
+    j, inst = _frames()
+    pos = position_table(j, inst, ["verify"], n_boot=50)
+    est = dict(zip(pos.get_column("bin").to_list(), pos.get_column("estimate").to_list()))
+    # a: 10 sentences, one per tenth; b: 5 sentences, one per two tenths (bins 1,3,5,7,9)
+    # verify: a's sentence 1 (bin 1) and 10 (bin 10); b's sentence 3 (bin 5)
+    assert est[1] == pytest.approx(1 / 2) and est[10] == pytest.approx(1 / 1)
+    assert est[5] == pytest.approx(1 / 2) and est[2] == 0.0
+    assert set(pos.get_column("n")) == {2}
+    lo, hi = pos.filter(pl.col("bin") == 1).select("ci_low", "ci_high").row(0)
+    assert lo <= 0.5 <= hi
+
+
+def test_transitions_are_shares_of_successors_with_none():
+    j, inst = _frames()
+    tr = transition_table(j, inst, ["verify", "explore"])
+    b = {(r["from"], r["to"]): r["n"] for r in tr.iter_rows(named=True)}
+    # a: verify none*8 verify -> (v,n) 1, (n,n) 7, (n,v) 1; b: none explore verify none none
+    assert b[("verify", "none")] == 2 and b[("explore", "verify")] == 1
+    assert b[("none", "none")] == 8
+    s = tr.group_by("model", "from").agg(pl.col("share").sum())
+    assert all(abs(x - 1) < 1e-9 for x in s.get_column("share"))
+    assert run_facts(j) == [{"judge": "x", "taxonomy": "schoenfeld", "mode": "detector",
+                             "count_unit": "episodes"}]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_behaviour_section_renders_with_unit_agreement_position_transitions(
+        shared_data, tmp_path, chromium):
+    from click.testing import CliRunner
+
+    from reasonlens.cli import cli
+    from reasonlens.report import ReportConfig, build_report
+    from reasonlens.report.browser import check_report
+    from reasonlens.stats import StatsConfig
+
+    dev = shared_data / "schoenfeld-dev"
+    if not dev.is_dir():
+        pytest.skip(f"{dev} is absent")
+    run = CliRunner()
+    det = tmp_path / "sch.npz"  # trained on unlicensed data: tmp_path only, never committed
+    assert run.invoke(cli, ["detector", "train", str(dev), "--out", str(det), "--n-boot",
+                            "20", "--folds", "3"]).exit_code == 0
+    tr = tmp_path / "traces.jsonl"
+    assert run.invoke(cli, ["judge-eval", "offline", "--labels", str(dev), "--write-traces",
+                            str(tr)]).exit_code == 0
+    rows = [json.loads(x) for x in tr.read_text().splitlines()]
+    for k, r in enumerate(rows):  # two "models" so the figures compare something
+        r["model"] = "model-a" if k % 2 else "model-b"
+    tr.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run.invoke(cli, ["judge", str(tr), "--out", str(tmp_path / "judge"), "--detector",
+                           str(det)])
+    assert res.exit_code == 0, res.output
+    res = run.invoke(cli, ["judge-eval", str(tmp_path / "judge"), "--labels", str(dev),
+                           "--taxonomy", "paper", "--n-boot", "50", "--out",
+                           str(tmp_path / "eval")])
+    assert res.exit_code == 0, res.output
+    html = build_report([tmp_path / "judge", tmp_path / "eval"], tmp_path / "r.html",
+                        config=ReportConfig(stats=StatsConfig(n_boot=50)))
+    text = html.read_text()
+    assert "Behaviour measurement" in text and "taxonomy schoenfeld, mode detector" in text
+    assert "counts in episodes" in text and "paper&#x27;s own unit is not public" in text \
+        or "paper's own unit is not public" in text
+    assert "Measured agreement of the judge with human sentence labels" in text
+    r = check_report(html, chromium=chromium)
+    ids = [c["id"] for c in r.charts]
+    assert any("behaviour-position" in i for i in ids) and any(
+        "transitions-schoenfeld" in i for i in ids), ids
+    assert [c["id"] for c in r.charts if not (c["svg"] or c["canvas"]) or c["error"]] == []
+    assert r.console_errors == [] and r.exceptions == []
