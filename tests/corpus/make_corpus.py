@@ -133,6 +133,8 @@ FILES: dict[str, bytes] = {
     "eval_garbage.eval": b"PK not really a zip",
     "eval_no_header.eval": b"",  # replaced below by a zip without header.json
     "dataset_dir_broken/dataset_info.json": b"{not json",
+    "judge_garbage/judgments.parquet": b"garbage, not parquet",
+    "judge_json_as_parquet/judgments.parquet": GOOD,
     "hidden_only/.out.tmp-dead/responses.parquet": b"half",
     "no_traces_dir/readme.md": b"nothing here",
 }
