@@ -96,3 +96,24 @@ def test_kill_during_grade_resumes_from_the_journal(tmp_path):
     ids = pl.read_parquet(out / "graded.parquet", columns=["id"])["id"]
     assert ids.len() == ids.n_unique() == n
     assert not journal.parent.exists()
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_out_second_refuses(tmp_path):
+    """Issue 11: two score runs on one --out both died with tracebacks and could leave a corrupt
+    parquet under its final name."""
+    big, n_big = _inputs(tmp_path, 400)
+    out = tmp_path / "out"
+    first = _start(["score", str(big), "--out", str(out), "-q", "--batch-rows", "64"])
+    lock = tmp_path / ".out.lock"
+    t0 = time.monotonic()
+    while not lock.exists() and time.monotonic() - t0 < 60:
+        time.sleep(0.005)
+    second = subprocess.run([sys.executable, "-m", "reasonlens", "score", str(big), "--out",
+                             str(out), "-q"], capture_output=True, text=True,
+                            env={**os.environ, "REASONLENS_RAISE_ERRORS": ""})
+    assert first.wait(timeout=600) == 0
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert "is being written by another reasonlens run (pid" in second.stderr
+    check_stage_dir(out)
+    assert pl.read_parquet(out / "responses.parquet").height == n_big
