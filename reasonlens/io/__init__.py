@@ -94,6 +94,9 @@ MARKER_FILES = ("summary.json", "metrics.json", "judgments.parquet", "agreement.
 
 def output_error(exc: OSError, path: str | Path, what: str = "write") -> OutputError:
     """An OSError while writing ``path`` as one clear line."""
+    if exc.errno == errno.EEXIST and exc.filename and str(exc.filename) != str(path):
+        return OutputError(f"cannot {what} {path}: {exc.filename} is a file, not a directory",
+                           path=str(path))
     reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
               errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
               errno.EDQUOT: "disk quota exceeded", errno.ENOTDIR: "a parent is not a directory",
