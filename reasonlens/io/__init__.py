@@ -13,17 +13,19 @@ Stage outputs (one directory written as one step)
 Every stage that writes an ``--out`` directory (score, grade, judge, judge-eval, ablate, stats)
 does it through :func:`stage_output`::
 
-    with stage_output(out_dir, stage="score", inputs=input_records) as so:
+    with stage_output(out_dir, stage="score", sources=inputs) as so:
         prov = so.stamp(provenance(command="score", ...))   # adds so.run_id to provenance
         so.write_parquet(df, "responses.parquet", prov)      # or write into so.path / "x" directly
         so.write_json("summary.json", {..., "provenance": prov})
     # on normal exit: committed; so.final is the directory readers see
+    # so.inputs (input records for the manifest) may be set inside the block
 
 How it works:
 
 * ``<parent>/.<name>.lock`` is locked (``fcntl.flock``, released by the kernel even after
-  ``kill -9``; the file is removed when the run ends); a second run on the same ``--out`` raises ``OutputError`` ("... is being written
-  by another reasonlens run (pid N, score, since T)") at once instead of interleaving files.
+  ``kill -9``; the file is removed when the run ends); a second run on the same ``--out``
+  raises ``OutputError`` ("... is being written by another reasonlens run (pid N, score, since
+  T)") at once instead of interleaving files.
 * Files are written into a fresh directory ``<parent>/.<name>.tmp-<run_id>``.
 * On success a manifest ``reasonlens-manifest.json`` (stage, run_id, file names and sizes,
   inputs) is written into it last, then the directory is renamed into place: with no previous
