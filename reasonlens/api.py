@@ -432,10 +432,14 @@ def inputs_of(items: Iterable[Any]):
     return out
 
 
-def _cat(a: pl.DataFrame | None, b: pl.DataFrame | None) -> pl.DataFrame | None:
+def _cat(a, b):
     if b is None:
         return a
-    return b if a is None else pl.concat([a, b], how="diagonal_relaxed")
+    if a is None:
+        return b
+    if isinstance(a, pl.LazyFrame) or isinstance(b, pl.LazyFrame):
+        return pl.concat([a.lazy(), b.lazy()], how="diagonal_relaxed")
+    return pl.concat([a, b], how="diagonal_relaxed")
 
 
 def _add_result(inputs, res: StageResult) -> None:

@@ -94,7 +94,8 @@ def test_behaviour_curves_take_the_step_from_the_responses(staged):
     cb = out["curves_behaviours"].filter(pl.col("metric") == "mean_per_response")
     z = cb.filter((pl.col("model") == "zero-rl-32b-example")
                   & (pl.col("behaviour") == "metacognitive")).sort("step")
-    assert z["estimate"].to_list()[0] == 0.0 and z["estimate"].to_list()[1] > 1.0
+    lo, hi = z["estimate"].to_list()
+    assert lo < 0.5 and hi > 1.0 and z["ci_low"][1] > z["ci_high"][0]   # reflection learned
 
 
 def test_one_step_gives_no_curves(staged):

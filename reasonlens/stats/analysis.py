@@ -23,6 +23,14 @@ def _models(inputs: Inputs) -> list[str]:
     return sorted(seen)
 
 
+def _has_rows(frame: pl.DataFrame | pl.LazyFrame | None) -> bool:
+    if frame is None:
+        return False
+    if isinstance(frame, pl.LazyFrame):
+        return frame.select(pl.len()).collect().item() > 0
+    return frame.height > 0
+
+
 def analyse(inputs: Inputs, config: StatsConfig = StatsConfig(), *, reference: str | None = None,
             on_step: Callable[[str], None] | None = None) -> dict[str, pl.DataFrame]:
     """Compute every table the inputs allow.
@@ -74,7 +82,7 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         step("lengths")
         out["lengths"] = acc.length_summary(r, "words", config=config)
         out["length_hist"] = acc.length_histogram(r, "words")
-        if t is not None and t.height:
+        if _has_rows(t):
             step("term rates")
             from reasonlens.stats.bootstrap import cluster_key
 

@@ -55,7 +55,7 @@ class Inputs:
 
     items: list[StageInput] = field(default_factory=list)
     responses: pl.DataFrame | None = None
-    terms: pl.DataFrame | None = None
+    terms: pl.LazyFrame | None = None   # score's long term counts, read when aggregated
     graded: pl.DataFrame | None = None
     metrics: list[dict] = field(default_factory=list)
     judgments: pl.DataFrame | None = None
@@ -134,6 +134,24 @@ def _concat(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
     return b if a is None else pl.concat([a, b], how="diagonal_relaxed")
 
 
+def _concat_lazy(a: pl.LazyFrame | None, b: pl.LazyFrame) -> pl.LazyFrame:
+    return b if a is None else pl.concat([a.lazy(), b], how="diagonal_relaxed")
+
+
+def _scan_parquet(path: Path, required: tuple[str, ...]) -> pl.LazyFrame:
+    """A parquet file to read later (the statistics aggregate it on the fly), checked now."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read parquet: {exc}", path=str(path)) from exc
+    for c in required:
+        if c not in names:
+            raise InputError("missing column", path=str(path), field=c)
+    return pl.scan_parquet(path)
+
+
 def assert_unique(df: pl.DataFrame, keys: str | tuple[str, ...] | list[str], what: str,
                   path: str | Path | None = None) -> None:
     """Raise InputError when ``keys`` repeat in ``df`` (call before joining on them)."""
@@ -167,10 +185,9 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
             r = _read_parquet(d / "responses.parquet")
             _require(r, ("id", "model", "words"), d / "responses.parquet")
             out.responses = _concat(out.responses, r)
-            if (d / "terms.parquet").exists():
-                t = _read_parquet(d / "terms.parquet")
-                _require(t, ("id", "category", "term", "count"), d / "terms.parquet")
-                out.terms = _concat(out.terms, t)
+            if (d / "terms.parquet").exists():  # lazily: tens of rows per response
+                t = _scan_parquet(d / "terms.parquet", ("id", "category", "term", "count"))
+                out.terms = _concat_lazy(out.terms, t)
             item.provenance = _read_json(d / "summary.json").get("provenance") or \
                 parquet_provenance(d / "responses.parquet")
         elif item.kind == "grade":
@@ -206,7 +223,7 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
 
             r, t, prov = score_traces(d, progress=progress)
             out.responses = _concat(out.responses, r)
-            out.terms = t if out.terms is None else _concat(out.terms, t)
+            out.terms = _concat_lazy(out.terms, t.lazy())
             item.provenance = prov
         out.items.append(item)
     check_same_inputs((i.kind, i.path, i.provenance) for i in out.items)

@@ -191,29 +191,59 @@ def behaviour_rates(judgments: pl.DataFrame, behaviours: list[str] | None = None
         pl.col("n_missing").fill_null(0))
 
 
-def cluster_term_counts(terms: pl.DataFrame, resp: pl.DataFrame, by: list[str],
+#: Rows of the long term counts aggregated per pass: a scanned terms.parquet is cut into
+#: ceil(rows / TERM_ROWS_PER_PASS) disjoint parts (by a hash of the problem, or of the response)
+#: so the memory of the group-by stays bounded whatever the input size.
+TERM_ROWS_PER_PASS = 4_000_000
+
+
+def cluster_term_counts(terms: pl.DataFrame | pl.LazyFrame, resp: pl.DataFrame, by: list[str],
                         unit: str = "problem") -> pl.DataFrame:
     """Per (by..., _cluster, category, term): summed counts and responses with any (> 0).
 
     ``resp`` has id, the ``by`` columns and ``_cluster``. When the terms carry model, benchmark
     and problem_id (score's terms.parquet does) the cluster comes from them directly -- no join of
-    millions of term rows on string ids; otherwise terms are joined to ``resp`` by id.
+    millions of term rows on string ids; otherwise terms are joined to ``resp`` by id. ``terms``
+    may be lazy (a scanned terms.parquet, tens of rows per response): it is then aggregated in
+    disjoint parts (:data:`TERM_ROWS_PER_PASS`) by polars' streaming engine, never held whole.
+    "present" counts distinct responses through a 64-bit hash of their ids.
     """
-    own = {"id", "benchmark", "problem_id", *by} <= set(terms.columns) and unit == "problem"
-    if own and terms["problem_id"].null_count() == 0:
-        # one group-by at cluster level; "present" = distinct responses with the term (rows
-        # are per part, so a response can appear twice)
-        agg = terms.group_by(*by, "benchmark", "problem_id", "category", "term").agg(
+    lf = terms.lazy()
+    names = set(lf.collect_schema().names())
+    n_rows = lf.select(pl.len()).collect().item() if isinstance(terms, pl.LazyFrame) \
+        else terms.height
+    passes = max(1, -(-n_rows // TERM_ROWS_PER_PASS))
+    own = {"id", "benchmark", "problem_id", *by} <= names and unit == "problem"
+    if own and lf.select(pl.col("problem_id").null_count()).collect().item() == 0:
+        # one group-by at cluster level per part of the problems; "present" = distinct
+        # responses with the term (rows are per part, so a response can appear twice)
+        keys = [*by, "benchmark", "problem_id", "category", "term"]
+        nz = lf.filter(pl.col("count") > 0)  # zero rows add nothing (score writes none)
+        parts = [_part(nz, ["benchmark", "problem_id"], p, passes).group_by(*keys).agg(
             pl.col("count").sum().cast(pl.Float64),
-            pl.col("id").filter(pl.col("count") > 0).n_unique().cast(pl.Float64)
-            .alias("present"))
+            pl.col("id").hash().n_unique().cast(pl.Float64).alias("present"))
+            .collect(engine="streaming") for p in range(passes)]
+        agg = pl.concat(parts, how="vertical")
         agg = agg.with_columns(pl.col(c).cast(pl.String) for c in by)
         return agg.with_columns(cluster_key(agg, unit)).drop("benchmark", "problem_id")
-    t = terms.group_by("id", "category", "term").agg(pl.col("count").sum().cast(pl.Float64))
-    return (t.join(resp.select("id", *by, "_cluster"), on="id", how="inner")
-            .group_by(*by, "_cluster", "category", "term")
-            .agg(pl.col("count").sum(), (pl.col("count") > 0).sum().cast(pl.Float64)
-                 .alias("present")))
+    rl = resp.lazy().select("id", *by, "_cluster")
+    parts = [_part(lf, ["id"], p, passes).group_by("id", "category", "term")
+             .agg(pl.col("count").sum().cast(pl.Float64))
+             .join(rl, on="id", how="inner").group_by(*by, "_cluster", "category", "term")
+             .agg(pl.col("count").sum(), (pl.col("count") > 0).sum().cast(pl.Float64)
+                  .alias("present")).collect(engine="streaming") for p in range(passes)]
+    out = pl.concat(parts, how="vertical")
+    if passes > 1:  # a cluster's responses may fall into several parts: counts add up
+        out = out.group_by(*by, "_cluster", "category", "term").agg(pl.col("count").sum(),
+                                                                    pl.col("present").sum())
+    return out
+
+
+def _part(lf: pl.LazyFrame, keys: list[str], p: int, passes: int) -> pl.LazyFrame:
+    """The ``p``-th of ``passes`` disjoint parts of ``lf`` by a hash of ``keys``."""
+    if passes == 1:
+        return lf
+    return lf.filter(pl.struct(keys).hash() % passes == p)
 
 
 def term_rates(terms: pl.DataFrame, responses: pl.DataFrame, *, by: tuple[str, ...] = ("model",),
