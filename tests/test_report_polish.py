@@ -70,7 +70,7 @@ def test_zero_hit_reference_gets_an_exact_test(zero_ref):
 def test_zero_hit_report_text(zero_ref, tmp_path):
     t, scored, judged = zero_ref
     cfg = rl.ReportConfig(stats=FAST, reference="zero-rl-32b-example")
-    html = rl.report(scored, judged, t, path=tmp_path / "z.html", config=cfg).path.read_text()
+    html = rl.report(scored, judged, traces=[t], path=tmp_path / "z.html", config=cfg).path.read_text()
     assert "∞ exact" not in html and "] exact" in html and NOTE in html
     assert "[CI n/a]" not in html and "0 (no hits)" in html
 
@@ -103,7 +103,7 @@ def test_tables_do_not_clip_and_the_exact_row_is_drawn(zero_ref, tmp_path, chrom
                                                        artifacts_dir):
     t, scored, judged = zero_ref
     cfg = rl.ReportConfig(stats=FAST, reference="zero-rl-32b-example")
-    path = rl.report(scored, judged, t, path=tmp_path / "z.html", config=cfg).path
+    path = rl.report(scored, judged, traces=[t], path=tmp_path / "z.html", config=cfg).path
     r = check_report(path, chromium=chromium, probe=CLIP,
                      screenshot=artifacts_dir / "zero-reference.png", region=(0, 1400))
     assert r.console_errors == [] and r.exceptions == []
