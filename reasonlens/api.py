@@ -168,13 +168,15 @@ class _Bar:
 # --- score ----------------------------------------------------------------------------------
 
 def _behaviour_fn(behaviours: bool | Callable | None):
+    """The behaviour columns for score: the offline detector (as ``score --behaviours``) or a
+    given function (trace frame -> judge frame)."""
     if not behaviours:
         return None, None
     if callable(behaviours):
         return behaviours, {"source": getattr(behaviours, "__name__", "callable")}
-    from reasonlens.judge import offline
+    from reasonlens.judge.stage import behaviour_hook
 
-    return offline.detect, {"source": "offline-detector", **offline.provenance_record()}
+    return behaviour_hook()
 
 
 def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = "fast",
@@ -279,68 +281,50 @@ def grade(traces: Source, *, benchmark: str | None = None,
 # --- judge ----------------------------------------------------------------------------------
 
 def judge(traces: Source, *, judge: Any = "offline", model: str | None = None,
-          config: Any = None, progress: bool = False) -> StageResult:
-    """Count the judged behaviours per response (``reasonlens judge``).
+          config: Any = None, offline: Any = None, allow_failures: bool = True,
+          progress: bool = False) -> StageResult:
+    """Count the judged behaviours per response (``reasonlens judge``), through the judge
+    stage's one entry point (:func:`reasonlens.judge.stage.judge_traces`).
 
     Args:
         judge: ``"offline"`` (the approximate offline detector, no network), a base URL or a
             list of them (an OpenAI-compatible LLM judge), or an
             :class:`reasonlens.endpoint.EndpointConfig`.
         model: the judge model's name at the base URL(s) (required for an LLM judge).
-        config: a :class:`reasonlens.judge.config.JudgeConfig` (behaviours, rubrics, chunking,
-            cache...); LLM judge only.
+        config: a :class:`reasonlens.judge.config.JudgeConfig` (taxonomy, mode, rubrics,
+            chunking, cache...); LLM judge only.
+        offline: a :class:`reasonlens.judge.offline.OfflineConfig` (detector, taxonomy, unit);
+            offline detector only.
+        allow_failures: keep failed judgments as missing counts (the summary counts them);
+            False raises :class:`reasonlens.judge.stage.JudgeFailures` when any failed.
 
     Returns frames ``judgments`` (B_count / B_status / B_instances per behaviour B) and
     ``instances`` (one row per quoted instance), and the summary.
     """
-    from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import provenance
+    from reasonlens.endpoint import EndpointConfig
+    from reasonlens.judge.stage import JudgeFailures, JudgeStageConfig, judge_traces
 
     df = _traces(traces)
+    stage: dict[str, Any] = {"allow_failures": allow_failures}
     if judge == "offline":
-        from reasonlens.judge.offline import detect, provenance_record
-
         if config is not None:
-            raise ConfigError("config is for the LLM judge; the offline detector takes none")
-        frame = detect(df)
-        prov = provenance(command="judge (python api)", config=provenance_record(),
-                          inputs=_frame_input(df))
-        summary = summarise(frame)
-        summary.update({"judge": frame["judge"][0] if frame.height else "offline-detector",
-                        "approximate": True,
-                        "note": "offline detector: approximate counts, no LLM judge"})
-        instances = _instances(frame, summary["behaviours"])
-        return StageResult("judge", {"judgments": frame, "instances": instances}, summary, prov)
-    return _llm_judge(df, judge, model, config, progress)
-
-
-def _instances(frame: pl.DataFrame, behaviours: list[str]) -> pl.DataFrame:
-    """The long instances frame, as ``reasonlens judge`` writes it for the offline detector."""
-    # TODO(issue 10): the judge stage's single library entry point replaces this CLI helper
-    from reasonlens.cli.cmd_judge import _instances_from_frame
-
-    return _instances_from_frame(frame, behaviours)
-
-
-def _llm_judge(df: pl.DataFrame, judge: Any, model: str | None, config: Any,
-               progress: bool) -> StageResult:
-    from reasonlens.endpoint import EndpointConfig
-    from reasonlens.judge.config import JudgeConfig
-    from reasonlens.judge.run import run_judge
-    from reasonlens.judge.summary import summarise
-    from reasonlens.provenance import provenance
-
-    if isinstance(judge, EndpointConfig):
-        endpoint = judge
-    elif isinstance(judge, str) or (isinstance(judge, (list, tuple)) and judge):
-        if not model:
-            raise ConfigError("an LLM judge needs model= (the judge model's name)")
-        urls = (judge,) if isinstance(judge, str) else tuple(judge)
-        endpoint = EndpointConfig(base_urls=urls, model=model)
+            raise ConfigError("config is for the LLM judge; the offline detector takes offline=")
+        if offline is not None:
+            stage["offline"] = offline
     else:
-        raise ConfigError(f"judge must be 'offline', a base URL or an EndpointConfig, got "
-                          f"{judge!r}")
-    cfg = config or JudgeConfig()
+        if isinstance(judge, EndpointConfig):
+            endpoint = judge
+        elif isinstance(judge, str) or (isinstance(judge, (list, tuple)) and judge):
+            if not model:
+                raise ConfigError("an LLM judge needs model= (the judge model's name)")
+            urls = (judge,) if isinstance(judge, str) else tuple(judge)
+            endpoint = EndpointConfig(base_urls=urls, model=model)
+        else:
+            raise ConfigError(f"judge must be 'offline', a base URL or an EndpointConfig, "
+                              f"got {judge!r}")
+        stage["endpoint"] = endpoint
+        if config is not None:
+            stage["llm"] = config
     with _Bar(progress, "judging") as tick:
         done = [0]
 
@@ -348,16 +332,12 @@ def _llm_judge(df: pl.DataFrame, judge: Any, model: str | None, config: Any,
             done[0] += n
             tick(done[0])
 
-        run = run_judge(df, endpoint, cfg, progress=advance)
-    prov = provenance(command="judge (python api)", inputs=_frame_input(df),
-                      data_files=[r.record() for r in run.rubrics] + [run.template.record()],
-                      config={"judge": run.judge, "endpoint": endpoint.public(),
-                              **cfg.record()})
-    summary = summarise(run.frame, [r.behaviour for r in run.rubrics])
-    summary.update({"judge": run.judge, "approximate": False, "model": endpoint.model,
-                    "usage": run.usage, "cache": run.cache, "chunking": run.chunking,
-                    "structured_output": run.structured, "elapsed_s": round(run.elapsed_s, 3)})
-    return StageResult("judge", {"judgments": run.frame, "instances": run.instances}, summary,
+        res = judge_traces(df, JudgeStageConfig(**stage), progress=advance)
+    if res.n_failed and not allow_failures:
+        raise JudgeFailures(f"{res.n_failed} judgment(s) failed (counts missing)")
+    prov = {**res.provenance, "inputs": _frame_input(df), "command": "judge (python api)"}
+    summary = {k: v for k, v in res.summary.items() if k != "provenance"}
+    return StageResult("judge", {"judgments": res.frame, "instances": res.instances}, summary,
                        prov)
 
 

@@ -119,3 +119,10 @@ def test_api_access_stays_light():
 
     assert _loaded("import reasonlens as rl\n"
                    "rl.load_traces, rl.score, rl.grade, rl.judge, rl.stats, rl.report, rl.diff") == []
+
+
+def test_score_with_behaviours_equals_the_cli(tmp_path):
+    main(["score", str(EXAMPLE), "--out", str(tmp_path / "s"), "--behaviours", "-q"])
+    api = rl.score(rl.load_traces(EXAMPLE), behaviours=True).responses
+    _same(api, pl.read_parquet(tmp_path / "s" / "responses.parquet"))
+    assert "metacognitive_count" in api.columns
