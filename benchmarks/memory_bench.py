@@ -66,8 +66,8 @@ def py(code: str) -> list[str]:
 def rewrite_cmd(inp: Path, out: Path) -> tuple[list[str], str]:
     helptext = subprocess.run(rl("rewrite", "--help"), capture_output=True, text=True).stdout
     if "--dry-run" in helptext:
-        return rl("rewrite", str(inp), "--dry-run", "--out", str(out / "rewrite.jsonl")), \
-            "reasonlens rewrite --dry-run"
+        return rl("rewrite", str(inp), "--dry-run", "--ban", "anthropomorphic", "--out",
+                  str(out / "rewrite.jsonl")), "reasonlens rewrite --dry-run --ban anthropomorphic"
     return py(f"from reasonlens.traces import load_traces; load_traces({str(inp)!r})"), \
         "rewrite has no --dry-run: its loading path, load_traces(IN) (all traces in memory)"
 
