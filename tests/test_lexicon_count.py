@@ -251,3 +251,17 @@ def test_byte_word_count_equals_the_word_regex_on_real_text(shared_data):
     texts = pl.Series(_corpus(shared_data) * 40)  # > one 2 MB block, so blocks are cut
     got = word_count(texts).to_list()
     assert got == _regex_words(texts) and sum(got) > 1_000_000
+
+
+def test_ascii_pattern_with_replaced_letters_equals_the_unicode_pattern(shared_data):
+    """The fast path's small ASCII automaton (other scripts' letters touching a word replaced
+    by '_') counts exactly what the Unicode-class alternation counts."""
+    import dataclasses
+
+    texts = pl.Series(_corpus(shared_data) + EDGE_SENTENCES * 5 + WORD_EDGES[:2]
+                      + [s for s in WORD_EDGES[3:] if s])
+    m = compile_lexicons(ALL)
+    assert m.ascii_pattern is not None
+    unicode_only = dataclasses.replace(m, ascii_pattern=None)
+    a, b = count_long(texts, m, "fast"), count_long(texts, unicode_only, "fast")
+    assert a.equals(b) and a["count"].sum() > 5000

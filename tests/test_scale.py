@@ -1,7 +1,8 @@
 """The scale path: Arrow-batch stage functions, additive partial summaries, and Ray Data.
 
-The Ray test starts one local Ray (2 CPUs) for the module and checks that the distributed score
-gives the same rows and the same summary as ``reasonlens score`` on the shipped example.
+The Ray tests share one local Ray (2 CPUs) and check that the distributed score and grade give
+the same rows, summary and metrics as ``reasonlens score`` / ``reasonlens grade`` on the shipped
+example.
 """
 
 from __future__ import annotations
@@ -70,12 +71,20 @@ def test_raw_records_become_the_loaders_trace_rows():
     assert got.select(cols).equals(want.select(cols))
 
 
-@pytest.mark.slow
-def test_ray_data_score_matches_single_process(single, tmp_path):
-    pytest.importorskip("ray")
-    from reasonlens.scale.ray_run import RayConfig, consolidate, run_score_ray
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray with 2 CPUs for the module's Ray tests."""
+    ray = pytest.importorskip("ray")
+    from reasonlens.scale.ray_run import RayConfig, init
 
-    import ray
+    init(RayConfig(num_cpus=2))
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_data_score_matches_single_process(single, tmp_path, local_ray):
+    from reasonlens.scale.ray_run import RayConfig, consolidate, run_score_ray
 
     res, responses, terms = single
     ray_res = run_score_ray([EXAMPLE], tmp_path, ScoreConfig(),
@@ -86,4 +95,19 @@ def test_ray_data_score_matches_single_process(single, tmp_path):
     got = pl.read_parquet(files["responses"])
     assert got.sort("id").equals(responses.sort("id"))
     assert pl.read_parquet(files["terms"]).sort(TERM_KEYS).equals(terms.sort(TERM_KEYS))
-    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_data_grade_matches_single_process(tmp_path, local_ray):
+    from reasonlens.grade.run import GradeRunConfig, run_grade
+    from reasonlens.scale.ray_run import RayConfig, run_grade_ray
+
+    config = GradeRunConfig(n_boot=200)
+    one = run_grade([EXAMPLE], tmp_path / "one", config)
+    dist = run_grade_ray([EXAMPLE], tmp_path / "ray", config, RayConfig(num_cpus=2, batch_rows=10))
+    assert dist.n_graded == one.n_graded == 48
+    assert dist.metrics["models"] == one.metrics["models"]
+    a = pl.read_parquet(tmp_path / "one" / "graded.parquet").sort("id")
+    b = pl.read_parquet(sorted((tmp_path / "ray" / "graded").glob("*.parquet"))).sort("id")
+    cols = ["id", "extracted", "correct", "grade_reason", "answer_type"]
+    assert a.select(cols).equals(b.select(cols))

@@ -57,3 +57,42 @@ def score(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], part
     click.echo(f"Scored {result.n_responses} responses on Ray in {result.elapsed_s:.1f} s; "
                f"wrote {out_dir}/responses/, {out_dir}/terms/, {out_dir}/summary.json"
                + (f", {files['responses']}, {files['terms']}" if files else ""), err=True)
+
+
+@command.command("grade")
+@click.argument("inputs", nargs=-1, required=True, metavar="IN...")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output directory: graded/ (parquet shards) and metrics.json.")
+@click.option("--ks", default=None, metavar="K,K,...",
+              help="k values for pass@k and maj@k (default: 1, 2, 4, ... up to the samples).")
+@click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True,
+              help="Bootstrap resamples (over problems) for the metrics' CIs.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="A running Ray cluster (auto, or ray://HOST:10001). Default: a local Ray.")
+@click.option("--num-cpus", type=click.IntRange(1), default=None,
+              help="CPUs of the local Ray (default: all of this machine's).")
+@click.option("--batch-rows", type=click.IntRange(1), default=4096, show_default=True,
+              help="Responses per map_batches batch.")
+def grade(inputs: tuple[str, ...], out_dir: str, ks: str | None, n_boot: int,
+          address: str | None, num_cpus: int | None, batch_rows: int) -> None:
+    """Grade answers like `reasonlens grade`, with Ray Data.
+
+    \b
+    Gold answers come from the records (`gold`/`answer` fields). Each batch
+    is graded on a worker; pass@k, maj@k and their CIs are computed once,
+    from all batches' rows, in the driver.
+    Example:
+      reasonlens scale grade examples/traces.jsonl --out out/scale-grade --num-cpus 2
+    """
+    from reasonlens.errors import ConfigError
+    from reasonlens.grade.run import GradeRunConfig
+    from reasonlens.scale.ray_run import RayConfig, run_grade_ray
+
+    try:
+        k_values = tuple(int(k) for k in ks.split(",")) if ks else None
+    except ValueError as exc:
+        raise ConfigError(f"--ks expects integers separated by commas, got {ks!r}") from exc
+    result = run_grade_ray(list(inputs), out_dir, GradeRunConfig(ks=k_values, n_boot=n_boot),
+                           RayConfig(address=address, num_cpus=num_cpus, batch_rows=batch_rows))
+    click.echo(f"Graded {result.n_graded} responses on Ray in {result.elapsed_s:.1f} s; wrote "
+               f"{out_dir}/graded/, {out_dir}/metrics.json", err=True)

@@ -9,7 +9,8 @@ Arrow record batches (Ray Data ``map_batches(..., batch_format="pyarrow")``, or 
 - :func:`score_table`: traces -> scored responses (``lexcount.engine.score_batch``), each row
   carrying its term counts in a nested ``__terms`` column (split by :func:`responses_of` and
   :func:`terms_of`); with ``behaviours`` the offline detector's columns are added;
-- :func:`grade_table`: traces -> graded traces (``grade.core.grade_frame``);
+- :func:`grade_table`: traces -> graded traces (``grade.core.grade_frame``), and
+  :func:`grade_metric_rows`: the slim rows grade's metrics (pass@k, maj@k) are computed from;
 - :func:`detect_table`: traces -> the offline detector's frame (``judge.offline.detect``);
 - :func:`partial_table`: scored responses -> additive partial counts
   (``lexcount.aggregate.partial_counts``), merged by adding and finished once at the end.
@@ -103,6 +104,13 @@ def grade_table(traces, *, config=None) -> Any:
     from reasonlens.grade.core import grade_frame
 
     return grade_frame(_frame(traces), config).to_arrow()
+
+
+def grade_metric_rows(graded) -> Any:
+    """The slim per-response rows that grade's metrics are computed from (after the merge)."""
+    from reasonlens.grade.run import _metric_rows
+
+    return _metric_rows(_frame(graded)).to_arrow()
 
 
 def detect_table(traces, *, config=None) -> Any:

@@ -1,4 +1,5 @@
-"""``score`` on Ray Data: read -> map_batches(score [+ detector]) -> write_parquet, summary merged.
+"""``score`` and ``grade`` on Ray Data: read -> map_batches(stage) -> write_parquet, summaries
+merged in the driver.
 
     ray.data.read_json(files, lines=True)    (or read_parquet: trace or raw-record tables)
       .map_batches(traces_table)             raw records -> trace rows (loader's field mapping)
@@ -141,6 +142,51 @@ def run_score_ray(sources: list[str], out_dir: str | Path, config: ScoreConfig,
 
     write_json(out / "summary.json", summary)
     return RayScoreResult(out_dir=out, n_responses=n, summary=summary,
+                          elapsed_s=time.perf_counter() - t0)
+
+
+@dataclass
+class RayGradeResult:
+    out_dir: Path
+    n_graded: int
+    metrics: dict[str, Any]
+    elapsed_s: float
+
+
+def run_grade_ray(sources: list[str], out_dir: str | Path, config=None,
+                  ray_config: RayConfig | None = None, load_options=None) -> RayGradeResult:
+    """Grade ``sources`` on Ray into ``out_dir``: graded/ (parquet shards) and metrics.json.
+
+    Each batch is graded by ``grade.core.grade_frame`` (``map_batches``); pass@k, maj@k and
+    their bootstrap CIs need every sample of a problem, so they are computed once in the
+    driver from the slim metric rows of all batches (``grade.run.grade_metrics``)."""
+    from reasonlens.grade.run import GradeRunConfig, grade_metrics
+    from reasonlens.io import write_json
+    from reasonlens.provenance import input_records, provenance
+
+    t0 = time.perf_counter()
+    config = config or GradeRunConfig()
+    if config.benchmark:
+        raise ConfigError("the Ray grade takes gold answers from the records; for --benchmark "
+                          "run `reasonlens grade`")
+    ray_config = ray_config or RayConfig()
+    init(ray_config)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    graded = read(list(sources), ray_config, load_options).map_batches(
+        batches.grade_table, batch_format="pyarrow", batch_size=ray_config.batch_rows,
+        fn_kwargs={"config": config.grade}).materialize()
+    graded.write_parquet(str(out / "graded"), mode="overwrite")
+    rows = pl.concat([pl.from_arrow(b) for b in graded.map_batches(
+        batches.grade_metric_rows, batch_format="pyarrow").iter_batches(
+        batch_format="pyarrow", batch_size=None)])
+    metrics, warnings = grade_metrics(rows, config)
+    metrics["warnings"] = warnings
+    metrics["provenance"] = provenance(
+        command="grade (ray)", config={"grade": config.record(), "ray": asdict(ray_config)},
+        inputs=input_records(sources))
+    write_json(out / "metrics.json", metrics)
+    return RayGradeResult(out_dir=out, n_graded=rows.height, metrics=metrics,
                           elapsed_s=time.perf_counter() - t0)
 
 
