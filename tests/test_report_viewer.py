@@ -194,3 +194,23 @@ def test_two_models_two_checkpoints_in_chromium(tmp_path, chromium, artifacts_di
     shot = artifacts_dir / "curves.png"
     check_report(built.path, chromium=chromium, screenshot=shot, region=(int(p["top"]), 1500))
     assert shot.stat().st_size > 40_000
+
+
+def test_highlights_match_the_counts_on_real_traces(shared_data):
+    """19 DeepSeek-R1 traces (schoenfeld-dev) and MATH-500 reference solutions (LaTeX-heavy)."""
+    r1 = [" ".join(s["text"] for s in json.loads(f.read_text(encoding="utf-8"))["data"])
+          for f in sorted((shared_data / "schoenfeld-dev").glob("*.json"))]
+    probs = [json.loads(x) for x in (shared_data / "simplerl-eval" / "math500" / "test.jsonl")
+             .read_text(encoding="utf-8").splitlines()[:len(r1)]]
+    rows = []
+    for i, p in enumerate(probs):
+        rows.append({"model": "r1", "problem_id": p["unique_id"], "prompt": p["problem"],
+                     "response": f"<think>\n{r1[i]}\n</think>\n\n{p['solution']}"})
+        rows.append({"model": "solutions", "problem_id": p["unique_id"], "prompt": p["problem"],
+                     "response": p["solution"]})
+    t = rl.load_traces(pl.DataFrame(rows))
+    payload = collect(inputs_of([rl.score(t)]), ViewerConfig(per_model=50, max_chars=10 ** 6),
+                      [t])
+    counts = _span_counts(payload)
+    assert len(payload["responses"]) == len(rows) and sum(c[3] for c in counts) > 1000
+    assert [c for c in counts if c[2] != c[3]] == []

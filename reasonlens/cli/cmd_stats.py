@@ -39,14 +39,15 @@ def command(inputs: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs) -> None
     comp = tables.get("comparisons")
     if comp is not None and comp.height:
         main = comp.filter(comp["benchmark"] == "(all)")
-        from reasonlens.report.tables import pval, with_ci
+        from reasonlens.report.sections import _p_cell, _ratio_cell
+        from reasonlens.report.tables import pval
 
         ref = main["reference"][0] if main.height else ""
-        echo_table(f"Rate ratios vs {ref} (GLM, log(words) exposure, problem-clustered SEs)",
+        echo_table(f"Rate ratios vs {ref} (GLM, log(words) exposure, problem-clustered SEs; "
+                   "'exact': one model has no hit, exact conditional test)",
                    ["category", "model", "rate ratio [CI]", "p", "p (Holm)", "n", "status"],
-                   [[r["category"], r["model"], with_ci(r["rate_ratio"], r["ci_low"],
-                                                        r["ci_high"]),
-                     pval(r["p_value"]), pval(r["p_holm"]), r["n_responses"], r["status"]]
+                   [[r["category"], r["model"], _ratio_cell(r), _p_cell(r), pval(r["p_holm"]),
+                     r["n_responses"], r.get("zero_note") or r["status"]]
                     for r in main.iter_rows(named=True)])
     elif "accuracy" in tables:
         echo_table("Accuracy (avg@n)", ["model", "benchmark", "accuracy", "CI low", "CI high",
