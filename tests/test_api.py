@@ -126,3 +126,12 @@ def test_score_with_behaviours_equals_the_cli(tmp_path):
     api = rl.score(rl.load_traces(EXAMPLE), behaviours=True).responses
     _same(api, pl.read_parquet(tmp_path / "s" / "responses.parquet"))
     assert "metacognitive_count" in api.columns
+
+
+def test_diff_equals_the_cli(tmp_path):
+    out = tmp_path / "d.parquet"
+    main(["diff", str(EXAMPLE), "--a", "distilled-32b-example", "--b", "zero-rl-32b-example",
+          "--out", str(out)])
+    api = rl.diff(rl.load_traces(EXAMPLE), a="distilled-32b-example", b="zero-rl-32b-example")
+    cli = pl.read_parquet(out)
+    assert api.ranking.sort("term").equals(cli.sort("term"))
