@@ -248,8 +248,37 @@ def taxonomy_record(tax: Taxonomy) -> dict[str, str]:
 
 def predict_proba(det: Detector, sentences: pl.DataFrame) -> np.ndarray:
     """Probabilities (n_sentences, n_outputs) for a frame with ``group`` and ``text``."""
-    z = linear_scores(sentences, det.vocab, det.coef, det.intercept)
+    parts = _parts(sentences.get_column("group").to_numpy()) if sentences.height else []
+    if len(parts) > 1:  # polars string work on one column runs on one core: split it
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(parts)) as ex:
+            zs = list(ex.map(lambda ab: linear_scores(sentences.slice(ab[0], ab[1] - ab[0]),
+                                                      det.vocab, det.coef, det.intercept),
+                             parts))
+        z = np.concatenate(zs)
+    else:
+        z = linear_scores(sentences, det.vocab, det.coef, det.intercept)
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def _parts(group: np.ndarray, min_rows: int = 20000) -> list[tuple[int, int]]:
+    """Contiguous (start, end) row ranges, one per CPU, cut at trace boundaries (a sentence's
+    context never crosses a trace, so the scores are the same)."""
+    import os
+
+    k = min(os.cpu_count() or 1, len(group) // min_rows)
+    if k < 2:
+        return [(0, len(group))]
+    cuts = [0]
+    for q in range(1, k):
+        i = len(group) * q // k
+        while 0 < i < len(group) and group[i] == group[i - 1]:
+            i += 1
+        if cuts[-1] < i < len(group):
+            cuts.append(i)
+    cuts.append(len(group))
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def predict(det: Detector, sentences: pl.DataFrame) -> np.ndarray:

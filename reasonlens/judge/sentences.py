@@ -14,6 +14,7 @@ a sentence index.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -61,6 +62,22 @@ def split_many(texts, *, paragraphs: bool = True):
     import polars as pl
 
     t = pl.Series("t", texts, dtype=pl.String)
+    k = min(os.cpu_count() or 1, len(t) // 2000)
+    if k > 1:  # one string column runs on one core: split the texts, offset the rows
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = [len(t) * q // k for q in range(k + 1)]
+        with ThreadPoolExecutor(k) as ex:
+            parts = list(ex.map(lambda q: _split_part(t.slice(cuts[q], cuts[q + 1] - cuts[q]),
+                                                      paragraphs).with_columns(
+                pl.col("row") + cuts[q]), range(k)))
+        return pl.concat(parts)
+    return _split_part(t, paragraphs)
+
+
+def _split_part(t, paragraphs: bool):
+    import polars as pl
+
     marked = t
     for _ in range(2):
         marked = marked.str.replace_all(_END_MARK, f"${{1}}{_BREAK}${{2}}{_DROP}${{3}}")
