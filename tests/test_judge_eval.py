@@ -253,3 +253,17 @@ def test_unreadable_judgments_file_is_one_clear_error(tmp_path, content):
     res = _eval(p)
     assert isinstance(res.exception, InputError)
     assert "not a readable judgments parquet file" in str(res.exception)
+
+
+def test_options_of_the_other_evaluation_are_refused(tmp_path):
+    from reasonlens.errors import ConfigError
+
+    res = CliRunner().invoke(cli, ["judge-eval", "offline", "--unit", "sentences"])
+    assert isinstance(res.exception, ConfigError) and "--unit is for --labels" in str(
+        res.exception)
+    p = tmp_path / "c.jsonl"
+    p.write_text('{"trace_id": "a", "sentence": 1, "text": "x", "labels": []}\n')
+    res = CliRunner().invoke(cli, ["judge-eval", "offline", "--labels", str(p), "--split",
+                                   "train"])
+    assert isinstance(res.exception, ConfigError) and "--split is for the gold set" in str(
+        res.exception)

@@ -113,11 +113,28 @@ def command(judged: str, label_paths, label_taxonomy, taxonomy, unit, write_trac
     Without --labels: the gold set (presence kappa, count QWK / Spearman / MAE, instance
     precision / recall / F1, bootstrap CIs over responses). Unanswered responses are missing.
     """
+    _refuse_unused(bool(label_paths or write_traces))
     if label_paths or write_traces:
         _sentence_eval(judged, label_paths, label_taxonomy, taxonomy, unit, write_traces,
                        on_duplicate, out_dir, n_boot, seed, ci_level)
         return
     _gold_eval(judged, gold_path, split, on_duplicate, out_dir, n_boot, seed, ci_level)
+
+
+def _refuse_unused(sentences: bool) -> None:
+    """Options of the other evaluation are refused, never ignored."""
+    from click.core import ParameterSource
+
+    from reasonlens.errors import ConfigError
+
+    ctx = click.get_current_context()
+    only = ({"gold_path": "--gold", "split": "--split"} if sentences else
+            {"label_taxonomy": "--label-taxonomy", "taxonomy": "--taxonomy", "unit": "--unit"})
+    given = [opt for name, opt in only.items()
+             if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                          f"{'the gold set (without --labels)' if sentences else '--labels'}")
 
 
 def _sentence_eval(judged, label_paths, label_taxonomy, taxonomy, unit, write_traces,
