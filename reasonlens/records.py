@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +41,20 @@ JSON_SUFFIXES = (".json", ".json.gz")
 WRAPPER_KEYS = ("data", "records", "rows", "examples")
 _GZIP_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError)
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write: dropped, not an error
+
+
+_LONG_DIGITS = re.compile(rb"\d{20}")
+_NOT_JSON_NUMBER = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\b")
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse one JSON value: orjson, but exact for integers beyond 64 bits, which orjson turns
+    into floats (two ids 2**70 and 2**70 + 1 would collide, a gold 10**30 would change). Only a
+    text holding a run of 20 digits is parsed again, by the standard library."""
+    data = orjson.loads(raw)
+    if _LONG_DIGITS.search(raw if isinstance(raw, bytes) else raw.encode()) is not None:
+        data = json.loads(raw)
+    return data
 
 
 def is_gzip(path: Path) -> bool:
@@ -70,6 +86,8 @@ def decode_error(raw: bytes, exc: Exception) -> str:
         raw.decode("utf-8")
     except UnicodeDecodeError as ue:
         return f"not valid UTF-8 (byte {ue.start}: {raw[ue.start:ue.start + 4]!r})"
+    if _NOT_JSON_NUMBER.search(raw) is not None:
+        return f"broken JSON: NaN and Infinity are not JSON (write null instead): {exc}"
     return f"broken JSON: {exc}"
 
 
@@ -90,7 +108,7 @@ def iter_jsonl(path: str | Path, progress: Progress = None) -> Iterator[Item]:
                 if not raw.strip():
                     continue
                 try:
-                    yield lineno, orjson.loads(raw), raw
+                    yield lineno, loads(raw), raw
                 except orjson.JSONDecodeError as exc:
                     yield lineno, InputError(decode_error(raw, exc), path=str(p), line=lineno), raw
     except _GZIP_ERRORS as exc:
@@ -133,7 +151,7 @@ def iter_json_document(path: str | Path, progress: Progress = None) -> Iterator[
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
     try:
-        data = orjson.loads(raw)
+        data = loads(raw)
     except orjson.JSONDecodeError as exc:
         msg = decode_error(raw, exc)
         line = raw[: getattr(exc, "pos", 0) or 0].count(b"\n") + 1
@@ -228,13 +246,13 @@ def scan_append_log(path: str | Path, parse: Callable[[Any], Any], *, what: str
         if not line.strip():
             continue
         try:
-            out.append(parse(orjson.loads(line)))
+            out.append(parse(loads(line)))
         except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
             raise InputError(f"not a {what} record ({exc}); refusing to resume into this file",
                              path=str(p), line=i) from exc
     if tail.strip():
         try:
-            out.append(parse(orjson.loads(tail)))
+            out.append(parse(loads(tail)))
             fix = b"\n"
         except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
             fix = None

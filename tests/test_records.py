@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reasonlens.errors import InputError
-from reasonlens.records import iter_json_records, read_json_records, scan_append_log
+from reasonlens.records import iter_json_records, loads, read_json_records, scan_append_log
 from reasonlens.traces import LoadOptions, load_traces
 from reasonlens.traces.model import gold_text
 
@@ -96,7 +96,8 @@ def test_scan_append_log_repairs_only_a_torn_tail(tmp_path):
     (27.0, "27"), (70, "70"), ("025", "025"), (" 3 ", "3"), (0.5, "0.5"),
     ("080 or 081 (both were accepted)", "080 or 081"), (None, None), ("", None), ("  ", None),
     ([5], "5"), (["080", "081"], "080 or 081"), (["x+1", "y"], None),
-    ({"value": 3}, None), ([{"value": 3}], None), (True, None), (float("nan"), None)])
+    ({"value": 3}, None), ([{"value": 3}], None), (True, None), (float("nan"), None),
+    (10**30, str(10**30)), (1e30, "1e+30")])
 def test_one_gold_normaliser(value, expected):
     assert gold_text(value) == expected
 
@@ -122,3 +123,12 @@ def test_mistyped_paths_are_never_guessed_to_be_hub_ids(tmp_path, monkeypatch):
         with pytest.raises(ConfigError, match=rf"input not found: {ref} \(.*hf://{ref}\)"):
             load_traces(ref)
         assert time.monotonic() - t0 < 2  # no network retries
+
+
+def test_integers_beyond_64_bits_are_read_exactly(tmp_path):
+    """orjson turns them into floats: 2**70 and 2**70 + 1 would be one id, 10**30 another gold."""
+    assert loads(b'{"a": 1180591620717411303425, "b": "x", "c": 1.5}') == {
+        "a": 2**70 + 1, "b": "x", "c": 1.5}
+    p = tmp_path / "t.jsonl"
+    p.write_bytes(b'{"id": 1180591620717411303424}\n{"id": 1180591620717411303425}\n')
+    assert [r["id"] for _, r, _ in iter_json_records(p)] == [2**70, 2**70 + 1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import sys
 import traceback
@@ -39,7 +40,42 @@ class LazyGroup(click.Group):
         if not (_HERE / f"{mod_name}.py").exists():
             return None
         module = importlib.import_module(f"reasonlens.cli.{mod_name}")
-        return module.command
+        return checked_numbers(module.command)
+
+
+_INT64 = 2**63
+
+
+def _check_number(ctx: click.Context, param: click.Parameter, value):
+    """Refuse what no reasonlens option can use, before any work: NaN, integers beyond 64 bits
+    (parquet, polars and orjson hold int64), negative seeds (numpy refuses them)."""
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(v, float) and math.isnan(v):
+            raise click.BadParameter("NaN is not a number this option accepts", ctx, param)
+        if isinstance(v, int) and not isinstance(v, bool):
+            if not -_INT64 <= v < _INT64:
+                raise click.BadParameter(f"{v} is out of range (at most 2**63 - 1 in size)",
+                                         ctx, param)
+            if param.name == "seed" and v < 0:
+                raise click.BadParameter(f"a seed is a non-negative integer, got {v}", ctx, param)
+    return value
+
+
+def checked_numbers(command: click.Command) -> click.Command:
+    """Give every numeric option of ``command`` (and of its subcommands) :func:`_check_number`,
+    ahead of the option's own callback."""
+    if getattr(command, "_numbers_checked", False):
+        return command
+    for param in command.params:
+        if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
+            def callback(ctx, p, value, _orig=param.callback):
+                value = _check_number(ctx, p, value)
+                return _orig(ctx, p, value) if _orig is not None else value
+            param.callback = callback
+    for sub in getattr(command, "commands", {}).values():
+        checked_numbers(sub)
+    command._numbers_checked = True  # type: ignore[attr-defined]
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],

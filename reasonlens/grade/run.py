@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from reasonlens.errors import ConfigError
 from reasonlens.grade.core import GradeConfig, grade_frame, row_answer_types
 from reasonlens.grade.metrics import compute_metrics
 from reasonlens.io import ParquetSink, stage_output
@@ -50,6 +51,15 @@ class GradeRunConfig:
     n_boot: int = 1000
     seed: int = 0
     chunk_rows: int = 256
+
+    def __post_init__(self):
+        if self.ks is not None and any(isinstance(k, bool) or not isinstance(k, int)
+                                       or not 1 <= k < 2**31 for k in self.ks):
+            raise ConfigError(f"ks (--ks) must be integers from 1 to 2**31 - 1, got "
+                              f"{','.join(map(str, self.ks))[:80]}")
+        if self.n_boot < 0 or not 0 <= self.seed < 2**63 or self.chunk_rows < 1:
+            raise ConfigError(f"n_boot must be >= 0, seed from 0 to 2**63 - 1 and chunk_rows "
+                              f">= 1, got {self.n_boot}, {self.seed}, {self.chunk_rows}")
 
     def record(self) -> dict[str, Any]:
         return {**self.grade.as_dict(), "benchmark": self.benchmark,

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from reasonlens.errors import InputError
+from reasonlens.records import loads
 
 Item = tuple[int, Any, bytes | None]
 
@@ -116,7 +117,7 @@ def read_inspect_eval(path: Path) -> Iterator[Item]:
         samples = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
         for i, name in enumerate(samples, 1):
             try:
-                sample = orjson.loads(zf.read(name))
+                sample = loads(zf.read(name))
             except (orjson.JSONDecodeError, zipfile.BadZipFile, OSError) as exc:
                 yield i, InputError(f"unreadable sample {name}: {exc}", path=str(path),
                                     line=i), None

@@ -15,6 +15,7 @@ are detected from the first record (:func:`detect_layout`).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,8 +43,13 @@ class FieldMapping:
     def __post_init__(self):
         unknown = set(self.fields) - set(MAPPABLE)
         if unknown:
+            if "" in unknown:
+                raise ConfigError("a field mapping has an empty NAME (write NAME=PATH, e.g. "
+                                  "response=choices[].message.content)")
             raise ConfigError(f"unknown trace field(s) in mapping: {', '.join(sorted(unknown))}; "
                               f"mappable fields: {', '.join(MAPPABLE)}")
+        for name, p in self.fields.items():
+            check_path(name, p)
         expands = {_split_path(p)[0] for p in self.fields.values() if "[]" in p}
         if len(expands) > 1:
             raise ConfigError(f"mapping expands more than one list ({sorted(expands)}); "
@@ -52,6 +58,25 @@ class FieldMapping:
     def merged(self, overrides: dict[str, str]) -> FieldMapping:
         return replace(self, fields={**self.fields, **overrides},
                        layout=self.layout if not overrides else f"{self.layout}+options")
+
+
+_INDEX = re.compile(r"\[(-?\d+)\]")
+
+
+def check_path(name: str, path: str) -> None:
+    """A mapping PATH: dotted keys or list indices, with at most one ``[]`` (every element)."""
+    if not path.strip():
+        raise ConfigError(f"the mapping of {name!r} has an empty PATH (write {name}=PATH, e.g. "
+                          "response=choices[].message.content)")
+    m = _INDEX.search(path)
+    if m is not None:
+        fixed = _INDEX.sub(lambda x: "." + x.group(1), path)
+        raise ConfigError(f"{name}={path}: write one element of a list as a dotted index "
+                          f"({fixed}), or [] for every element")
+    if path.count("[]") > 1 or any(seg == "" for seg in path.replace("[]", "").split(".")
+                                   if path.replace("[]", "")):
+        raise ConfigError(f"{name}={path}: a PATH is dotted keys with at most one [] (e.g. "
+                          "choices[].message.content)")
 
 
 def parse_field_options(options: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -74,7 +99,7 @@ def load_mapping_file(path: str | Path) -> dict[str, str]:
         data = orjson.loads(raw) if p.suffix == ".json" else tomllib.loads(raw.decode())
     except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read field mapping: {exc}") from exc
-    fields = data.get("fields", data)
+    fields = data.get("fields", data) if isinstance(data, dict) else data
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{p}: the mapping must be a table of NAME = \"PATH\" strings")
     FieldMapping(fields)

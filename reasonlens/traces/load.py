@@ -133,20 +133,24 @@ def _as_label(value: Any, name: str, path: str, line: int) -> str | None:
 
 
 def _as_int(value: Any, name: str, path: str, line: int, *, count_list: bool = False) -> int | None:
+    """A count or index: an integer from 0 to 2**63 - 1 (the frames hold int64)."""
     if value is None or is_missing(value):
         return None
     if count_list and isinstance(value, list):
         return len(value)
     if isinstance(value, bool):
         raise InputError("expected an integer, got bool", path=path, line=line, field=name)
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise InputError(f"expected an integer, got {type(value).__name__} {str(value)[:40]!r}",
-                     path=path, line=line, field=name)
+        value = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    elif not isinstance(value, int):
+        raise InputError(f"expected an integer, got {type(value).__name__} {str(value)[:40]!r}",
+                         path=path, line=line, field=name)
+    if not 0 <= value < 2**63:
+        raise InputError(f"expected an integer from 0 to 2**63 - 1, got {str(value)[:40]}",
+                         path=path, line=line, field=name)
+    return value
 
 
 _STEP_SUFFIX = re.compile(r"(?:^|[-_/:. ])(\d+)$")
@@ -160,7 +164,7 @@ def _as_step(value: Any, path: str, line: int) -> int | None:
             raise InputError(f"expected an integer step or a checkpoint name ending in one "
                              f"(checkpoint-500), got {value[:40]!r}", path=path, line=line,
                              field="step")
-        return int(m.group(1))
+        return _as_int(int(m.group(1)), "step", path, line)
     return _as_int(value, "step", path, line)
 
 

@@ -71,7 +71,8 @@ def gold_text(v: Any) -> str | None:
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):
             return None
-        return str(int(v)) if v.is_integer() else repr(v)
+        # beyond 2**53 a float's integer digits are not the ones written (1e30 -> 10000...8656)
+        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
     if isinstance(v, int):
         return str(v)
     if isinstance(v, (list, tuple)):

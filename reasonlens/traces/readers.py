@@ -9,6 +9,8 @@ into the file on disk (compressed bytes for ``.gz``) reading has got, for progre
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,12 @@ def iter_records(source: str, split: str | None = None, progress: Progress = Non
     if source.startswith("hf://"):
         yield from read_hf_dataset(source, split)
         return
+    if p.exists():
+        raise ConfigError(f"{p}: not a regular file or directory (a pipe, socket or device); "
+                          "save the traces to a file first")
+    if p.is_symlink():
+        raise ConfigError(f"{p}: broken symbolic link (it points to {os.readlink(p)}, which "
+                          "does not exist)")
     hint = ""
     if source.count("/") == 1 and not source.startswith((".", "/")) and "." not in name:
         hint = f" (for a dataset on the Hugging Face hub write hf://{source})"

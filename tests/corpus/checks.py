@@ -61,3 +61,13 @@ def ks_unavailable_8(out: Path, text: str, d: Path) -> None:
 def graded_two(out: Path, text: str, d: Path) -> None:
     g = pl.read_parquet(out / "graded.parquet").sort("sample")
     assert g["correct"].to_list() == [True, False]
+
+
+def ids_exact_beyond_64_bits(out: Path, text: str, d: Path) -> None:
+    """Integer ids beyond 64 bits stay distinct and exact (orjson made them colliding floats)."""
+    assert sorted(_responses(out)["id"].to_list()) == sorted([str(2**70), str(2**70 + 1)])
+
+
+def gold_exact_beyond_64_bits(out: Path, text: str, d: Path) -> None:
+    g = pl.read_parquet(out / "graded.parquet")
+    assert g["gold"].to_list() == [str(10**30)] and g["correct"].to_list() == [True]

@@ -233,7 +233,33 @@ def _lighteval_and_inspect(d: Path) -> None:
         zf.writestr("samples/1_epoch_1.json", json.dumps(sample))
 
 
-BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs]
+# helper G's adversarial pass (issue 11 review): numbers, paths and special files
+FILES.update({
+    "int_beyond_64_bits.jsonl": jsonl(rec(sample=2**70)),
+    "tokens_negative.jsonl": jsonl(rec(completion_tokens=-5)),
+    "ids_beyond_64_bits.jsonl": jsonl(rec(id=2**70, problem_id="a"), rec(id=2**70 + 1,
+                                                                         problem_id="b")),
+    "gold_beyond_64_bits.jsonl": jsonl(rec(gold=10**30,
+                                           response="So \\boxed{1000000000000000000000000000000}.")),
+    "nan_literal_gold.jsonl": jsonl(rec(gold=None)).replace(b'"gold": null', b'"gold": NaN'),
+    "mapping_json_list.json": b'["response", "gen.text"]\n',
+})
+
+
+def _special_files(d: Path) -> None:
+    os.mkfifo(d / "fifo.jsonl")  # reading it would wait forever for a writer
+    os.symlink(d / "no_such_target.jsonl", d / "broken_link.jsonl")
+    _parquet(d / "parquet_sample_u64.parquet", {"model": ["m"], "response": ["a"],
+                                                "sample": pl_u64(2**63)})
+
+
+def pl_u64(v: int):
+    import polars as pl
+
+    return pl.Series([v], dtype=pl.UInt64)
+
+
+BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files]
 
 
 def build(d: str | os.PathLike) -> Path:
