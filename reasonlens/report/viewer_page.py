@@ -247,7 +247,11 @@ JS = r"""
       rows = rows.map(function (r, i) { return [sortKey(r), i, r]; })
         .sort(function (x, y) { return x[0] - y[0] || x[1] - y[1]; })
         .map(function (x) { return x[2]; });
-      rows.slice(0, MAX_CARDS).forEach(function (r) { list.appendChild(card(r)); });
+      rows.slice(0, MAX_CARDS).forEach(function (r) {
+        var c = card(r);
+        c.insertBefore(promptBox(r.problem), c.children[1]);   // the problem, folded
+        list.appendChild(c);
+      });
       shown = Math.min(rows.length, MAX_CARDS);
       status.textContent = "Showing " + shown + " of " + rows.length + " matching responses (" +
         D.responses.length + " in this report)" +
