@@ -13,7 +13,9 @@ process and its peak RSS is read from os.wait4 (the child and the processes it w
 - rewrite: its loading path, with `--dry-run` when the command has one, otherwise what
   `reasonlens rewrite` does before its first request (`load_traces(IN)`), said so in the output;
 - stats over the score, grade and judge outputs;
-- report over --report-responses synthetic responses (reasonlens.devtools.synthetic).
+- report over --report-responses short real responses (MATH-500 solutions, two models; see
+  score_bench.build_responses), with score, grade and judge run on them first (their peak RSS
+  at that many responses is printed too). A child above MEM_CAP_MB is stopped (shared machine).
 Targets (issue 12): each stage < 2 GB for 1 GB in; report over 10^6 responses < 4 GB.
 """
 
@@ -33,9 +35,24 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 
+MEM_CAP_MB = 6144   # a child above this is stopped (the machine is shared): reported as such
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def child(cmd: list[str], timeout: float) -> dict:
     """Run one child; its wall seconds, peak RSS (MB), exit code and the tail of stderr."""
     t0 = time.perf_counter()
+    capped = timed_out = False
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.time() + timeout
@@ -43,7 +60,9 @@ def child(cmd: list[str], timeout: float) -> dict:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.time() > deadline:
+            capped = _rss_mb(proc.pid) > MEM_CAP_MB
+            timed_out = time.time() > deadline
+            if capped or timed_out:
                 proc.kill()
                 _, status, ru = os.wait4(proc.pid, 0)
                 break
@@ -51,8 +70,13 @@ def child(cmd: list[str], timeout: float) -> dict:
         err.seek(0)
         tail = err.read().decode(errors="replace")[-600:]
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if capped:
+        tail = f"stopped above the {MEM_CAP_MB} MB cap of this benchmark"
+    elif timed_out:
+        tail = f"stopped after the {timeout:.0f} s timeout"
     return {"wall_s": time.perf_counter() - t0, "rss_mb": ru.ru_maxrss / 1024,
-            "rc": proc.returncode, "stderr": tail.strip()}
+            "rc": proc.returncode, "stderr": tail.strip(), "capped": capped,
+            "timed_out": timed_out}
 
 
 def rl(*args: str) -> list[str]:
@@ -72,17 +96,26 @@ def rewrite_cmd(inp: Path, out: Path) -> tuple[list[str], str]:
         "rewrite has no --dry-run: its loading path, load_traces(IN) (all traces in memory)"
 
 
-def report_input(root: Path, n_responses: int) -> Path:
-    from reasonlens.devtools.synthetic import SyntheticConfig, write_synthetic
+def report_input(root: Path, n_responses: int, timeout: float) -> tuple[list[Path], dict]:
+    """Stage outputs over ``n_responses`` short real responses (score, grade, judge run as
+    children: their peak RSS at that many responses is reported too)."""
+    from score_bench import build_responses
 
-    models, benches, problems = 4, 5, 500
-    samples = max(1, n_responses // (models * benches * problems))
-    cfg = SyntheticConfig(models=("distilled", "zero-rl", "base", "instruct"),
-                          benchmarks=("aime24", "aime25", "hmmt", "gpqa", "math500"),
-                          rate_ratio=(1.0, 0.5, 0.7, 0.8), n_problems=problems,
-                          n_samples=samples)
-    write_synthetic(root, cfg, stages=("score", "grade", "judge"))
-    return root
+    root.mkdir(parents=True, exist_ok=True)
+    inp = root / f"responses_{n_responses}.jsonl"
+    build_responses(inp, n_responses)
+    dirs, runs = [], {}
+    for stage in ("score", "grade", "judge"):
+        out = root / stage
+        extra = ["--quiet"] if stage in ("score", "grade") else []
+        runs[f"{stage}@{n_responses}"] = r = child(rl(stage, str(inp), "--out", str(out),
+                                                      *extra), timeout)
+        r["mb"] = inp.stat().st_size / 1e6
+        r["what"] = f"reasonlens {stage} over the report's {n_responses} responses " \
+                    f"({r['mb']:.0f} MB)"
+        if r["rc"] == 0:
+            dirs.append(out)
+    return dirs, runs
 
 
 def main() -> None:
@@ -120,15 +153,19 @@ def main() -> None:
             res[name]["what"] = what or f"reasonlens {name}"
             _print(name, res[name], res["baseline"], mb)
         if "report" in stages:
-            synth = report_input(out / "synthetic", args.report_responses)
-            cmd = rl("report", *[str(synth / s) for s in ("score", "grade", "judge")],
-                     "-o", str(out / "report.html"))
-            res["report"] = child(cmd, args.timeout)
-            res["report"]["what"] = f"report over {args.report_responses} synthetic responses"
+            dirs, runs = report_input(out / "report-input", args.report_responses, args.timeout)
+            for name, r in runs.items():
+                res[name] = r
+                _print(name, r, res["baseline"], mb)
+            res["report"] = child(rl("report", *map(str, dirs), "-o", str(out / "report.html")),
+                                  args.timeout)
+            res["report"]["what"] = (f"report over {args.report_responses} responses "
+                                     f"({', '.join(d.name for d in dirs)})")
             _print("report", res["report"], res["baseline"], mb)
     base = res["baseline"]
     print(f"baseline  {base['rss_mb']:7.0f} MB peak RSS  ({base['what']})")
-    print("targets: each stage < 2048 MB at 1 GB in; report over 10^6 responses < 4096 MB")
+    print("targets: each stage < 2048 MB at 1 GB in (STAGE@N: over the report's N responses); "
+          "report over 10^6 responses < 4096 MB")
     for name, r in res.items():
         if name == "baseline":
             continue
@@ -142,6 +179,7 @@ def main() -> None:
 
 def _print(name: str, r: dict, base: dict, mb: float) -> None:
     status = "ok" if r["rc"] == 0 else f"exit {r['rc']}: {r['stderr'][-300:]}"
+    mb = r.get("mb", mb)
     print(f"{name:8s} {r['rss_mb']:7.0f} MB peak RSS, {r['wall_s']:7.1f} s "
           f"({mb / r['wall_s']:.1f} MB/s); ratio to baseline RSS "
           f"{r['rss_mb'] / base['rss_mb']:.2f}; {r['what']}; {status}", flush=True)

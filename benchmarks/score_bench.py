@@ -85,6 +85,30 @@ def build(path: Path, mb: int, seed: int = 0) -> str:
     return what
 
 
+def build_responses(path: Path, n: int) -> None:
+    """``n`` short responses (~0.8 KB) of real text: the MATH-500 solutions (model
+    "math500-solutions") and the problem restated in `<think>` then solved (model
+    "math500-restated"), gold answers included, samples counting up."""
+    m5 = SHARED / "simplerl-eval" / "math500" / "test.jsonl"
+    if m5.exists():
+        probs = [json.loads(x) for x in m5.open(encoding="utf-8")]
+    else:
+        probs = [{"unique_id": r["problem_id"], "problem": r["prompt"], "solution": r["response"],
+                  "answer": r.get("gold")} for r in real_texts()[1]]
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            p = probs[(i // 2) % len(probs)]
+            restated = i % 2 == 1
+            rec = {"model": "math500-restated" if restated else "math500-solutions",
+                   "benchmark": "math500", "problem_id": p["unique_id"],
+                   "sample": i // (2 * len(probs)), "prompt": p["problem"],
+                   "response": f"<think>\n{p['problem']}\n</think>\n\n{p['solution']}"
+                   if restated else p["solution"], "gold": p["answer"], "finish_reason": "stop"}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
 def real_input(mb: int) -> Path:
     """benchmarks/data/real_<mb>mb.jsonl, built on first use."""
     DATA.mkdir(parents=True, exist_ok=True)
