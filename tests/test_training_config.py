@@ -230,7 +230,8 @@ def test_training_modules_import_light_and_reasonlens_never_imports_training():
     import subprocess
 
     mods = ["training.paths", "training.recipe", "training.model_setup", "training.dataset_load",
-            "training.summary", "training.options", "training.data", "training.dataprep", "training.sft",
+            "training.summary", "training.options", "training.pipeline",
+            "training.pipeline_plan", "training.data", "training.dataprep", "training.sft",
             "training.sft_config", "training.grpo", "training.grpo_config", "training.rewards",
             "training.eval_hook", "training.serve_hf", "training.tiny"]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in mods)
