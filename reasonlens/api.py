@@ -493,10 +493,12 @@ def report(*inputs: Any, path: PathLike, title: str | None = None, config: Any =
     results and trace frames among ``inputs`` are used too). Returns a StageResult whose frames
     are the statistics tables behind the report and whose ``path`` is the HTML file written.
     """
+    from reasonlens.io import refuse_overwriting_inputs
     from reasonlens.report import render_report
 
     if not inputs:
         raise ConfigError("report needs at least one input")
+    refuse_overwriting_inputs(path, [*inputs, *traces])
     texts: list[Any] = [t if isinstance(t, pl.DataFrame) else Path(t) for t in traces]
     for it in inputs:
         if isinstance(it, pl.DataFrame):

@@ -72,11 +72,14 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
     import polars as pl
 
     from reasonlens.errors import ConfigError
-    from reasonlens.io import write_parquet
+    from reasonlens.io import refuse_overwriting_inputs, write_parquet
     from reasonlens.stats.ngrams import add_counts, log_odds_from_counts, ngram_counts
     from reasonlens.lexcount.run import input_bytes
     from reasonlens.provenance import InputHasher, provenance
     from reasonlens.traces.load import LoadReport, iter_trace_batches
+
+    if out_file:
+        refuse_overwriting_inputs(out_file, inputs)
 
     try:
         orders = tuple(int(x) for x in ngrams.split(",") if x.strip())

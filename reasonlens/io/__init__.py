@@ -107,6 +107,19 @@ def output_error(exc: OSError, path: str | Path, what: str = "write") -> OutputE
     return OutputError(f"cannot {what} {path}: {reason}", path=str(path))
 
 
+def refuse_overwriting_inputs(out: str | Path, inputs: Iterable[Any]) -> None:
+    """OutputError when the output file ``out`` is one of the input files (or the same file
+    through a link): writing it would destroy the input. Non-path inputs (frames) are ignored."""
+    p = Path(out)
+    if not p.is_file():
+        return
+    for src in inputs:
+        if isinstance(src, (str, os.PathLike)) and Path(src).is_file() \
+                and os.path.samefile(p, src):
+            raise OutputError(f"the output {p} is an input of this run ({src}): writing it "
+                              "would destroy the input; choose another output file", path=str(p))
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never half."""
     p = Path(path)

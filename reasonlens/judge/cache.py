@@ -127,12 +127,13 @@ class JudgeCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _private(self.path)
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")  # a file that is not SQLite fails here
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL: durable across kill
+            self.stats = CacheStats()
+            self.migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the judge cache {self.path}: {exc}") from exc
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL: durable across process kill
-        self.stats = CacheStats()
-        self.migrate()
+            raise ConfigError(f"cannot open the judge cache {self.path}: {exc} (--cache must "
+                              "be a judge cache file, or a new path)") from exc
 
     # -- schema ----------------------------------------------------------------------------
     def migrate(self) -> list[str]:

@@ -193,6 +193,8 @@ def run_judge_stage(traces: pl.DataFrame | Iterable[pl.DataFrame] | None, out_di
 
     cfg = config or JudgeStageConfig()
     inputs = [str(i) for i in inputs]
+    if limit is not None and limit < 0:  # head(-1) would drop the last trace, silently
+        raise ConfigError(f"limit (--limit) must be >= 0, got {limit}")
     with stage_output(out_dir, stage="judge", sources=inputs if traces is None else ()) as so:
         report = None
         if traces is None:

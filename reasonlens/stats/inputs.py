@@ -33,6 +33,7 @@ import polars as pl
 
 from reasonlens.errors import InputError
 from reasonlens.io import check_same_inputs, check_stage_dir, parquet_provenance, read_json
+from reasonlens.schema import GRADE_SCHEMA, TRACE_SCHEMA
 
 KINDS = ("score", "grade", "judge", "judge-eval", "ablate")
 
@@ -169,9 +170,43 @@ def assert_unique(df: pl.DataFrame, keys: str | tuple[str, ...] | list[str], wha
 
 
 def _require(df: pl.DataFrame, cols: tuple[str, ...], path: Path) -> None:
+    """The columns the statistics need are there, the frame has rows, and every column a
+    stage schema declares has that schema's kind of type (an edited or foreign parquet fails
+    here, naming the column, instead of deep inside the statistics)."""
     for c in cols:
         if c not in df.columns:
             raise InputError("missing column", path=str(path), field=c)
+    if df.height == 0:
+        raise InputError("holds no responses (0 rows); rerun the stage", path=str(path))
+    for c, want in _DECLARED.items():
+        have = df.schema.get(c)
+        if have is not None and have != pl.Null and _kind(have) != _kind(want):
+            raise InputError(f"column has type {have}, expected {want}: not this reasonlens "
+                             "stage's output, or edited after the run", path=str(path), field=c)
+
+
+_DECLARED: dict[str, pl.DataType] = {**TRACE_SCHEMA, **GRADE_SCHEMA, "words": pl.Int64}
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype.is_numeric():
+        return "number"
+    if dtype in (pl.String, pl.Categorical, pl.Enum) or isinstance(dtype, (pl.Categorical,
+                                                                             pl.Enum)):
+        return "text"
+    return str(dtype.base_type())
+
+
+def _check_metrics(m: dict, path: Path) -> None:
+    """metrics.json holds ``models -> {model: {benchmarks: {benchmark: {...}}}}``."""
+    models = m.get("models")
+    ok = isinstance(models, dict) and all(
+        isinstance(md, dict) and isinstance(md.get("benchmarks"), dict)
+        and all(isinstance(bd, dict) for bd in md["benchmarks"].values())
+        for md in models.values())
+    if not ok:
+        raise InputError("not a grade metrics file: expected models -> {MODEL: {benchmarks: "
+                         "{BENCHMARK: {...}}}}", path=str(path), field="models")
 
 
 def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
@@ -195,6 +230,7 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
             _require(g, ("id", "model", "correct"), d / "graded.parquet")
             out.graded = _concat(out.graded, g)
             m = _read_json(d / "metrics.json")
+            _check_metrics(m, d / "metrics.json")
             out.metrics.append(m)
             item.provenance = m.get("provenance") or parquet_provenance(d / "graded.parquet")
         elif item.kind == "judge":

@@ -71,3 +71,7 @@ def ids_exact_beyond_64_bits(out: Path, text: str, d: Path) -> None:
 def gold_exact_beyond_64_bits(out: Path, text: str, d: Path) -> None:
     g = pl.read_parquet(out / "graded.parquet")
     assert g["gold"].to_list() == [str(10**30)] and g["correct"].to_list() == [True]
+
+
+def report_target_untouched(out: Path, text: str, d: Path) -> None:
+    assert (d / "report_target.jsonl").read_bytes() == (d / "good.jsonl").read_bytes()

@@ -243,6 +243,7 @@ FILES.update({
                                            response="So \\boxed{1000000000000000000000000000000}.")),
     "nan_literal_gold.jsonl": jsonl(rec(gold=None)).replace(b'"gold": null', b'"gold": NaN'),
     "mapping_json_list.json": b'["response", "gen.text"]\n',
+    "cache_not_sqlite.sqlite": b"garbage, not an SQLite file\n",
 })
 
 
@@ -253,13 +254,33 @@ def _special_files(d: Path) -> None:
                                                 "sample": pl_u64(2**63)})
 
 
+def _tampered_outputs(d: Path) -> None:
+    """Stage outputs edited by hand (no manifest): wrong types, wrong shapes, no rows."""
+    import polars as pl
+
+    for name, edit in {
+        "grade_correct_text": lambda df: df.with_columns(pl.col("correct").cast(pl.String)),
+        "grade_zero_rows": lambda df: df.head(0),
+    }.items():
+        shutil.copytree(d / "grade_good", d / name)
+        (d / name / "reasonlens-manifest.json").unlink()
+        edit(pl.read_parquet(d / name / "graded.parquet")).write_parquet(d / name / "graded.parquet")
+    bad = d / "grade_metrics_not_tables"
+    shutil.copytree(d / "grade_good", bad)
+    (bad / "reasonlens-manifest.json").unlink()
+    (bad / "metrics.json").write_text('{"models": 3}')
+    shutil.copy(d / "good.jsonl", d / "report_target.jsonl")
+    pl.read_ndjson(d / "good_two_models.jsonl").write_parquet(d / "diff_target.parquet")
+
+
 def pl_u64(v: int):
     import polars as pl
 
     return pl.Series([v], dtype=pl.UInt64)
 
 
-BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files]
+BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files,
+                                          _tampered_outputs]
 
 
 def build(d: str | os.PathLike) -> Path:
