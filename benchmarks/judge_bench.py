@@ -31,8 +31,7 @@ from reasonlens.judge.chunking import chunk_text, split_sentences
 from reasonlens.judge.config import JudgeConfig
 from reasonlens.judge.request import (RequestParams, build_judge_request,
                                       build_messages)
-from reasonlens.judge.rubrics import load_template, resolve_rubrics
-from reasonlens.judge.run import run_judge
+from reasonlens.judge.run import _plan, run_judge
 
 
 def make_traces(n: int) -> pl.DataFrame:
@@ -45,8 +44,7 @@ def make_traces(n: int) -> pl.DataFrame:
 
 
 def bodies_for(traces: pl.DataFrame, cfg: JudgeConfig, model: str) -> list[dict]:
-    rubrics = resolve_rubrics(cfg.behaviours, cfg.rubric_paths)
-    template = load_template(cfg.template)
+    _, rubrics, template = _plan(cfg)   # the judge's own rubrics and template
     out = []
     for text, prompt in zip(traces["response"], traces["prompt"]):
         sents = split_sentences(text)

@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "scale": ("scale_bench.py", ["--mb", "20"], ["--mb", "50"]),
     "grade": ("grade_bench.py", ["--n-strict", "1000", "--n-mv", "200",
                                  "--baseline-seconds", "5"], []),
-    "judge": ("judge_bench.py", ["-n", "8", "--passes", "1"], ["-n", "24", "--passes", "3"]),
+    "judge": ("judge_bench.py", ["-n", "4", "--passes", "1"], ["-n", "24", "--passes", "3"]),
     "offline-detector": ("offline_detector.py", ["--mb", "2", "--repeats", "1"], []),
     "ablate": ("ablate_bench.py", ["--backend", "hf", "--tokens", "16", "--repeats", "2"],
                ["--backend", "both", "--tokens", "32", "--repeats", "5"]),
