@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from reasonlens.cli import cli
-from reasonlens.errors import InputError
+from reasonlens.errors import ConfigError, InputError
 from reasonlens.traces import LoadOptions, LoadReport, iter_trace_batches, load_traces
 
 GOOD = {"model": "m", "problem_id": "p", "response": "<think>Wait.</think>Done."}
@@ -216,3 +216,23 @@ def test_reading_a_stage_output_back_does_not_double_count(tmp_path):
                               "--on-error", "skip"])
     assert res.exit_code == 0, res.output
     assert pl.read_parquet(tmp_path / "s3" / "responses.parquet").height == 5
+
+
+def test_an_unreadable_sub_directory_is_an_error_not_fewer_traces(tmp_path, monkeypatch):
+    """rglob skips what it cannot list; a directory input must not silently lose traces."""
+    import errno
+    import os
+
+    from reasonlens.traces import readers
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.jsonl").write_text('{"response": "a"}\n')
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):
+        onerror(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "sub")))
+        yield from real_walk(top, onerror=onerror, **kw)
+
+    monkeypatch.setattr(readers.os, "walk", walk)
+    with pytest.raises(ConfigError, match="sub: cannot read this directory"):
+        readers.data_files(tmp_path)

@@ -250,7 +250,7 @@ class _RowBuilder:
                 else f"{_stem(path)}:{line}"
         rec_sample = _as_int(self._get(rec, "sample"), "sample", path, line)
         step = _as_step(self._get(rec, "step"), path, line)
-        rec_id = _as_label(self._get(rec, "id"), "id", path, line)
+        rec_id = _as_label(self._get(rec, "id"), "id", path, line) or None  # "" is no id
         gold = gold_text(self._get(rec, "gold"))
         if gold is None and self.layout == "lighteval":
             gold = gold_text(lighteval_gold(rec))
@@ -264,10 +264,12 @@ class _RowBuilder:
                 response, reasoning, mprompt = _chat_messages(rec, path, line)
                 prompt = prompt or mprompt
             else:
-                response = _as_text(self._get(rec, "response", el), rname, path, line,
-                                    required=True)
                 reasoning = _as_text(self._get(rec, "reasoning", el), "reasoning", path, line,
                                      required=False)
+                # a reply cut off while thinking (finish_reason "length") has reasoning_content
+                # and a null content: the response is the reasoning alone
+                response = _as_text(self._get(rec, "response", el), rname, path, line,
+                                    required=not (reasoning or "").strip()) or ""
                 if reasoning and already_holds(response, reasoning):
                     reasoning = None  # e.g. a reasonlens output read back: count it once
             if not response.strip() and not (reasoning or "").strip() \

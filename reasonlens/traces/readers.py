@@ -178,6 +178,13 @@ def data_files(directory: Path) -> list[Path]:
     hidden and partial directories are not traces and are left out (reading a grade output as
     traces would count its responses a second time)."""
     out, skipped = [], []
+    unreadable: list[OSError] = []
+    for _ in os.walk(directory, onerror=unreadable.append):
+        pass  # rglob below skips what it cannot list: that would drop traces silently
+    if unreadable:
+        e = unreadable[0]
+        raise ConfigError(f"{e.filename}: cannot read this directory of the input {directory} "
+                          f"({e.strerror}); its trace files would be left out")
     for f in sorted(directory.rglob("*")):
         if not f.is_file() or not _readable(f.name.lower()):
             continue

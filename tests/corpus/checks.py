@@ -75,3 +75,9 @@ def gold_exact_beyond_64_bits(out: Path, text: str, d: Path) -> None:
 
 def report_target_untouched(out: Path, text: str, d: Path) -> None:
     assert (d / "report_target.jsonl").read_bytes() == (d / "good.jsonl").read_bytes()
+
+
+def reasoning_only_counted(out: Path, text: str, d: Path) -> None:
+    """content null, reasoning_content set (cut off while thinking): the reasoning is scored."""
+    r = _responses(out).row(0, named=True)
+    assert (r["words"], r["words_reasoning"], r["anthropomorphic"]) == (3, 3, 2), r

@@ -244,6 +244,10 @@ FILES.update({
     "nan_literal_gold.jsonl": jsonl(rec(gold=None)).replace(b'"gold": null', b'"gold": NaN'),
     "mapping_json_list.json": b'["response", "gen.text"]\n',
     "cache_not_sqlite.sqlite": b"garbage, not an SQLite file\n",
+    "chat_cut_off_while_thinking.jsonl": jsonl({"model": "m", "choices": [
+        {"message": {"role": "assistant", "content": None,
+                     "reasoning_content": "Wait, maybe two."}, "finish_reason": "length"}]}),
+    "ids_empty.jsonl": jsonl(rec(id="", problem_id="a"), rec(id="", problem_id="b")),
 })
 
 
