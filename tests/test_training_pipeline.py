@@ -99,6 +99,50 @@ def test_resume_skips_finished_steps_and_reruns_what_changed(tmp_path):
     assert go(["sample.n=1"]) == ["grpo", "sample-grpo", "grade", "score", "judge", "report"]
 
 
+def test_a_rerun_for_new_inputs_does_not_resume_stale_outputs(tmp_path):
+    """The sample journal of an older checkpoint is removed before sampling the new one (the
+    eval hook would otherwise continue it: same model name); an interrupted step keeps it."""
+    from reasonlens.errors import ReasonlensError
+
+    out = tmp_path / "p"
+    r = load_pipeline("tiny")
+    steps = {s.argv: s for s in plan(r, out)}
+    seen: dict[str, bool] = {}
+    calls: list[str] = []
+    ok = _fake_runner(calls, steps)
+
+    def spy(argv, log):
+        step = steps[tuple(argv[1:])]
+        seen[step.name] = Path(step.outputs[0]).exists()
+        return ok(argv, log)
+
+    run_pipeline(r, out, echo=lambda s: None, runner=spy)
+    trace = out / "eval" / "grpo.jsonl"
+    assert trace.exists()
+    r2 = load_pipeline("tiny", ["grpo.set=[trl.learning_rate=0.01]"])
+    steps.update({s.argv: s for s in plan(r2, out)})
+    seen.clear()
+    run_pipeline(r2, out, echo=lambda s: None, runner=spy)
+    assert seen["grpo"] is False and seen["sample-grpo"] is False
+    assert "sft" not in seen and "ablate-sft" not in seen     # untouched by the change
+    # interrupted: a failing sample step leaves its journal, the rerun continues it
+    r3 = load_pipeline("tiny", ["grpo.set=[trl.learning_rate=0.02]"])
+    steps.update({s.argv: s for s in plan(r3, out)})
+
+    def fail_sample(argv, log):
+        step = steps[tuple(argv[1:])]
+        if step.name == "sample-grpo":
+            trace.write_text("partial")
+            return 1
+        return spy(argv, log)
+
+    with pytest.raises(ReasonlensError, match="sample-grpo"):
+        run_pipeline(r3, out, echo=lambda s: None, runner=fail_sample)
+    seen.clear()
+    run_pipeline(r3, out, echo=lambda s: None, runner=spy)
+    assert seen["sample-grpo"] is True          # the same step resumes its own journal
+
+
 def test_a_failed_step_stops_and_is_rerun(tmp_path):
     from reasonlens.errors import ReasonlensError
 

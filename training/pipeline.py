@@ -8,9 +8,11 @@ SFT and GRPO -> grade, score, judge, ablate (random-token control included) -> o
 
 Each step runs the command a user would type (:mod:`training.pipeline_plan` builds them), one
 process per step. Resumable step by step: ``OUT/pipeline-manifest.json`` records each finished
-step with a key (its command and the keys of the steps it reads); a rerun skips a step whose key
-is unchanged and whose outputs exist, and reruns it (and everything downstream) otherwise. An
-interrupted step is run again (the stages' own resume takes over where they have one).
+step with a key (its command and the run ids of the steps it reads); a rerun skips a step whose
+key is unchanged and whose outputs exist, and reruns it (and everything downstream) otherwise.
+An interrupted step is run again and the stages' own resume takes over (sample journals,
+ablation traces); a step rerun for another key first removes what it would resume from, so no
+sample of an older checkpoint is continued.
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ def run_pipeline(r: PipelineRecipe, out: Path, *, only: tuple[str, ...] = (),
             echo(f"[{step.name}] {state}")
             continue
         echo(f"[{step.name}] {step.shell()}")
+        stale = clear_stale(step, done.get(step.name), key)
+        if stale:
+            echo(f"[{step.name}] removed the outputs of an earlier run with other inputs: "
+                 + ", ".join(stale))
         t0 = time.monotonic()
         done[step.name] = {"status": "running", "key": key, "command": step.shell(),
                            "started_utc": _now()}
@@ -124,6 +130,24 @@ def run_pipeline(r: PipelineRecipe, out: Path, *, only: tuple[str, ...] = (),
                                       for n, s, t in summary], "finished_utc": _now()}
     write_json(mpath, manifest)
     return manifest
+
+
+def clear_stale(step: Step, rec: dict[str, Any] | None, key: str) -> list[str]:
+    """Remove what the step's command would resume from, unless it is an interrupted run of
+    this very step (same key): a sample journal or an ablation directory made from another
+    checkpoint must not be continued (the stages' resume checks see the same model *name*)."""
+    if rec is not None and rec.get("key") == key and rec.get("status") != "done":
+        return []
+    removed = []
+    for p in map(Path, step.clean):
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+        else:
+            continue
+        removed.append(str(p))
+    return removed
 
 
 def _subprocess(argv: list[str], log: Path) -> int:

@@ -31,8 +31,10 @@ TOP_KEYS = ("name", "description", "out", "base", "distill", "rl", "sft", "grpo"
 class Step:
     """One command of the pipeline. ``python`` argv start with ``-m`` (run with the current
     interpreter); ``outputs`` must exist for the step to count as done; ``after`` are the steps
-    whose outputs it reads (a rerun of one of them reruns this one); ``where`` says which
-    machine runs it on a cluster."""
+    whose outputs it reads (a rerun of one of them reruns this one); ``clean`` are the paths a
+    command would resume from (a trace journal, an ablation directory, a checkpoint): removed
+    before the step reruns with another key, kept when an interrupted run of the same step
+    resumes; ``where`` says which machine runs it on a cluster."""
 
     name: str
     argv: tuple[str, ...]
@@ -41,6 +43,7 @@ class Step:
     where: str = "this machine"
     estimate: str | None = None
     per_node: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (node label, argv) on a cluster
+    clean: tuple[str, ...] = ()
 
     def shell(self) -> str:
         argv = ("python",) + self.argv if self.argv[:1] in (("-m",), ("-c",)) else self.argv
@@ -241,7 +244,7 @@ def _base_step(r: PipelineRecipe, out: Path) -> Step | None:
         for k in ("layers", "hidden", "vocab_size", "seed"):
             if k in t:
                 argv += [f"--{k.replace('_', '-')}", str(t[k])]
-        return Step("base", tuple(argv), (f"{path}/config.json",))
+        return Step("base", tuple(argv), (f"{path}/config.json",), clean=(path,))
     if r.base.kind == "smollm2":
         code = ("from reasonlens.devtools.models import smollm2_hf_dir; "
                 "print(smollm2_hf_dir())")
@@ -271,6 +274,7 @@ def _distill_steps(r: PipelineRecipe, out: Path) -> list[Step]:
                 argv += [f"--{k.replace('_', '-')}", str(t[k])]
         steps.append(Step("distill-sample", tuple(argv), (traces,),
                           after=tuple(s.name for s in steps),
+                          clean=(traces, traces + ".provenance.json"),
                           where="any machine (teacher API)", estimate=r.estimates.get("distill")))
     steps.append(Step("distill-build", ("-m", "training.data", "build", "--traces", traces,
                                         "--pool", pool, *contamination, "--out", str(dd)),
@@ -300,7 +304,7 @@ def _train_step(name: str, module: str, t: Train, base: str, data: str, out: Pat
     nodes = _train_nodes(name, argv, r)
     where = f"{len(nodes)} GPU nodes (accelerate + DeepSpeed ZeRO-3)" if nodes else "this machine"
     return Step(name, argv, (f"{ckpt}/config.json", f"{ckpt}/run_summary.json"), after,
-                where=where, estimate=r.estimates.get(name), per_node=nodes)
+                where=where, estimate=r.estimates.get(name), per_node=nodes, clean=(ckpt,))
 
 
 def _train_nodes(name: str, argv: tuple[str, ...], r: PipelineRecipe
@@ -354,7 +358,8 @@ def _sample_steps(r: PipelineRecipe, out: Path, ckpts: dict[str, str],
                  "--out", trace]
         steps.append(Step(f"sample-{arm}", tuple(argv), (trace,), after[arm],
                           where="a GPU node (4 x 80 GB)" if s.backend == "vllm"
-                          else "this machine", estimate=r.estimates.get("sample")))
+                          else "this machine", estimate=r.estimates.get("sample"),
+                          clean=(trace, trace + ".provenance.json")))
     return steps
 
 
@@ -404,7 +409,8 @@ def plan(r: PipelineRecipe, out: str | Path | None = None) -> list[Step]:
         steps.append(Step(f"ablate-{arm}", tuple(argv), (f"{d}/ablation.json",),
                           base_after if arm == "base" else (arm,),
                           where="a GPU node (4 x 80 GB)" if a.backend == "vllm"
-                          else "this machine", estimate=r.estimates.get("ablate")))
+                          else "this machine", estimate=r.estimates.get("ablate"),
+                          clean=(d, str(out / f".ablate-{arm}.resume"))))
     report = str(out / "report.html")
     inputs = [str(out / x) for x in ("score", "grade", "judge")] + \
         [str(out / f"ablate-{arm}") for arm in a.arms]
