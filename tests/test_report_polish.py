@@ -67,6 +67,33 @@ def test_zero_hit_reference_gets_an_exact_test(zero_ref):
     assert labels == {"anthropomorphic"}
 
 
+def test_zero_hit_compared_model_gets_an_exact_test_too(zero_ref):
+    """The mirror case (the shipped demo's anthropomorphic row): the reference has hits, the
+    compared model none. The GLM gives 0 without an interval; the exact test bounds it."""
+    t, scored, judged = zero_ref
+    st = rl.stats(scored, judged, reference="distilled-32b-example", config=FAST)
+    row = st.comparisons.filter(pl.col("category") == "anthropomorphic").row(0, named=True)
+    assert row["rate_ratio"] == 0 and row["ci_low"] is None
+    r = scored.responses
+    side = {m: (int(r.filter(pl.col("model") == m)["anthropomorphic"].sum()),
+                float(r.filter(pl.col("model") == m)["words"].sum()))
+            for m in (row["model"], row["reference"])}
+    assert side[row["model"]][0] == 0 < side[row["reference"]][0]
+    want = exact_rate_ratio(*side[row["model"]], *side[row["reference"]])
+    assert row["exact_rate_ratio"] == 0 and row["exact_ci_low"] == 0
+    assert row["exact_ci_high"] == pytest.approx(want.ci_high) and 0 < want.ci_high < 1
+    assert row["exact_p"] == pytest.approx(want.p_value)
+    assert row["zero_note"].startswith("no hits in this model")
+    from reasonlens.report.sections import _comparison_table
+
+    cell = _comparison_table(st.comparisons.filter(pl.col("benchmark") == "(all)"), "c")
+    assert "[CI n/a]" not in cell and "] exact" in cell
+    spec = ch.comparison_chart(st.comparisons).to_dict(validate=False)
+    shapes = [lyr for lyr in spec["layer"] if "shape" in lyr.get("encoding", {})]
+    labels = {r["label"] for r in spec["datasets"][shapes[0]["data"]["name"]]}
+    assert labels == {"anthropomorphic"}                   # kept in the forest plot
+
+
 def test_zero_hit_report_text(zero_ref, tmp_path):
     t, scored, judged = zero_ref
     cfg = rl.ReportConfig(stats=FAST, reference="zero-rl-32b-example")

@@ -154,7 +154,8 @@ def _exact_rows(comparisons: pl.DataFrame) -> pl.DataFrame:
     """Rows the GLM could not estimate (one side without hits) that have an exact interval."""
     if "exact_ci_low" not in comparisons.columns:
         return comparisons.head(0)
-    return comparisons.filter(pl.col("rate_ratio").is_null() & pl.col("exact_ci_low").is_not_null()
+    return comparisons.filter((pl.col("rate_ratio").is_null() | pl.col("ci_low").is_null())
+                              & pl.col("exact_ci_low").is_not_null()
                               & pl.col("exact_ci_high").is_not_null())
 
 

@@ -90,7 +90,9 @@ def overview(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str])
 
 
 def _ratio_cell(r: dict) -> str:
-    if r.get("rate_ratio") is None and r.get("exact_ci_low") is not None:
+    from reasonlens.stats.exact import no_glm_interval
+
+    if no_glm_interval(r) and r.get("exact_ci_low") is not None:
         return with_ci(r["exact_rate_ratio"], r["exact_ci_low"], r["exact_ci_high"]) + " exact"
     return with_ci(r["rate_ratio"], r["ci_low"], r["ci_high"])
 
@@ -116,7 +118,7 @@ def _comparison_table(df: pl.DataFrame, caption: str) -> str:
         from reasonlens.stats.exact import NOTE
 
         table += _p(f"Rows marked 'exact' have no hit on one side, so the GLM has no finite rate "
-                    f"ratio: their interval and p come from an {NOTE} (∞: unbounded). They are "
+                    f"ratio or no interval: their interval and p come from an {NOTE} (∞: unbounded). They are "
                     "not in the Holm/BH adjustment.")
     return table
 

@@ -1,7 +1,7 @@
 """Exact conditional test of two Poisson rates, for comparisons a GLM cannot make.
 
-When one side has no hit at all (a category the reference model never uses), the GLM's rate
-ratio is infinite or zero and its Wald interval undefined. The exact test conditions on the total
+When one side has no hit at all (a category the reference model never uses, or one the compared
+model never uses), the GLM's rate ratio is infinite or zero and its Wald interval undefined. The exact test conditions on the total
 count: given n = x_model + x_reference hits, x_model ~ Binomial(n, pi) with
 pi = RR * E_model / (RR * E_model + E_reference), where E are the exposures (words). Under
 H0 (RR = 1) pi0 = E_model / (E_model + E_reference): the two-sided p-value is the binomial test's
@@ -57,6 +57,12 @@ def exact_rate_ratio(x_model: int, e_model: float, x_ref: int, e_ref: float,
                       p_value=float(res.pvalue))
 
 
+def no_glm_interval(row: dict) -> bool:
+    """True for a comparison row whose GLM gave no rate ratio or no interval (e.g. no hit in the
+    reference: no ratio; no hit in the compared model: ratio 0 without an interval)."""
+    return row.get("rate_ratio") is None or row.get("ci_low") is None
+
+
 def exact_for_zero_rows(comparisons: pl.DataFrame, responses: pl.DataFrame, *,
                         level: float = 0.95, count_columns: dict[str, str] | None = None
                         ) -> pl.DataFrame:
@@ -79,7 +85,7 @@ def exact_for_zero_rows(comparisons: pl.DataFrame, responses: pl.DataFrame, *,
     for row in comparisons.iter_rows(named=True):
         vals = dict.fromkeys(cols)
         col = count_columns.get(row["category"], row["category"])
-        if row.get("rate_ratio") is None and col in r.columns:
+        if no_glm_interval(row) and col in r.columns:
             sub = r if row["benchmark"] == "(all)" else r.filter(
                 pl.col("benchmark") == row["benchmark"])
             sides = []
@@ -103,4 +109,4 @@ def exact_for_zero_rows(comparisons: pl.DataFrame, responses: pl.DataFrame, *,
     return comparisons.with_columns(pl.Series(c, out[c], dtype=t) for c, t in cols.items())
 
 
-__all__ = ["NOTE", "ExactRatio", "exact_for_zero_rows", "exact_rate_ratio"]
+__all__ = ["NOTE", "ExactRatio", "exact_for_zero_rows", "exact_rate_ratio", "no_glm_interval"]
