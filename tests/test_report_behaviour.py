@@ -49,6 +49,32 @@ def test_transitions_are_shares_of_successors_with_none():
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_section_says_what_a_gold_set_judge_eval_does_and_does_not_show():
+    """A gold-set judge-eval (the demo's) is not "no judge-eval output"; the behaviours chart
+    and table name the recorded count unit."""
+    from reasonlens.report import charts as ch
+    from reasonlens.report.behaviour import section
+    from reasonlens.report.sections import count_unit_of
+    from reasonlens.stats.inputs import Inputs
+
+    j, inst = _frames()
+    gold = Inputs(judgments=j, instances=inst, agreement=[{"kind": "gold", "behaviours": {}}])
+    text = section({}, gold, ["m"]).intro
+    assert "No judge-eval output was given" not in text and "gold set" in text
+    text = section({}, Inputs(judgments=j, instances=inst), ["m"]).intro
+    assert "No judge-eval output was given" in text
+    assert count_unit_of(j) == "episodes"
+    assert count_unit_of(j.with_columns(count_unit=pl.Series(["episodes", "sentences"]))) is None
+    br = pl.DataFrame({"model": ["m", "m"], "benchmark": ["b", "b"],
+                       "behaviour": ["metacognitive", "multi_perspective"],
+                       "metric": ["mean_per_response"] * 2, "estimate": [1.0, 2.0],
+                       "ci_low": [0.5, 1.5], "ci_high": [1.5, 2.5], "n_responses": [4, 4],
+                       "n_problems": [2, 2], "level": [0.95] * 2, "n_missing": [0, 0]})
+    spec = ch.behaviours_chart(br, unit="episodes").to_dict()
+    assert spec["spec"]["layer"][0]["encoding"]["y"]["title"] == "episodes per response"
+    assert spec["spec"]["width"] >= 120   # room for the facet header "multi_perspective"
+
+
 def test_behaviour_section_renders_with_unit_agreement_position_transitions(
         shared_data, tmp_path, chromium):
     from click.testing import CliRunner
@@ -83,8 +109,8 @@ def test_behaviour_section_renders_with_unit_agreement_position_transitions(
                         config=ReportConfig(stats=StatsConfig(n_boot=50)))
     text = html.read_text()
     assert "Behaviour measurement" in text and "taxonomy schoenfeld, mode detector" in text
-    assert "counts in episodes" in text and "paper&#x27;s own unit is not public" in text \
-        or "paper's own unit is not public" in text
+    assert "counts in episodes" in text and ("paper&#x27;s own unit is not public" in text
+                                             or "paper's own unit is not public" in text)
     assert "Measured agreement of the judge with human sentence labels" in text
     r = check_report(html, chromium=chromium)
     ids = [c["id"] for c in r.charts]

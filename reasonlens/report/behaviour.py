@@ -187,10 +187,15 @@ def section(tables: dict, inputs: Inputs, models: list[str]):
             ("count QWK [CI]", lambda r: _ci(with_ci, r["qwk"])),
             ("n traces", lambda r: num(r["n"]))],
             caption="Measured agreement of the judge with human sentence labels (judge-eval)"))
+    elif inputs.agreement:
+        sec.intro += _p("The judge-eval output given scores the judge on the gold set (see "
+                        "Judge agreement), not on human sentence labels: its sentence-level "
+                        "agreement is not shown here (run `reasonlens judge-eval ... --labels "
+                        "CORPUS --out DIR` and pass DIR to the report).")
     else:
         sec.intro += _p("No judge-eval output was given: this judge's agreement with human "
-                        "labels is not shown (run `reasonlens judge-eval ... --out DIR` and "
-                        "pass DIR to the report).")
+                        "labels is not shown (run `reasonlens judge-eval ... --labels CORPUS "
+                        "--out DIR` and pass DIR to the report).")
     behaviours = behaviours_in(j)
     pos = position_table(j, inputs.instances, behaviours) if inputs.instances is not None \
         else None

@@ -264,23 +264,34 @@ def distinctive_words_chart(log_odds: pl.DataFrame, *, model_a: str | None = Non
 
 
 def behaviours_chart(behaviour_rates: pl.DataFrame, *, metric: str = "mean_per_response",
-                     models: list[str] | None = None):
-    """Figure 4: judged behaviours per response per benchmark and model, with CI bars."""
+                     models: list[str] | None = None, unit: str | None = None):
+    """Figure 4: judged behaviours per response per benchmark and model, with CI bars.
+
+    ``unit`` (the judgments' count_unit, e.g. episodes) names what a count counts."""
     alt = _alt()
     df = _check(behaviour_rates.filter(pl.col("metric") == metric), "behaviours_chart")
     ms = _models_of(df, models)
+    what = METRIC_TITLES.get(metric, metric)
+    if unit and metric == "mean_per_response":
+        what = f"{unit} per response"
+    elif unit and metric == "per_1k_words":
+        what = f"{unit} per 1,000 words"
+    n_bench = max(1, df["benchmark"].n_unique())
+    step = max(14, 9 * len(ms))
     tips = ["behaviour:N", "benchmark:N", "model:N", alt.Tooltip("estimate:Q", format=".3f"),
             alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
             "n_responses:Q", "n_missing:Q"]
     base = alt.Chart().encode(x=alt.X("benchmark:N", title=None, axis=alt.Axis(labelAngle=-30)),
                               xOffset=alt.XOffset("model:N", sort="ascending"), tooltip=tips)
-    bars = base.mark_bar(opacity=0.85).encode(y=alt.Y("estimate:Q", title=METRIC_TITLES.get(
-        metric, metric)), color=_color(ms))
+    bars = base.mark_bar(opacity=0.85).encode(y=alt.Y("estimate:Q", title=what),
+                                              color=_color(ms))
     err = base.mark_rule(color="black").encode(y="ci_low:Q", y2="ci_high:Q")
-    chart = alt.layer(bars, err, data=df).properties(width=alt.Step(max(14, 9 * len(ms))),
+    # a fixed width wide enough for the facet header (a step of 14 px let the labels of
+    # neighbouring behaviours run into each other with one benchmark)
+    chart = alt.layer(bars, err, data=df).properties(width=max(120, step * n_bench),
                                                      height=260).facet(
         column=alt.Column("behaviour:N", title=None))
-    return _style(chart, title=f"Behaviours {METRIC_TITLES.get(metric, metric)}",
+    return _style(chart, title=f"Behaviours: {what}",
                   subtitle=[f"{_level(df)} CI, problems resampled; failed judgements are "
                             "missing, not zero", _n_note(df.filter(
                                 pl.col("benchmark") == _pick_benchmark(df)), what="judged ok")])

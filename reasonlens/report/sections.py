@@ -236,14 +236,16 @@ def behaviours(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str
     sec = Section("behaviours", "Behaviours")
     sec.intro = _p("Judged behaviours per response across benchmarks (the paper's Figure 4). "
                    "Judgements that failed (parse error, refusal, error) are missing, not zero.")
-    _add(sec, "behaviours", lambda: ch.behaviours_chart(br, models=models))
+    unit = count_unit_of(inputs.judgments)
+    _add(sec, "behaviours", lambda: ch.behaviours_chart(br, models=models, unit=unit))
     wide = wide_metrics(br, ["behaviour", "benchmark", "model"])
     sec.tables.append(html_table(sorted(wide, key=lambda r: (r["behaviour"], r["benchmark"],
                                                              r["model"])), [
         ("behaviour", lambda r: r["behaviour"]), ("benchmark", lambda r: r["benchmark"]),
-        ("model", lambda r: r["model"]), ("mean per response [CI]", ci_cell("mean_per_response")),
+        ("model", lambda r: r["model"]),
+        (f"{unit or 'mean'} per response [CI]", ci_cell("mean_per_response")),
         ("share with any [CI]", ci_cell("share_with_any", fmt=pct)),
-        ("per 1k words [CI]", ci_cell("per_1k_words")),
+        (f"{unit + ' ' if unit else ''}per 1k words [CI]", ci_cell("per_1k_words")),
         ("n judged", lambda r: num(r.get("n_responses"))),
         ("n missing", lambda r: num(r.get("n_missing"))),
         ("n problems", lambda r: num(r.get("n_problems")))], caption="Behaviour rates"))
@@ -258,6 +260,15 @@ def behaviours(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str
                                      caption="Example excerpts (shortened)", collapsed=True,
                                      summary="Example excerpts", text_columns=("excerpt",)))
     return sec
+
+
+def count_unit_of(judgments: pl.DataFrame | None) -> str | None:
+    """The count unit the judgments record (episodes / sentences), or None when they record
+    none or mix several (then the behaviour-measurement section lists them)."""
+    if judgments is None or "count_unit" not in judgments.columns:
+        return None
+    units = judgments.get_column("count_unit").drop_nulls().unique().to_list()
+    return units[0] if len(units) == 1 else None
 
 
 def excerpts(inputs: Inputs, *, max_per: int = 3, chars: int = 200) -> list[dict]:
