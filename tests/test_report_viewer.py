@@ -81,6 +81,27 @@ def test_sample_is_bounded_disagreements_first_and_said(example):
     assert any(p["beh"] for r in payload["responses"] for p in r["parts"].values())
 
 
+def test_behaviour_counts_are_the_judges_and_shared_sentences_are_located(example):
+    """The card's behaviour counts are the judge's recorded counts (episodes, as in the charts),
+    not its instance rows (sentences); a sentence that is evidence for both behaviours is
+    underlined for both (it was listed as "not located" for the second)."""
+    t, scored, graded, judged = example
+    payload = collect(inputs_of([scored, graded, judged]), ViewerConfig(per_model=50),
+                      [graded.graded])
+    assert payload["behaviour_unit"] == "episodes"
+    want = {r["id"]: r for r in judged.judgments.iter_rows(named=True)}
+    for r in payload["responses"]:
+        for b in payload["behaviours"]:
+            assert r["behaviours"].get(b) == want[r["id"]][f"{b}_count"]
+    assert [r["unlocated"] for r in payload["responses"] if r["unlocated"]] == []
+    inst = judged.instances
+    shared = inst.group_by("id", "sentence").agg(pl.col("behaviour").n_unique()).filter(
+        pl.col("behaviour") > 1)
+    assert shared.height > 0           # the example has such sentences: the check bites
+    assert any(r["behaviours"] != {} and sum(len(p["beh"]) for p in r["parts"].values())
+               > sum(r["behaviours"].values()) for r in payload["responses"])
+
+
 def test_texts_are_read_only_for_the_drawn_ids(tmp_path, example):
     t, scored, *_ = example
     p = tmp_path / "big.parquet"

@@ -297,16 +297,36 @@ def _instances(inputs: Inputs, ids: list[str]) -> dict[str, list[tuple[str, str]
     return out
 
 
+def _recorded_counts(inputs: Inputs, ids: list[str], behs: list[str]
+                     ) -> tuple[dict[str, dict[str, int]], str | None]:
+    """id -> {behaviour: the judge's recorded count} (the B_count columns, in the judgments'
+    count unit, as in the charts), and that unit when one; instances alone are sentences or
+    quotes, not the count (a detector's 8 labelled sentences may be 4 episodes)."""
+    from reasonlens.report.sections import count_unit_of
+
+    for frame in (inputs.judgments, inputs.responses):
+        cols = [b for b in behs if frame is not None and f"{b}_count" in frame.columns]
+        if not cols:
+            continue
+        sub = frame.filter(pl.col("id").is_in(pl.Series(ids, dtype=pl.String).implode()))
+        out = {r["id"]: {b: int(r[f"{b}_count"]) for b in cols if r[f"{b}_count"] is not None}
+               for r in sub.select(["id"] + [f"{b}_count" for b in cols]).iter_rows(named=True)}
+        return out, count_unit_of(frame)
+    return {}, None
+
+
 def _locate(text: str, quotes: list[tuple[str, str]]) -> tuple[list, list]:
     """Behaviour spans [start, end, behaviour] found in ``text``; the quotes not found."""
     spans, missing, pos = [], [], {}
     for b, q in quotes:
         q = q.strip()
-        i = text.find(q, pos.get(q, 0)) if q else -1
+        # searched on from the last hit of the same behaviour and quote: one sentence may be
+        # evidence for two behaviours (keyed by the quote alone, the second was "not located")
+        i = text.find(q, pos.get((b, q), 0)) if q else -1
         if i < 0:
             missing.append((b, q))
             continue
-        pos[q] = i + 1
+        pos[(b, q)] = i + 1
         spans.append((i, i + len(q), b))
     return spans, missing
 
@@ -375,6 +395,7 @@ def collect(inputs: Inputs, config: ViewerConfig = ViewerConfig(),
     quotes = _instances(inputs, drawn["id"].to_list())
     behs = sorted({b for qs in quotes.values() for b, _ in qs})
     beh_ix = {b: i for i, b in enumerate(behs)}
+    counts_of, unit = _recorded_counts(inputs, drawn["id"].to_list(), behs)
     responses, problems, term_ix = [], {}, {}
     for r in drawn.iter_rows(named=True):
         key = f"{r['benchmark']}\u241f{r['problem_id']}"
@@ -388,9 +409,10 @@ def collect(inputs: Inputs, config: ViewerConfig = ViewerConfig(),
         answer, miss_a, _ = _part(r.get("answer"), finder, cat_ix, miss_r, beh_ix,
                                   config.max_chars, term_ix)
         counts = {c: r.get(c) for c in cat_ix if r.get(c) is not None}
-        bcount: dict[str, int] = {}
-        for b, _q in qs:
-            bcount[b] = bcount.get(b, 0) + 1
+        bcount: dict[str, int] = dict(counts_of.get(r["id"], {}))
+        if not bcount:  # no recorded counts: the instances themselves
+            for b, _q in qs:
+                bcount[b] = bcount.get(b, 0) + 1
         responses.append({
             "id": r["id"], "model": r["model"], "benchmark": r["benchmark"],
             "problem": key, "sample": r.get("sample"), "step": r.get("step"),
@@ -411,7 +433,8 @@ def collect(inputs: Inputs, config: ViewerConfig = ViewerConfig(),
           f"{config.per_problem} per model and problem{' and step' if steps else ''}). Parts "
           f"longer than {config.max_chars:,} characters are cut; long parts are folded.")
     return {"models": sorted(shown_n), "benchmarks": sorted({r["benchmark"] for r in responses}),
-            "categories": list(cat_ix), "behaviours": behs, "steps": steps,
+            "categories": list(cat_ix), "behaviours": behs, "behaviour_unit": unit,
+            "steps": steps,
             "terms": list(term_ix),
             "problems": problems, "responses": responses, "fold": config.fold_chars,
             "note": note, "sources": used, "skipped_categories": skipped,

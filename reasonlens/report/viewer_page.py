@@ -181,6 +181,8 @@ JS = r"""
     D.categories.forEach(function (k) { if (r.counts[k] !== undefined) {
       extra.push(k + " " + r.counts[k]); } });
     D.behaviours.forEach(function (k) { extra.push(k + " " + (r.behaviours[k] || 0)); });
+    if (D.behaviours.length && D.behaviour_unit) { extra.push("(behaviours in " +
+      D.behaviour_unit + ")"); }
     if (extra.length) { h.appendChild(document.createTextNode(" · " + extra.join(" · "))); }
     c.appendChild(h);
     ["reasoning", "answer"].forEach(function (name) {
