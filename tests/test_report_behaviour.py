@@ -34,6 +34,20 @@ def test_position_rates_pool_sentences_per_tenth():
     assert lo <= 0.5 <= hi
 
 
+def test_position_ci_of_an_empty_bin_is_missing_without_a_warning():
+    import warnings
+
+    j = pl.DataFrame({"id": ["a"], "model": ["m"], "n_sentences": [3]})  # bins 2, 3, 5, ... empty
+    inst = pl.DataFrame({"id": ["a"], "behaviour": ["verify"], "sentence": [2],
+                         "counted": [True]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pos = position_table(j, inst, ["verify"], n_boot=20)
+    got = {r["bin"]: r for r in pos.iter_rows(named=True)}
+    assert got[4]["estimate"] == 1.0 and got[4]["ci_low"] == 1.0
+    assert got[2]["estimate"] is None and got[2]["ci_low"] is None and got[1]["estimate"] == 0
+
+
 def test_transitions_are_shares_of_successors_with_none():
     j, inst = _frames()
     tr = transition_table(j, inst, ["verify", "explore"])

@@ -76,7 +76,13 @@ def position_table(judgments: pl.DataFrame, instances: pl.DataFrame, behaviours:
             if boot_i is not None:
                 bn, bd = num[boot_i].sum(1), denom[boot_i].sum(1)
                 br = np.divide(bn, bd, out=np.full_like(bn, np.nan), where=bd > 0)
-                lo, hi = np.nanquantile(br, alpha, axis=0), np.nanquantile(br, 1 - alpha, axis=0)
+                # a bin no resample reaches (short traces) has no CI; nanquantile over an
+                # all-NaN column would warn "All-NaN slice" into the user's session
+                lo, hi = np.full(N_BINS, np.nan), np.full(N_BINS, np.nan)
+                some = ~np.isnan(br).all(axis=0)
+                if some.any():
+                    lo[some] = np.nanquantile(br[:, some], alpha, axis=0)
+                    hi[some] = np.nanquantile(br[:, some], 1 - alpha, axis=0)
             else:
                 lo = hi = np.full(N_BINS, np.nan)
             for k in range(N_BINS):
