@@ -61,8 +61,31 @@ def test_transitions_are_shares_of_successors_with_none():
                              "count_unit": "episodes"}]
 
 
-@pytest.mark.browser
-@pytest.mark.slow
+def test_transitions_share_a_multi_labelled_sentence_equally():
+    j = pl.DataFrame({"id": ["a"], "model": ["m"], "n_sentences": [2]})
+    inst = pl.DataFrame({"id": ["a"] * 3, "behaviour": ["analyze", "verify", "verify"],
+                         "sentence": [1, 1, 2], "counted": [True] * 3})
+    tr = transition_table(j, inst, ["analyze", "verify"])
+    b = {(r["from"], r["to"]): r["n"] for r in tr.iter_rows(named=True)}
+    assert b == {("analyze", "verify"): 0.5, ("verify", "verify"): 0.5}
+
+
+def test_agreement_rows_mark_in_sample_and_add_the_cross_validated_figures():
+    from reasonlens.report.behaviour import agreement_rows
+
+    m = {"f1": {"value": 0.9, "ci": [0.8, 0.95]}, "n_traces": 19}
+    cv = {"f1": {"value": 0.7, "ci": [0.6, 0.75]}, "n_traces": 19}
+    rows = agreement_rows([{"kind": "sentences", "judge": ["d"], "in_sample": True,
+                            "unit": "episodes", "behaviours": {"metacognitive": m},
+                            "cross_validated": {"unit": "episodes",
+                                                "behaviours": {"metacognitive": cv}}}])
+    assert [(r["fit"].split()[0], r["f1"]["value"]) for r in rows] == [("IN-SAMPLE", 0.9),
+                                                                       ("grouped", 0.7)]
+    rows = agreement_rows([{"kind": "sentences", "judge": ["offline"], "in_sample": False,
+                            "behaviours": {"metacognitive": m}}])
+    assert [r["fit"] for r in rows] == ["not trained on these labels"]
+
+
 def test_section_says_what_a_gold_set_judge_eval_does_and_does_not_show():
     """A gold-set judge-eval (the demo's) is not "no judge-eval output"; the behaviours chart
     and table name the recorded count unit."""
@@ -77,6 +100,18 @@ def test_section_says_what_a_gold_set_judge_eval_does_and_does_not_show():
     assert "No judge-eval output was given" not in text and "gold set" in text
     text = section({}, Inputs(judgments=j, instances=inst), ["m"]).intro
     assert "No judge-eval output was given" in text
+    other = {"kind": "sentences", "judge": ["y"], "in_sample": True,
+             "behaviours": {"verify": {"f1": {"value": 0.9, "ci": [0.8, 1.0]}, "n_traces": 2}}}
+    tables = "".join(section({}, Inputs(judgments=j, instances=inst, agreement=[other]),
+                             ["m"]).tables)
+    assert "IN-SAMPLE" in tables and "measured for y, not for the judge behind the counts" \
+        in tables
+    from reasonlens.report.sections import agreement
+
+    ag = pl.DataFrame({"behaviour": ["verify"], "scope": ["all"], "metric": ["f1"],
+                       "estimate": [0.9], "ci_low": [0.8], "ci_high": [1.0], "n": [2]})
+    assert "IN-SAMPLE: y was trained" in agreement({"agreement": ag},
+                                                   Inputs(agreement=[other])).intro
     assert count_unit_of(j) == "episodes"
     assert count_unit_of(j.with_columns(count_unit=pl.Series(["episodes", "sentences"]))) is None
     br = pl.DataFrame({"model": ["m", "m"], "benchmark": ["b", "b"],
@@ -89,6 +124,8 @@ def test_section_says_what_a_gold_set_judge_eval_does_and_does_not_show():
     assert spec["spec"]["width"] >= 120   # room for the facet header "multi_perspective"
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_behaviour_section_renders_with_unit_agreement_position_transitions(
         shared_data, tmp_path, chromium):
     from click.testing import CliRunner

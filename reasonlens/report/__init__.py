@@ -64,7 +64,7 @@ def build_sections(tables, inputs, config: ReportConfig, texts: list = ()):
            S.accuracy(tables, models),
            S.curves(tables, models),
            S.ablation(tables),
-           S.agreement(tables),
+           S.agreement(tables, inputs),
            S.traces(collect(inputs, config.viewer, list(texts)))]
     return [s for s in out if s is not None]
 

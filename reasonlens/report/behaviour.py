@@ -10,7 +10,8 @@ Altair charts, then :func:`section` for :mod:`reasonlens.report`.
   ((index - 1) / n_sentences); per model, behaviour and bin the rate is labelled sentences /
   sentences (pooled over responses), with a percentile bootstrap CI over responses (seeded).
 - **Transitions**: per model, for consecutive sentences of a response, P(next label | label),
-  ``none`` for a sentence without a label; n = transitions counted.
+  ``none`` for a sentence without a label; n = transitions counted (a sentence with k labels
+  shares its transition equally among them).
 """
 
 from __future__ import annotations
@@ -98,22 +99,30 @@ def _f(x: float) -> float | None:
 
 def transition_table(judgments: pl.DataFrame, instances: pl.DataFrame, labels: list[str]
                      ) -> pl.DataFrame:
-    """model, from, to, n, share (P(to | from) within the model)."""
-    schema = {"model": pl.String, "from": pl.String, "to": pl.String, "n": pl.Int64,
+    """model, from, to, n (transitions, fractional where a sentence has several labels), share
+    (P(to | from) within the model)."""
+    schema = {"model": pl.String, "from": pl.String, "to": pl.String, "n": pl.Float64,
               "share": pl.Float64}
     if "n_sentences" not in judgments.columns or instances is None:
         return pl.DataFrame(schema=schema)
     lab = _labelled(judgments, instances).filter(pl.col("behaviour").is_in(labels))
-    first = lab.sort("behaviour").group_by("id", "sentence").agg(pl.col("behaviour").first())
+    # a judge may give a sentence several labels even in an exclusive taxonomy (the detector
+    # decides each label on its own): each transition then counts 1 / (k_this * k_next) for
+    # every pair of their labels, so no label is favoured (taking the first in alphabetical
+    # order made "analyze" swallow a third of the schoenfeld detector's sentences)
+    sets = lab.group_by("id", "sentence").agg(pl.col("behaviour").unique().sort())
     j = judgments.select("id", "model", "n_sentences").drop_nulls().filter(
         pl.col("n_sentences") > 1)
     seq = (j.with_columns(sentence=pl.int_ranges(1, pl.col("n_sentences") + 1))
-           .explode("sentence").join(first, on=["id", "sentence"], how="left")
-           .with_columns(pl.col("behaviour").fill_null(NONE))
+           .explode("sentence").join(sets, on=["id", "sentence"], how="left")
+           .with_columns(pl.when(pl.col("behaviour").is_null()).then(pl.lit([NONE]))
+                         .otherwise(pl.col("behaviour")).alias("behaviour"))
            .sort("id", "sentence")
            .with_columns(to=pl.col("behaviour").shift(-1).over("id"))
-           .drop_nulls("to").rename({"behaviour": "from"}))
-    t = seq.group_by("model", "from", "to").len("n")
+           .drop_nulls("to").rename({"behaviour": "from"})
+           .with_columns(w=1.0 / (pl.col("from").list.len() * pl.col("to").list.len()))
+           .explode("from").explode("to"))
+    t = seq.group_by("model", "from", "to").agg(pl.col("w").sum().alias("n"))
     t = t.with_columns(share=pl.col("n") / pl.col("n").sum().over("model", "from"))
     return t.select(list(schema)).cast(schema).sort("model", "from", "to")
 
@@ -145,24 +154,32 @@ def transition_chart(tr: pl.DataFrame):
     return alt.Chart(tr).mark_rect().encode(
         x=alt.X("to:N", title="next sentence"), y=alt.Y("from:N", title="sentence"),
         color=alt.Color("share:Q", title="P(next | this)", scale=alt.Scale(scheme="blues")),
-        tooltip=["model:N", "from:N", "to:N", alt.Tooltip("share:Q", format=".2f"), "n:Q"]
+        tooltip=["model:N", "from:N", "to:N", alt.Tooltip("share:Q", format=".2f"),
+                 alt.Tooltip("n:Q", format=".1f")]
     ).properties(width=220, height=220).facet(column=alt.Column("model:N", title=None)
                                               ).properties(title=alt.TitleParams(
         "Episode transitions", subtitle=["share of each sentence label's successors, per "
-                                         "model; n = transitions in the tooltip"]))
+                                         "model; n = transitions in the tooltip (a sentence "
+                                         "with k labels counts 1/k for each)"]))
 
 
 def agreement_rows(agreements: list[dict]) -> list[dict[str, Any]]:
-    """The measured agreement of sentence-level judge-eval outputs, one row per behaviour."""
+    """The measured agreement of sentence-level judge-eval outputs, one row per behaviour and
+    kind of measure: a detector scored on its own training labels is marked in-sample, and its
+    grouped-CV figures (judge-eval of the detector file) follow as the fair measure."""
     rows = []
     for a in agreements:
         if a.get("kind") != "sentences":
             continue
-        for b, m in a.get("behaviours", {}).items():
-            rows.append({"judge": ", ".join(a.get("judge") or []), "behaviour": b,
-                         "labels": a.get("label_taxonomy"), "unit": a.get("unit"),
-                         "n": m.get("n_traces"), **{k: m.get(k) or {} for k in
-                                                    ("f1", "kappa", "spearman", "qwk")}})
+        fit = ("IN-SAMPLE (trained on these labels; optimistic)" if a.get("in_sample")
+               else "not trained on these labels")
+        cv = a.get("cross_validated") or {}
+        for what, src in ((fit, a), ("grouped CV by trace (held-out traces)", cv)):
+            for b, m in (src.get("behaviours") or {}).items():
+                rows.append({"judge": ", ".join(a.get("judge") or []), "behaviour": b,
+                             "labels": a.get("label_taxonomy"), "unit": src.get("unit"),
+                             "fit": what, "n": m.get("n_traces"),
+                             **{k: m.get(k) or {} for k in ("f1", "kappa", "spearman", "qwk")}})
     return rows
 
 
@@ -187,12 +204,19 @@ def section(tables: dict, inputs: Inputs, models: list[str]):
         sec.tables.append(html_table(ag, [
             ("judge", lambda r: r["judge"]), ("behaviour", lambda r: r["behaviour"]),
             ("human labels", lambda r: r["labels"]), ("unit", lambda r: r["unit"]),
+            ("measured on", lambda r: r["fit"]),
             ("sentence F1 [CI]", lambda r: _ci(with_ci, r["f1"])),
             ("sentence kappa [CI]", lambda r: _ci(with_ci, r["kappa"])),
             ("count Spearman [CI]", lambda r: _ci(with_ci, r["spearman"])),
             ("count QWK [CI]", lambda r: _ci(with_ci, r["qwk"])),
             ("n traces", lambda r: num(r["n"]))],
             caption="Measured agreement of the judge with human sentence labels (judge-eval)"))
+        counted = {str(f.get("judge")) for f in facts if f.get("judge")}
+        measured = {j for a in inputs.agreement for j in (a.get("judge") or [])}
+        if counted and not counted & measured:
+            sec.tables.append(_p(
+                f"Note: this agreement was measured for {', '.join(sorted(measured))}, not for "
+                f"the judge behind the counts above ({', '.join(sorted(counted))})."))
     elif inputs.agreement:
         sec.intro += _p("The judge-eval output given scores the judge on the gold set (see "
                         "Judge agreement), not on human sentence labels: its sentence-level "

@@ -379,12 +379,19 @@ def ablation(tables: dict[str, pl.DataFrame]) -> Section | None:
     return sec
 
 
-def agreement(tables: dict[str, pl.DataFrame]) -> Section | None:
+def agreement(tables: dict[str, pl.DataFrame], inputs: Inputs | None = None) -> Section | None:
     ag = tables.get("agreement")
     if not _nonempty(ag):
         return None
     sec = Section("judge-agreement", "Judge agreement")
     sec.intro = _p("Agreement of the behaviour judge with human labels (judge-eval).")
+    in_sample = sorted({j for a in (inputs.agreement if inputs is not None else [])
+                        if a.get("in_sample") for j in (a.get("judge") or [])})
+    if in_sample:
+        sec.intro += _p(f"IN-SAMPLE: {', '.join(in_sample)} was trained on these labels, so "
+                        "its figures here are optimistic; its grouped cross-validation figures "
+                        "(the fair measure) are in Behaviour measurement when judge-eval was "
+                        "given the detector file.")
     with_ci_rows = ag.filter(pl.col("ci_low").is_not_null() & ~pl.col("metric").is_in(
         ["mae", "rmse"]))  # error measures are not on the agreement scale: table only
     if with_ci_rows.height:
