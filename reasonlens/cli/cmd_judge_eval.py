@@ -184,6 +184,12 @@ def _sentence_eval(judged, label_paths, label_taxonomy, taxonomy, unit, write_tr
 
         behaviours = se.behaviours_for(eval_tax, label_tax, tuple(behaviours_in(frame)))
         pred, answered, missing = se.flags_from_judgments(frame, traces, spans, behaviours)
+        if traces.height and len(missing) >= traces.height:
+            from reasonlens.errors import InputError
+
+            raise InputError(f"the judge output holds none of the {traces.height} labelled "
+                             "traces (no id matches): judge the traces written by "
+                             "--write-traces, then evaluate that output", path=str(judged))
         judge = frame.get_column("judge")[0] if frame.height else "?"
         mode = frame.get_column("mode")[0] if "mode" in frame.columns and frame.height else \
             "count"
@@ -271,6 +277,12 @@ def _gold_eval(judged, gold_path, split, on_duplicate, out_dir, n_boot, seed, ci
     in_sample = judged == "offline" and split != "test"
     gold_ids = {r["id"] for r in records}
     n_matched = int(frame.filter(pl.col("id").is_in(list(gold_ids))).height)
+    if n_matched == 0:
+        from reasonlens.errors import InputError
+
+        raise InputError(f"the judge output holds none of the {len(records)} gold responses "
+                         f"of {gold_path.name} ({split} split; no id matches): judge the gold "
+                         "set's responses, then evaluate that output", path=str(judged))
     unit = frame.get_column("count_unit")[0] if "count_unit" in frame.columns and \
         frame.height else "instances (unit not recorded)"
 

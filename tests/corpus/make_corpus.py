@@ -248,6 +248,8 @@ FILES.update({
         {"message": {"role": "assistant", "content": None,
                      "reasoning_content": "Wait, maybe two."}, "finish_reason": "length"}]}),
     "ids_empty.jsonl": jsonl(rec(id="", problem_id="a"), rec(id="", problem_id="b")),
+    "labels.jsonl": jsonl({"trace_id": "t1", "sentence": 1, "text": "Wait, let me check.",
+                           "labels": ["metacognitive"]}),
 })
 
 
@@ -277,6 +279,16 @@ def _tampered_outputs(d: Path) -> None:
     pl.read_ndjson(d / "good_two_models.jsonl").write_parquet(d / "diff_target.parquet")
 
 
+def _judge_output(d: Path) -> None:
+    """An offline-detector judge output of good.jsonl (not of any labelled corpus)."""
+    from reasonlens.cli import main
+
+    try:
+        main(["judge", str(d / "good.jsonl"), "--out", str(d / "judge_good")])
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+
+
 def pl_u64(v: int):
     import polars as pl
 
@@ -284,7 +296,7 @@ def pl_u64(v: int):
 
 
 BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files,
-                                          _tampered_outputs]
+                                          _tampered_outputs, _judge_output]
 
 
 def build(d: str | os.PathLike) -> Path:
