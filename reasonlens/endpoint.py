@@ -231,6 +231,18 @@ class EndpointPool:
         self._inflight = {u.rstrip("/"): 0 for u in config.base_urls}
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._answered: set[str] = set()  # base URLs that gave an HTTP reply in this run
+        self._unreachable: dict[str, str] = {}  # never answered; a request's retries all failed
+
+    def _all_unreachable(self) -> str | None:
+        """Why every base URL is given up on, or None. A URL is given up on when it has never
+        answered in this run and one request's every attempt failed to connect: the remaining
+        requests then fail at once instead of each waiting through the whole backoff."""
+        if len(self._unreachable) < len(self._inflight):
+            return None
+        url, err = next(iter(self._unreachable.items()))
+        return (f"{url} could not be reached ({err}) and has not answered in this run; not "
+                "retrying the remaining requests")
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.config.api_key_env)
@@ -253,8 +265,8 @@ class EndpointPool:
             self._client = None
 
     def _pick(self, avoid: str | None) -> str:
-        urls = sorted(self._inflight, key=lambda u: (u == avoid, self._inflight[u],
-                                                     self._rng.random()))
+        urls = sorted(self._inflight, key=lambda u: (u in self._unreachable, u == avoid,
+                                                     self._inflight[u], self._rng.random()))
         return urls[0]
 
     async def post_json(self, path: str, body: dict[str, Any], *,
@@ -270,7 +282,12 @@ class EndpointPool:
         payload = orjson.dumps(body)
         last_err = "no attempt made"
         avoid: str | None = None
+        refused: set[str] = set()  # URLs this request could not connect to
         for attempt in range(retries + 1):
+            dead = self._all_unreachable()
+            if dead is not None:
+                self.usage.failures += 1
+                raise EndpointError(f"{path}: {dead}")
             url = self._pick(avoid)
             retry_after = None
             async with self._sem:
@@ -281,12 +298,15 @@ class EndpointPool:
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     last_err = f"{type(exc).__name__}: {exc}"
                     r = None
+                    if isinstance(exc, httpx.ConnectError):
+                        refused.add(url)
                 except _TooLarge as exc:
                     self.usage.failures += 1
                     raise EndpointError(f"{url}{path}: {exc}") from exc
                 finally:
                     self._inflight[url] -= 1
             if r is not None:
+                self._answered.add(url)
                 if r.status_code == 200:
                     try:
                         data = orjson.loads(r.content)
@@ -320,6 +340,9 @@ class EndpointPool:
                 log.info("retrying %s after %s (attempt %d, sleeping %.2fs)", path, last_err,
                          attempt + 1, delay)
             await asyncio.sleep(delay)
+        if retries >= self.config.max_retries:  # a full retry sequence, not a quick probe
+            for u in refused - self._answered:
+                self._unreachable.setdefault(u, last_err[:200])
         self.usage.failures += 1
         raise EndpointError(f"{path} failed after {retries + 1} attempts: {last_err}")
 

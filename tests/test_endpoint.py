@@ -222,3 +222,37 @@ def test_oversized_reply_body_is_refused_before_it_is_parsed():
 
         with pytest.raises(EndpointError, match="exceeds the limit of 4096"):
             asyncio.run(go())
+
+
+def test_an_endpoint_that_never_answers_fails_the_rest_at_once():
+    """Connection refused on every attempt: after one request has used its retries, the other
+    requests fail at once (they each waited through the whole backoff: minutes per request)."""
+    import httpx
+
+    calls: dict[str, int] = {}
+
+    def handler(request):
+        calls[request.url.host] = calls.get(request.url.host, 0) + 1
+        if request.url.host == "down.test":
+            raise httpx.ConnectError("Connection refused", request=request)
+        return httpx.Response(500, text="busy")
+
+    body = build_chat_request("m", [{"role": "user", "content": "x"}])
+
+    async def go(urls):
+        cfg = EndpointConfig(base_urls=urls, model="m", max_retries=2, backoff_base=0.001)
+        errors = []
+        async with EndpointPool(cfg, seed=0, transport=httpx.MockTransport(handler)) as pool:
+            for _ in range(5):
+                try:
+                    await pool.chat(body)
+                except EndpointError as exc:
+                    errors.append(str(exc))
+        return errors
+
+    errors = asyncio.run(go(("http://down.test/v1",)))
+    assert calls == {"down.test": 3} and len(errors) == 5
+    assert "could not be reached" in errors[-1] and "not retrying" in errors[-1]
+    calls.clear()  # a server that answers (even 500) is never given up on
+    errors = asyncio.run(go(("http://down.test/v1", "http://busy.test/v1")))
+    assert len(errors) == 5 and calls["busy.test"] >= 5 and calls["down.test"] <= 3
