@@ -130,7 +130,7 @@ def test_parquet_gz_json_array_agree(tmp_path):
         assert report.bytes_read == (tmp_path / name).stat().st_size, name
 
 
-def test_datasets_save_to_disk_directory(tmp_path):
+def test_datasets_save_to_disk_directory(tmp_path, caplog):
     datasets = pytest.importorskip("datasets")
     ds = datasets.Dataset.from_list([{"model": "m", "question": "Q", "output": "<think>w</think>y",
                                       "idx": i} for i in range(3)])
@@ -141,6 +141,7 @@ def test_datasets_save_to_disk_directory(tmp_path):
     dd = datasets.DatasetDict({"train": ds, "test": ds.select([0])})
     dd.save_to_disk(str(tmp_path / "dd"))
     assert len(load_traces(str(tmp_path / "dd"))) == 1  # "test" is preferred
+    assert any("splits train, test: reading 'test' only" in m for m in caplog.messages)
     assert len(load_traces(str(tmp_path / "dd"), LoadOptions(split="train"))) == 3
     with pytest.raises(ConfigError, match="no split"):
         load_traces(str(tmp_path / "dd"), LoadOptions(split="dev"))

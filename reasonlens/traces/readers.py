@@ -54,6 +54,8 @@ def read_hf_dataset(ref: str, split: str | None) -> Iterator[Item]:
     """A local ``save_to_disk`` directory, a local folder of data files, or a hub id."""
     from reasonlens._optional import import_datasets
 
+    if ref.startswith("hf://") and not ref[len("hf://"):].partition(":")[0].strip("/ "):
+        raise ConfigError(f"{ref!r}: no dataset id; write hf://OWNER/NAME")
     datasets = import_datasets()
     p = Path(ref)
     if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "state.json").exists()
@@ -84,10 +86,14 @@ def _pick_split(splits: list[str], split: str | None, ref: str) -> str:
         if split not in splits:
             raise ConfigError(f"{ref}: no split {split!r}; splits: {', '.join(splits)}")
         return split
-    for s in ("test", "train", "validation"):
-        if s in splits:
-            return s
-    return splits[0]
+    chosen = next((s for s in ("test", "train", "validation") if s in splits), splits[0])
+    if len(splits) > 1:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s holds the splits %s: reading %r only (choose with --split)", ref,
+            ", ".join(splits), chosen)
+    return chosen
 
 
 def iter_records(source: str, split: str | None = None, progress: Progress = None
