@@ -56,7 +56,12 @@ class FieldMapping:
                               "only one sample axis ('[]') is allowed")
 
     def merged(self, overrides: dict[str, str]) -> FieldMapping:
-        return replace(self, fields={**self.fields, **overrides},
+        """The mapping with ``overrides`` applied. A path the overrides give to one field is
+        taken from the field detection gave it to (``--field problem_id=id`` stops ``id`` from
+        also being the response id, so ids are made per model, problem and sample)."""
+        taken = set(overrides.values())
+        kept = {k: v for k, v in self.fields.items() if v not in taken}
+        return replace(self, fields={**kept, **overrides},
                        layout=self.layout if not overrides else f"{self.layout}+options")
 
 

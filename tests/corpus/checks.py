@@ -81,3 +81,11 @@ def reasoning_only_counted(out: Path, text: str, d: Path) -> None:
     """content null, reasoning_content set (cut off while thinking): the reasoning is scored."""
     r = _responses(out).row(0, named=True)
     assert (r["words"], r["words_reasoning"], r["anthropomorphic"]) == (3, 3, 2), r
+
+
+def ids_per_model_and_problem(out: Path, text: str, d: Path) -> None:
+    """The duplicate-id error's own hint (--field problem_id=id) works: the id field names the
+    problem, and response ids are made per model, problem and sample."""
+    r = _responses(out).sort("id")
+    assert r.height == 6 and r["problem_id"].to_list() == ["0", "1", "2"] * 2
+    assert r["id"].n_unique() == 6

@@ -248,6 +248,8 @@ FILES.update({
         {"message": {"role": "assistant", "content": None,
                      "reasoning_content": "Wait, maybe two."}, "finish_reason": "length"}]}),
     "ids_empty.jsonl": jsonl(rec(id="", problem_id="a"), rec(id="", problem_id="b")),
+    "ids_are_problems_a.jsonl": jsonl(*[rec(id=i, model="a", problem_id=None) for i in range(3)]),
+    "ids_are_problems_b.jsonl": jsonl(*[rec(id=i, model="b", problem_id=None) for i in range(3)]),
     "labels.jsonl": jsonl({"trace_id": "t1", "sentence": 1, "text": "Wait, let me check.",
                            "labels": ["metacognitive"]}),
 })
