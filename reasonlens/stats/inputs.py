@@ -264,7 +264,26 @@ def load_inputs(paths: list[Path], *, progress: bool = False) -> Inputs:
         out.items.append(item)
     check_same_inputs((i.kind, i.path, i.provenance) for i in out.items)
     check_unique(out)
+    check_ids_overlap(out)
     return out
+
+
+def check_ids_overlap(inputs: Inputs) -> None:
+    """Score, grade and judge outputs of the same traces must name the responses alike: when
+    two of them share no response id (e.g. one was run with ``--field problem_id=id`` and the
+    other without), every join between them would be empty and the correctness model or the
+    behaviour rates would quietly have nothing to work on."""
+    frames = [(what, f) for what, f in (("score", inputs.responses), ("grade", inputs.graded),
+                                        ("judge", inputs.judgments))
+              if f is not None and f.height and "id" in f.columns]
+    for i, (wa, fa) in enumerate(frames):
+        for wb, fb in frames[i + 1:]:
+            if fa.select(pl.col("id").is_in(fb.get_column("id").implode())).to_series().any():
+                continue
+            where = ", ".join(str(x.path) for x in inputs.items if x.kind in (wa, wb))
+            raise InputError(f"the {wa} and {wb} outputs share no response id (e.g. "
+                             f"{fa['id'][0]!r} vs {fb['id'][0]!r}): run both stages with the "
+                             "same --field / --mapping options", path=where, field="id")
 
 
 def check_unique(inputs: Inputs) -> None:

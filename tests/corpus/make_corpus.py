@@ -281,6 +281,16 @@ def _tampered_outputs(d: Path) -> None:
     pl.read_ndjson(d / "good_two_models.jsonl").write_parquet(d / "diff_target.parquet")
 
 
+def _mismatched_ids(d: Path) -> None:
+    """A score and a grade of the same file, the grade with --field problem_id=id."""
+    from reasonlens.grade.run import GradeRunConfig, run_grade
+    from reasonlens.traces.load import LoadOptions
+
+    _score(d / "ids_are_problems_a.jsonl", d / "score_ids_as_given")
+    run_grade([str(d / "ids_are_problems_a.jsonl")], d / "grade_ids_made", GradeRunConfig(
+        n_boot=0), LoadOptions(fields={"problem_id": "id"}))
+
+
 def _judge_output(d: Path) -> None:
     """An offline-detector judge output of good.jsonl (not of any labelled corpus)."""
     from reasonlens.cli import main
@@ -298,7 +308,7 @@ def pl_u64(v: int):
 
 
 BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files,
-                                          _tampered_outputs, _judge_output]
+                                          _tampered_outputs, _judge_output, _mismatched_ids]
 
 
 def build(d: str | os.PathLike) -> Path:
