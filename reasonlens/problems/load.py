@@ -30,7 +30,7 @@ from reasonlens.problems.gpqa import choice_row
 from reasonlens.problems.registry import BenchmarkSpec, get_spec
 from reasonlens.errors import ConfigError, InputError, MissingDependencyError
 from reasonlens.records import read_json_records
-from reasonlens.traces.model import gold_text
+from reasonlens.traces.model import gold_text, user_text
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "benchmark": pl.String, "problem_id": pl.String, "problem": pl.String, "gold": pl.String,
@@ -51,13 +51,7 @@ def _text(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, list):  # ORZ / chat prompt
-        for m in reversed(v):
-            if isinstance(m, dict):
-                t = m.get("value", m.get("content"))
-                if isinstance(t, str) and m.get("from", m.get("role", "user")) in ("user",
-                                                                                   "human"):
-                    return t
-        return None
+        return user_text(v)
     return v if isinstance(v, str) else str(v)
 
 

@@ -25,7 +25,8 @@ from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path
                                        lighteval_task_from_name)
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields)
-from reasonlens.traces.model import THINK_CLOSE, gold_text, join_reasoning, split_reasoning
+from reasonlens.traces.model import (THINK_CLOSE, gold_text, join_reasoning, split_reasoning,
+                                     user_text)
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -243,7 +244,7 @@ class _RowBuilder:
         bench = _as_label(self._get(rec, "benchmark"), "benchmark", path, line) \
             or self.default_benchmark
         prompt_v = self._get(rec, "prompt")
-        prompt = prompt_v if isinstance(prompt_v, str) else _chat_prompt(prompt_v)
+        prompt = prompt_v if isinstance(prompt_v, str) else user_text(prompt_v)
         pid = _as_label(self._get(rec, "problem_id"), "problem_id", path, line)
         if pid is None:
             pid = ("p-" + hashlib.blake2b(prompt.encode(), digest_size=6).hexdigest()) if prompt \
@@ -314,18 +315,6 @@ def already_holds(response: str, reasoning: str) -> bool:
     close = response.find(THINK_CLOSE)
     r = reasoning.strip()
     return close >= 0 and bool(r) and r in response[:close]
-
-
-def _chat_prompt(v: Any) -> str | None:
-    """A prompt given as chat messages -> the last user message's text."""
-    if isinstance(v, list):
-        for m in reversed(v):
-            if isinstance(m, dict):
-                text = m.get("content", m.get("value"))
-                if isinstance(text, str) and m.get("role", m.get("from", "user")) in ("user",
-                                                                                      "human"):
-                    return text
-    return None
 
 
 def _stem(source: str) -> str:

@@ -52,6 +52,19 @@ def join_reasoning(reasoning: str, answer: str) -> str:
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
 
 
+def user_text(messages: Any) -> str | None:
+    """The text of the last user (or ShareGPT "human") message of a prompt given as chat messages
+    (``role``/``content`` or ``from``/``value``); None when there is none."""
+    if isinstance(messages, list):
+        for m in reversed(messages):
+            if isinstance(m, dict):
+                text = m.get("content", m.get("value"))
+                if isinstance(text, str) and m.get("role", m.get("from", "user")) in ("user",
+                                                                                      "human"):
+                    return text
+    return None
+
+
 _ACCEPTED_NOTE = re.compile(r"\s*\((?:both|either)[^)]*accepted\)\s*$", re.I)
 _INTEGER = re.compile(r"[+-]?\d+")
 
