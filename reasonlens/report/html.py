@@ -96,6 +96,15 @@ def _provenance_rows(prov: dict[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
+def _unique_key(key: str, seen: set[str]) -> str:
+    """``key``, or ``key-2``, ``key-3``, ... when taken (one figure id per page); marks it taken."""
+    out, i = key, 2
+    while out in seen:
+        out, i = f"{key}-{i}", i + 1
+    seen.add(out)
+    return out
+
+
 def render_html(sections: list[Section], *, title: str, bundle_js: str,
                 report_provenance: dict[str, Any], inputs_provenance: list[tuple[str, str, dict |
                                                                                  None]]) -> str:
@@ -115,11 +124,7 @@ def render_html(sections: list[Section], *, title: str, bundle_js: str,
         nav.append(f'<li><a href="#{esc(sec.anchor)}">{esc(sec.title)}</a></li>')
         parts = [f'<section id="{esc(sec.anchor)}"><h2>{esc(sec.title)}</h2>', sec.intro]
         for fig in sec.figures:
-            key = fig.key
-            i = 2
-            while key in seen:
-                key, i = f"{fig.key}-{i}", i + 1
-            seen.add(key)
+            key = _unique_key(fig.key, seen)
             fid = f"fig-{key}"
             specs[fid] = clean_json(fig.spec)
             parts.append(f'<figure><div class="chart" id="{esc(fid)}" data-chart="{esc(key)}">'
@@ -170,11 +175,7 @@ def export_images(sections: list[Section], *, png_dir: Path | None, svg_dir: Pat
     seen: set[str] = set()
     for sec in sections:
         for fig in sec.figures:
-            key = fig.key
-            i = 2
-            while key in seen:
-                key, i = f"{fig.key}-{i}", i + 1
-            seen.add(key)
+            key = _unique_key(fig.key, seen)
             spec = clean_json(fig.spec)
             if png_dir is not None:
                 png_dir.mkdir(parents=True, exist_ok=True)
