@@ -17,10 +17,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import click
 
 from reasonlens.errors import ConfigError
-from training.options import recipe_options, run_recipe_command
+from training.options import recipe_command
 
 log = logging.getLogger("training.grpo")
 
@@ -136,22 +135,20 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
             "rewards": [(r.name, r.weight) for r in recipe.rewards], "bf16": args.bf16}
 
 
-@click.command(help="Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a "
-                    "YAML recipe. Writes the model, tokenizer and run_summary.json (per-step "
-                    "rewards) to the output directory.")
-@recipe_options("a GRPOConfig", "training/configs/grpo_tiny.yaml")
-def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
-         dataset: str | None, validate_only: bool) -> None:
+def _loader():
     from training.grpo_config import load_grpo_recipe
 
-    done = run_recipe_command(load_grpo_recipe, run_grpo, validate, config_path=config_path,
-                              overrides=overrides, output_dir=output_dir, dataset=dataset,
-                              validate_only=validate_only)
-    if done is None:
-        return
-    summary, out = done
-    click.echo(f"trained {summary['global_step']} steps; reward {summary['reward_first']} -> "
-               f"{summary['reward_last']}; wrote {out}")
+    return load_grpo_recipe
+
+
+main = recipe_command(
+    help="Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a YAML "
+         "recipe. Writes the model, tokenizer and run_summary.json (per-step rewards) to the "
+         "output directory.",
+    kind="a GRPOConfig", example="training/configs/grpo_tiny.yaml", load_recipe=_loader,
+    run=run_grpo, validate=validate,
+    report=lambda s: f"trained {s['global_step']} steps; reward {s['reward_first']} -> "
+                     f"{s['reward_last']}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 ``training.sft``, ``training.grpo`` and ``training.pipeline`` all take a recipe override list
 (``--set SECTION.KEY=VALUE``); the two trainers also take ``--config``, ``--output-dir``,
 ``--dataset`` and ``--validate-only`` (:func:`recipe_options`). :func:`run_recipe_command` is the
-shared flow behind the trainers: load the recipe with its overrides, then validate or train.
+shared flow behind the trainers: load the recipe with its overrides, then validate or train;
+:func:`recipe_command` builds a trainer's click command around it.
 """
 
 from __future__ import annotations
@@ -71,3 +72,24 @@ def run_recipe_command(load_recipe, run, validate, *, config_path: str,
         click.echo(f"error: {exc}", err=True)
         sys.exit(getattr(exc, "exit_code", 1))
     return summary, out
+
+
+def recipe_command(*, help: str, kind: str, example: str, load_recipe: Callable[[], Callable],
+                   run: Callable, validate: Callable, report: Callable[[dict[str, Any]], str]
+                   ) -> click.Command:
+    """The click entry point of a trainer (``training.sft``, ``training.grpo``).
+
+    ``load_recipe()`` returns the recipe loader (imported when the command runs, so ``--help``
+    stays light); ``report(summary)`` is the line printed after training (then "; wrote DIR").
+    """
+    @click.command(help=help)
+    @recipe_options(kind, example)
+    def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
+             dataset: str | None, validate_only: bool) -> None:
+        done = run_recipe_command(load_recipe(), run, validate, config_path=config_path,
+                                  overrides=overrides, output_dir=output_dir, dataset=dataset,
+                                  validate_only=validate_only)
+        if done is not None:
+            summary, out = done
+            click.echo(f"{report(summary)}; wrote {out}")
+    return main

@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from reasonlens.errors import ConfigError, ReasonlensError
-from training.options import recipe_options, run_recipe_command
+from training.options import recipe_command
 
 log = logging.getLogger("training.sft")
 
@@ -156,23 +156,20 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
             "activation_checkpointing": getattr(args, "activation_checkpointing", None)}
 
 
-@click.command(help="Supervised fine-tuning (distillation) with trl's SFTTrainer from a YAML "
-                    "recipe. Writes the model, tokenizer (inference chat template) and "
-                    "run_summary.json to the output directory.")
-@recipe_options("an SFTConfig", "training/configs/sft_tiny.yaml")
-def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
-         dataset: str | None, validate_only: bool) -> None:
+def _loader():
     from training.sft_config import load_sft_recipe
 
-    done = run_recipe_command(load_sft_recipe, run_sft, validate, config_path=config_path,
-                              overrides=overrides, output_dir=output_dir, dataset=dataset,
-                              validate_only=validate_only)
-    if done is None:
-        return
-    summary, out = done
-    click.echo(f"trained {summary['global_step']} steps; loss {summary['loss_first']} -> "
-               f"{summary['loss_last']}; {summary['truncation']['n_truncated']} truncated; "
-               f"wrote {out}")
+    return load_sft_recipe
+
+
+main = recipe_command(
+    help="Supervised fine-tuning (distillation) with trl's SFTTrainer from a YAML recipe. Writes "
+         "the model, tokenizer (inference chat template) and run_summary.json to the output "
+         "directory.",
+    kind="an SFTConfig", example="training/configs/sft_tiny.yaml", load_recipe=_loader,
+    run=run_sft, validate=validate,
+    report=lambda s: f"trained {s['global_step']} steps; loss {s['loss_first']} -> "
+                     f"{s['loss_last']}; {s['truncation']['n_truncated']} truncated")
 
 
 if __name__ == "__main__":
