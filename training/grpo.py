@@ -135,20 +135,7 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
             "rewards": [(r.name, r.weight) for r in recipe.rewards], "bf16": args.bf16}
 
 
-def _loader():
-    from training.grpo_config import load_grpo_recipe
-
-    return load_grpo_recipe
-
-
-main = recipe_command(
-    help="Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a YAML "
-         "recipe. Writes the model, tokenizer and run_summary.json (per-step rewards) to the "
-         "output directory.",
-    kind="a GRPOConfig", example="training/configs/grpo_tiny.yaml", load_recipe=_loader,
-    run=run_grpo, validate=validate,
-    report=lambda s: f"trained {s['global_step']} steps; reward {s['reward_first']} -> "
-                     f"{s['reward_last']}")
+main = recipe_command("grpo", run_grpo, validate)
 
 
 if __name__ == "__main__":

@@ -74,22 +74,43 @@ def run_recipe_command(load_recipe, run, validate, *, config_path: str,
     return summary, out
 
 
-def recipe_command(*, help: str, kind: str, example: str, load_recipe: Callable[[], Callable],
-                   run: Callable, validate: Callable, report: Callable[[dict[str, Any]], str]
-                   ) -> click.Command:
-    """The click entry point of a trainer (``training.sft``, ``training.grpo``).
+#: Per trainer: its help text, the trl config --validate-only resolves, an example recipe, the
+#: recipe loader ("module:function", imported when the command runs so --help stays light) and
+#: the line printed after training (formatted with the run summary).
+TRAINERS: dict[str, dict[str, str]] = {
+    "sft": {"help": "Supervised fine-tuning (distillation) with trl's SFTTrainer from a YAML "
+                    "recipe. Writes the model, tokenizer (inference chat template) and "
+                    "run_summary.json to the output directory.",
+            "kind": "an SFTConfig", "example": "training/configs/sft_tiny.yaml",
+            "loader": "training.sft_config:load_sft_recipe",
+            "report": "trained {global_step} steps; loss {loss_first} -> {loss_last}; "
+                      "{truncation[n_truncated]} truncated"},
+    "grpo": {"help": "Zero-RL: GRPO on a base model with the reasonlens grader as reward, from a "
+                     "YAML recipe. Writes the model, tokenizer and run_summary.json (per-step "
+                     "rewards) to the output directory.",
+             "kind": "a GRPOConfig", "example": "training/configs/grpo_tiny.yaml",
+             "loader": "training.grpo_config:load_grpo_recipe",
+             "report": "trained {global_step} steps; reward {reward_first} -> {reward_last}"},
+}
 
-    ``load_recipe()`` returns the recipe loader (imported when the command runs, so ``--help``
-    stays light); ``report(summary)`` is the line printed after training (then "; wrote DIR").
-    """
-    @click.command(help=help)
-    @recipe_options(kind, example)
+
+def recipe_command(trainer: str, run: Callable, validate: Callable) -> click.Command:
+    """The click entry point of a trainer of :data:`TRAINERS` (``training.sft``,
+    ``training.grpo``): :func:`recipe_options` around :func:`run_recipe_command`."""
+    import importlib
+
+    spec = TRAINERS[trainer]
+
+    @click.command(help=spec["help"])
+    @recipe_options(spec["kind"], spec["example"])
     def main(config_path: str, overrides: tuple[str, ...], output_dir: str | None,
              dataset: str | None, validate_only: bool) -> None:
-        done = run_recipe_command(load_recipe(), run, validate, config_path=config_path,
+        module, _, name = spec["loader"].partition(":")
+        load_recipe = getattr(importlib.import_module(module), name)
+        done = run_recipe_command(load_recipe, run, validate, config_path=config_path,
                                   overrides=overrides, output_dir=output_dir, dataset=dataset,
                                   validate_only=validate_only)
         if done is not None:
             summary, out = done
-            click.echo(f"{report(summary)}; wrote {out}")
+            click.echo(spec["report"].format(**summary) + f"; wrote {out}")
     return main

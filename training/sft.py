@@ -156,20 +156,7 @@ def validate(recipe, output_dir: str) -> dict[str, Any]:
             "activation_checkpointing": getattr(args, "activation_checkpointing", None)}
 
 
-def _loader():
-    from training.sft_config import load_sft_recipe
-
-    return load_sft_recipe
-
-
-main = recipe_command(
-    help="Supervised fine-tuning (distillation) with trl's SFTTrainer from a YAML recipe. Writes "
-         "the model, tokenizer (inference chat template) and run_summary.json to the output "
-         "directory.",
-    kind="an SFTConfig", example="training/configs/sft_tiny.yaml", load_recipe=_loader,
-    run=run_sft, validate=validate,
-    report=lambda s: f"trained {s['global_step']} steps; loss {s['loss_first']} -> "
-                     f"{s['loss_last']}; {s['truncation']['n_truncated']} truncated")
+main = recipe_command("sft", run_sft, validate)
 
 
 if __name__ == "__main__":
