@@ -122,6 +122,13 @@ def test_section_says_what_a_gold_set_judge_eval_does_and_does_not_show():
     spec = ch.behaviours_chart(br, unit="episodes").to_dict()
     assert spec["spec"]["layer"][0]["encoding"]["y"]["title"] == "episodes per response"
     assert spec["spec"]["width"] >= 120   # room for the facet header "multi_perspective"
+    from reasonlens.report.sections import behaviour_unit, curves
+
+    cb = pl.concat([br.with_columns(step=pl.lit(s)) for s in (100, 200)])
+    for inputs in (Inputs(judgments=j), Inputs(responses=j)):   # judge or score --behaviours
+        assert behaviour_unit(inputs) == "episodes"
+        sec = curves({"curves_behaviours": cb}, ["m"], inputs)
+        assert "episodes per response" in json.dumps(sec.figures[0].spec)
 
 
 @pytest.mark.browser

@@ -62,7 +62,7 @@ def build_sections(tables, inputs, config: ReportConfig, texts: list = ()):
            behaviour_section(tables, inputs, models),
            S.lengths(tables, models),
            S.accuracy(tables, models),
-           S.curves(tables, models),
+           S.curves(tables, models, inputs),
            S.ablation(tables),
            S.agreement(tables, inputs),
            S.traces(collect(inputs, config.viewer, list(texts)))]

@@ -236,7 +236,7 @@ def behaviours(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str
     sec = Section("behaviours", "Behaviours")
     sec.intro = _p("Judged behaviours per response across benchmarks (the paper's Figure 4). "
                    "Judgements that failed (parse error, refusal, error) are missing, not zero.")
-    unit = count_unit_of(inputs.judgments)
+    unit = behaviour_unit(inputs)
     _add(sec, "behaviours", lambda: ch.behaviours_chart(br, models=models, unit=unit))
     wide = wide_metrics(br, ["behaviour", "benchmark", "model"])
     sec.tables.append(html_table(sorted(wide, key=lambda r: (r["behaviour"], r["benchmark"],
@@ -269,6 +269,14 @@ def count_unit_of(judgments: pl.DataFrame | None) -> str | None:
         return None
     units = judgments.get_column("count_unit").drop_nulls().unique().to_list()
     return units[0] if len(units) == 1 else None
+
+
+def behaviour_unit(inputs: Inputs | None) -> str | None:
+    """The count unit of the behaviour counts in the inputs (judge outputs, else score
+    --behaviours responses)."""
+    if inputs is None:
+        return None
+    return count_unit_of(inputs.judgments) or count_unit_of(inputs.responses)
 
 
 def excerpts(inputs: Inputs, *, max_per: int = 3, chars: int = 200) -> list[dict]:
@@ -410,7 +418,8 @@ def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(s).lower()).strip("-")[:40] or "x"
 
 
-def curves(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None:
+def curves(tables: dict[str, pl.DataFrame], models: list[str],
+           inputs: Inputs | None = None) -> Section | None:
     """Training curves: category rates, behaviours and accuracy per model over steps."""
     cc, cb, ca = (tables.get(k) for k in ("curves_categories", "curves_behaviours",
                                           "curves_accuracy"))
@@ -429,7 +438,8 @@ def curves(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | None
     if _nonempty(cb):
         _add(sec, "curves-behaviours", lambda: ch.curves_chart(
             cb, label="behaviour", metric="mean_per_response", models=models,
-            title="Behaviours over training steps"))
+            title="Behaviours over training steps", y_title=f"{unit} per response"
+            if (unit := behaviour_unit(inputs)) else None))
     if _nonempty(ca):
         _add(sec, "curves-accuracy", lambda: ch.curves_chart(
             ca, label="measure", metric="accuracy", models=models, y_format="%",
