@@ -320,6 +320,10 @@ def load_detector(path: str | Path) -> Detector:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"detector file not found: {p}")
+    with p.open("rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # numpy would call any other file "pickled data"
+            raise ConfigError(f"{p}: not a reasonlens detector file (not an .npz archive; "
+                              "write one with `reasonlens detector train`)")
     try:
         with np.load(p, allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
