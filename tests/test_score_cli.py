@@ -281,7 +281,9 @@ def test_behaviours_through_the_llm_judge(tmp_path, smollm_server, fault_proxy):
     res = CliRunner().invoke(cli, ["score", str(src), "--out", str(out), "--behaviours",
                                    "--base-url", fault_proxy.base_url, "--judge-model",
                                    smollm_server.model, "--judge-max-tokens", "16"])
-    assert res.exit_code == 0, (res.output, res.exception)
+    # every judgment failed: a non-zero exit, as `judge` (issue 11), the outputs written
+    assert res.exit_code == 1 and "4 of 4 behaviour judgments failed" in str(res.exception), (
+        res.output, res.exception)
     resp = pl.read_parquet(out / "responses.parquet")
     assert len(resp) == 2 and resp["judge"].to_list() == [f"llm:{smollm_server.model}"] * 2
     for b in ("multi_perspective", "metacognitive"):
@@ -297,3 +299,20 @@ def test_behaviours_through_the_llm_judge(tmp_path, smollm_server, fault_proxy):
     assert src_info["judge_config"]["params"]["max_tokens"] == 16
     blk = summary["models"]["zero-rl-32b-example"]["behaviours"]["metacognitive"]
     assert (blk["n_judged"], blk["n_missing"], blk["mean_per_response"]) == (0, 2, None)
+
+
+def test_score_behaviours_with_failed_judgments_exits_non_zero(tmp_path):
+    """score --behaviours with an LLM judge that never answered wrote null counts and exit 0."""
+    import polars as pl
+    import pytest
+
+    from reasonlens.cli.cmd_score import _fail_on_behaviour_failures
+    from reasonlens.judge.stage import JudgeFailures
+
+    p = tmp_path / "responses.parquet"
+    pl.DataFrame({"id": ["a", "b"], "metacognitive_status": ["ok", "error"],
+                  "multi_perspective_status": ["ok", "ok"]}).write_parquet(p)
+    with pytest.raises(JudgeFailures, match=r"1 of 4 behaviour judgments failed \(error: 1\)"):
+        _fail_on_behaviour_failures(p)
+    pl.DataFrame({"id": ["a"], "metacognitive_status": ["ok"]}).write_parquet(p)
+    _fail_on_behaviour_failures(p)  # all ok: nothing raised

@@ -49,12 +49,16 @@ from reasonlens.cli._common import echo_table, load_options, progress, trace_inp
 @click.option("--judge-max-tokens", type=click.IntRange(1), default=None,
               help="Reply token limit per judge call (default: the judge's, 1024). For "
                    "other judge settings run `reasonlens judge` and report both outputs.")
+@click.option("--allow-failures", is_flag=True,
+              help="With --behaviours: exit 0 even when some behaviour judgments failed "
+                   "(their counts stay missing).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the per-model table.")
 def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mode: str | None,
             lemma: bool, parts: str, batch_rows: int, behaviours: bool,
             base_urls: tuple[str, ...], judge_model: str | None,
             judge_max_tokens: int | None, quiet: bool, detector_path: str | None,
-            taxonomy: str | None, unit: str | None, **kwargs: Any) -> None:
+            taxonomy: str | None, unit: str | None, allow_failures: bool,
+            **kwargs: Any) -> None:
     """Count lexicon terms in traces, per response and per model.
 
     \b
@@ -117,3 +121,25 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
     if rep.n_rejected:
         click.echo(f"Skipped {rep.n_rejected} bad record(s), written to {out / 'rejects.jsonl'}"
                    f"; first: {rep.first_errors[0]}", err=True)
+    if behaviours and not allow_failures:
+        _fail_on_behaviour_failures(out / "responses.parquet")
+
+
+def _fail_on_behaviour_failures(responses: Path) -> None:
+    """The judge's rule in score --behaviours too: a failed behaviour judgment (its count
+    missing) is a non-zero exit, after the outputs are written (it used to exit 0)."""
+    import polars as pl
+
+    from reasonlens.judge.stage import FAILED, JudgeFailures
+
+    lf = pl.scan_parquet(responses)
+    cols = [c for c in lf.collect_schema().names() if c.endswith("_status")]
+    if not cols:
+        return
+    st = lf.select(pl.concat_list(cols).alias("s")).explode("s").collect().get_column("s")
+    failed = st.filter(st.is_in(list(FAILED)))
+    if len(failed):
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(failed.value_counts().iter_rows()))
+        raise JudgeFailures(f"{len(failed)} of {len(st)} behaviour judgments failed ({why}); "
+                            f"their counts are missing (null) in {responses} (outputs written; "
+                            "pass --allow-failures to accept them)")
