@@ -140,6 +140,22 @@ def test_train_save_load_and_use_a_gandhi_detector(tmp_path):
         offline.load(offline.OfflineConfig(detector=str(path), taxonomy="paper"))
 
 
+def test_score_behaviours_summary_records_the_effective_taxonomy_and_unit():
+    """score --behaviours' summary.json said mean_per_response without the unit (its recorded
+    config held unit None); the behaviour source now names taxonomy and unit."""
+    import reasonlens as rl
+    from reasonlens.judge.stage import behaviour_hook
+
+    t = rl.load_traces(_traces(["Wait, let me check. Hmm, is that right? Yes."]))
+    src = rl.score(t, behaviours=True).summary["behaviour_source"]
+    assert (src["taxonomy"], src["unit"]) == ("paper", "episodes") and src["unit_note"]
+    _, info = behaviour_hook(unit="sentences")
+    assert info["unit"] == "sentences"
+    _, info = behaviour_hook(("http://127.0.0.1:9/v1",), "m", taxonomy="schoenfeld")
+    assert (info["source"], info["taxonomy"], info["unit"]) == ("llm-judge", "schoenfeld",
+                                                               "episodes")
+
+
 def test_detector_file_is_not_pickle_and_bad_files_fail_cleanly(tmp_path):
     bad = tmp_path / "x.npz"
     bad.write_bytes(b"not a zip")

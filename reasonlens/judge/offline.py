@@ -212,6 +212,10 @@ def detect(traces: pl.DataFrame, config: OfflineConfig | None = None) -> pl.Data
 def provenance_record(config: OfflineConfig | None = None) -> dict[str, Any]:
     """What to put in provenance for a detector run: version, config, the detector's record."""
     cfg = config or OfflineConfig()
+    from reasonlens.judge.taxonomy import UNIT_NOTE
+
     det = load(cfg)
     return {"judge": judge_name(det), "approximate": True, "config": cfg.record(),
-            "detector": det.record(), "trained_on": det.trained_on}
+            "taxonomy": det.taxonomy.get("name"),
+            "unit": check_unit(cfg.unit or det.taxonomy.get("default_unit"), None),
+            "unit_note": UNIT_NOTE, "detector": det.record(), "trained_on": det.trained_on}

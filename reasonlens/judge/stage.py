@@ -375,8 +375,12 @@ def behaviour_hook(base_urls: tuple[str, ...] = (), judge_model: str | None = No
         def hook(traces):
             return judge_frame(traces, endpoint, config)
 
+        from reasonlens.judge.taxonomy import UNIT_NOTE, check_unit, load_taxonomy
+
+        tax = load_taxonomy(taxonomy)
         return hook, {"source": "llm-judge", "endpoint": red.record(endpoint.public()),
-                      "judge_config": config.record()}
+                      "taxonomy": tax.name, "unit": check_unit(unit, tax),
+                      "unit_note": UNIT_NOTE, "judge_config": config.record()}
     if judge_model:
         raise ConfigError("--judge-model needs --base-url (an OpenAI-compatible endpoint)")
     from reasonlens.judge import offline
