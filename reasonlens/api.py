@@ -167,16 +167,16 @@ class _Bar:
 
 # --- score ----------------------------------------------------------------------------------
 
-def _behaviour_fn(behaviours: bool | Callable | None):
-    """The behaviour columns for score: the offline detector (as ``score --behaviours``) or a
-    given function (trace frame -> judge frame)."""
+def _behaviour_fn(behaviours: bool | Callable | None, parts: str = "all"):
+    """The behaviour columns for score: the offline detector (as ``score --behaviours``, on the
+    text ``parts`` names) or a given function (trace frame -> judge frame)."""
     if not behaviours:
         return None, None
     if callable(behaviours):
         return behaviours, {"source": getattr(behaviours, "__name__", "callable")}
     from reasonlens.judge.stage import behaviour_hook
 
-    return behaviour_hook()
+    return behaviour_hook(parts=parts)
 
 
 def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = "fast",
@@ -203,7 +203,7 @@ def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = 
     config = ScoreConfig(lexicons=tuple(lexicons or DEFAULT_LEXICONS), mode=mode, lemma=lemma,
                          parts=parts)
     matcher = config.matcher()
-    hook, info = _behaviour_fn(behaviours)
+    hook, info = _behaviour_fn(behaviours, parts)
     df = _traces(traces)
     resp_parts, term_parts = [], []
     with _Bar(progress, "scoring", df.height) as tick:

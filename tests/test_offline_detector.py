@@ -151,6 +151,18 @@ def test_score_behaviours_summary_records_the_effective_taxonomy_and_unit():
     assert (src["taxonomy"], src["unit"]) == ("paper", "episodes") and src["unit_note"]
     _, info = behaviour_hook(unit="sentences")
     assert info["unit"] == "sentences"
+    # --parts reasoning: behaviours judged on the reasoning too (their per-1k rates divide by
+    # the reasoning's words); --parts answer is refused, not silently the whole response
+    hook, info = behaviour_hook(parts="reasoning")
+    assert info["config"]["text_field"] == "reasoning"
+    t2 = rl.load_traces(_traces(["<think>Wait, let me check. Hmm.</think> Wait, let me verify "
+                                 "this again: 2 + 2 = 4, correct. Hmm, am I sure? Let me "
+                                 "double-check."]))
+    whole = rl.score(t2, behaviours=True).responses["metacognitive_sentences"][0]
+    reasoning = rl.score(t2, behaviours=True, parts="reasoning").responses
+    assert reasoning["metacognitive_sentences"][0] < whole
+    with pytest.raises(ConfigError, match="not with --parts answer"):
+        behaviour_hook(parts="answer")
     _, info = behaviour_hook(("http://127.0.0.1:9/v1",), "m", taxonomy="schoenfeld")
     assert (info["source"], info["taxonomy"], info["unit"]) == ("llm-judge", "schoenfeld",
                                                                "episodes")

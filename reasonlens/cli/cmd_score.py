@@ -33,8 +33,10 @@ from reasonlens.cli._common import echo_table, load_options, progress, trace_inp
 @click.option("--batch-rows", type=click.IntRange(1), default=4096, show_default=True,
               help="Responses per streamed batch (memory holds one batch).")
 @click.option("--behaviours", is_flag=True,
-              help="Also count the two cognitive behaviours (multi_perspective, metacognitive) "
-                   "with the offline detector, or with the LLM judge when --base-url is given.")
+              help="Also count the cognitive behaviours (the paper's multi_perspective and "
+                   "metacognitive, or --taxonomy's labels) with the offline detector, or with "
+                   "the LLM judge when --base-url is given; on the text --parts names (all or "
+                   "reasoning).")
 @click.option("--detector", "detector_path", type=click.Path(dir_okay=False),
               help="With --behaviours: a detector file from `reasonlens detector train` "
                    "instead of the shipped one.")
@@ -96,7 +98,8 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
     from reasonlens.judge.stage import behaviour_hook
 
     hook, info = behaviour_hook(base_urls, judge_model, judge_max_tokens, detector=detector_path,
-                                taxonomy=taxonomy, unit=unit) if behaviours else (None, None)
+                                taxonomy=taxonomy, unit=unit, parts=parts) \
+        if behaviours else (None, None)
     total = input_bytes(list(inputs))
     with progress("scoring", total=total) as bar:
         task = bar.add_task("scoring", total=total)

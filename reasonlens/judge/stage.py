@@ -354,9 +354,15 @@ def read_judgments(path: str | Path, *, on_duplicate: str = "error") -> pl.DataF
 
 def behaviour_hook(base_urls: tuple[str, ...] = (), judge_model: str | None = None,
                    judge_max_tokens: int | None = None, *, detector: str | None = None,
-                   taxonomy: str | None = None, unit: str | None = None):
+                   taxonomy: str | None = None, unit: str | None = None, parts: str = "all"):
     """For ``score --behaviours``: the function that gives a batch's behaviour columns (the
-    judge frame) and what goes into provenance about it."""
+    judge frame) and what goes into provenance about it. ``parts`` is score's ``--parts``: the
+    behaviours are judged on the same text (``all``: the response, ``reasoning``: the reasoning)
+    so that their per-1k rates share score's word counts; ``answer`` has no judge text field."""
+    if parts not in ("all", "reasoning"):
+        raise ConfigError(f"--behaviours judges the whole response or its reasoning; not with "
+                          f"--parts {parts} (score the behaviours with --parts all or reasoning)")
+    text_field = "response" if parts == "all" else "reasoning"
     if base_urls:
         if not judge_model:
             raise ConfigError("--base-url needs --judge-model (the judge model's name)")
@@ -369,7 +375,7 @@ def behaviour_hook(base_urls: tuple[str, ...] = (), judge_model: str | None = No
         endpoint = EndpointConfig(base_urls=tuple(base_urls), model=judge_model)
         params = RequestParams() if judge_max_tokens is None else \
             RequestParams(max_tokens=judge_max_tokens)
-        config = JudgeConfig(params=params, taxonomy=taxonomy, unit=unit)
+        config = JudgeConfig(params=params, taxonomy=taxonomy, unit=unit, text_field=text_field)
         red = Redactor.for_endpoint(base_urls, endpoint.api_key_env)
 
         def hook(traces):
@@ -385,7 +391,7 @@ def behaviour_hook(base_urls: tuple[str, ...] = (), judge_model: str | None = No
         raise ConfigError("--judge-model needs --base-url (an OpenAI-compatible endpoint)")
     from reasonlens.judge import offline
 
-    cfg = OfflineConfig(detector=detector, taxonomy=taxonomy, unit=unit)
+    cfg = OfflineConfig(detector=detector, taxonomy=taxonomy, unit=unit, text_field=text_field)
     info = {"source": "offline-detector", **offline.provenance_record(cfg)}
     return (lambda traces: offline.detect(traces, cfg)), info
 
