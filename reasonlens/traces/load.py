@@ -25,8 +25,8 @@ from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path
                                        lighteval_task_from_name)
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields)
-from reasonlens.traces.model import (THINK_CLOSE, gold_text, join_reasoning, split_reasoning,
-                                     user_text)
+from reasonlens.traces.model import (THINK_CLOSE, THINK_OPEN, gold_text, join_reasoning,
+                                     split_reasoning, user_text)
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -312,9 +312,14 @@ def already_holds(response: str, reasoning: str) -> bool:
     """True when ``response`` already contains ``reasoning`` inside its think block (a stage
     output's ``response`` + ``reasoning`` columns, or a dump with both forms): taking the field
     as extra reasoning would count every word of it twice."""
-    close = response.find(THINK_CLOSE)
     r = reasoning.strip()
-    return close >= 0 and bool(r) and r in response[:close]
+    if not r:
+        return False
+    close = response.find(THINK_CLOSE)
+    if close >= 0:
+        return r in response[:close]
+    opened = response.find(THINK_OPEN)  # cut off while thinking: the block never closes
+    return opened >= 0 and r in response[opened:]
 
 
 def _stem(source: str) -> str:

@@ -89,3 +89,11 @@ def ids_per_model_and_problem(out: Path, text: str, d: Path) -> None:
     r = _responses(out).sort("id")
     assert r.height == 6 and r["problem_id"].to_list() == ["0", "1", "2"] * 2
     assert r["id"].n_unique() == 6
+
+
+def same_words_as_cut_off(out: Path, text: str, d: Path) -> None:
+    """A grade output scored back counts a reply cut off while thinking once, too."""
+    back = _responses(out).sort("id")
+    first = pl.read_parquet(d / "score_cut_off" / "responses.parquet").sort("id")
+    assert back["words"].to_list() == first["words"].to_list(), (back["words"], first["words"])
+    assert back["anthropomorphic"].to_list() == first["anthropomorphic"].to_list()

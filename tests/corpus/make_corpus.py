@@ -291,6 +291,15 @@ def _mismatched_ids(d: Path) -> None:
         n_boot=0), LoadOptions(fields={"problem_id": "id"}))
 
 
+def _truncated_think(d: Path) -> None:
+    """Traces with a reply cut off while thinking (no </think>), scored and graded."""
+    src = d / "cut_off_think.jsonl"
+    src.write_bytes(jsonl(rec(problem_id="a"), rec(problem_id="b", finish_reason="length",
+                                                   response="<think>Wait, maybe 1+1 is")))
+    _score(src, d / "score_cut_off")
+    _grade(src, d / "grade_cut_off")
+
+
 def _judge_output(d: Path) -> None:
     """An offline-detector judge output of good.jsonl (not of any labelled corpus)."""
     from reasonlens.cli import main
@@ -308,7 +317,8 @@ def pl_u64(v: int):
 
 
 BUILDERS: list[Callable[[Path], None]] = [_lighteval_and_inspect, _stage_outputs, _special_files,
-                                          _tampered_outputs, _judge_output, _mismatched_ids]
+                                          _tampered_outputs, _judge_output, _mismatched_ids,
+                                          _truncated_think]
 
 
 def build(d: str | os.PathLike) -> Path:
