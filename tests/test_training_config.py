@@ -97,51 +97,43 @@ def test_32b_values_are_marked_as_not_from_the_paper():
     assert "NOT FROM THE PAPER" in GRPO32.read_text()
 
 
-def test_missing_or_small_lengths_are_rejected():
-    sft = _raw(SFT32)
-    del sft["trl"]["max_length"], sft["sources"]["max_length"]
-    with pytest.raises(ConfigError, match="max_length"):
-        parse_sft_recipe(sft, "sft.yaml")
-    sft = apply_overrides(_raw(SFT32), ["trl.max_length=1024"])
-    with pytest.raises(ConfigError, match="min_max_length"):
-        parse_sft_recipe(sft, "sft.yaml")
-    grpo = _raw(GRPO32)
-    del grpo["trl"]["max_completion_length"], grpo["sources"]["max_completion_length"]
-    with pytest.raises(ConfigError, match="max_completion_length"):
-        parse_grpo_recipe(grpo, "grpo.yaml")
-    grpo = apply_overrides(_raw(GRPO32), ["trl.max_completion_length=512",
-                                          "rewards=[reasonlens_accuracy]",
-                                          "trl.mask_truncated_completions=true"])
-    with pytest.raises(ConfigError, match="min_completion_length"):
-        parse_grpo_recipe(grpo, "grpo.yaml")
+def _no_max_length(raw: dict) -> None:
+    del raw["trl"]["max_length"], raw["sources"]["max_length"]
 
 
-def test_recipe_errors_name_the_problem():
-    sft = apply_overrides(_raw(SFT32), ["trl.learning_rat=1e-5"])
-    with pytest.raises(ConfigError, match="sources names keys|no entry"):
-        parse_sft_recipe(sft, "x.yaml")
-    sft = apply_overrides(_raw(SFT32), ["model.pad_token=<|im_end|>"])
-    with pytest.raises(ConfigError, match="pad_token must differ"):
-        parse_sft_recipe(sft, "x.yaml")
-    sft = apply_overrides(_raw(SFT32), ["trl.gradient_accumulation_steps=2"])
-    with pytest.raises(ConfigError, match="global_batch"):
-        parse_sft_recipe(sft, "x.yaml")
-    sft = apply_overrides(_raw(SFT32), ["trl.assistant_only_loss=false"])
-    with pytest.raises(ConfigError, match="assistant_only_loss"):
-        parse_sft_recipe(sft, "x.yaml")
-    grpo = apply_overrides(_raw(GRPO32), ["rewards=[reasonlens_accuracy]"])
-    with pytest.raises(ConfigError, match="overlong"):
-        parse_grpo_recipe(grpo, "x.yaml")
-    grpo = _raw(GRPO32)
-    grpo["rewards"][1]["args"]["max_completion_len"] = 16384
-    with pytest.raises(ConfigError, match="must equal"):
-        parse_grpo_recipe(grpo, "x.yaml")
-    grpo = apply_overrides(_raw(GRPO32), ["trl.num_generations=5"])
-    with pytest.raises(ConfigError, match="multiple of num_generations"):
-        parse_grpo_recipe(grpo, "x.yaml")
-    grpo = apply_overrides(_raw(GRPO32), ["rewards=[nonsense]"])
-    with pytest.raises(ConfigError, match="unknown reward"):
-        parse_grpo_recipe(grpo, "x.yaml")
+def _no_max_completion_length(raw: dict) -> None:
+    del raw["trl"]["max_completion_length"], raw["sources"]["max_completion_length"]
+
+
+def _overlong_len_16384(raw: dict) -> None:
+    raw["rewards"][1]["args"]["max_completion_len"] = 16384
+
+
+@pytest.mark.parametrize("kind, change, message", [
+    ("sft", _no_max_length, "max_length"),
+    ("sft", ["trl.max_length=1024"], "min_max_length"),
+    ("grpo", _no_max_completion_length, "max_completion_length"),
+    ("grpo", ["trl.max_completion_length=512", "rewards=[reasonlens_accuracy]",
+              "trl.mask_truncated_completions=true"], "min_completion_length"),
+    ("sft", ["trl.learning_rat=1e-5"], "sources names keys|no entry"),
+    ("sft", ["model.pad_token=<|im_end|>"], "pad_token must differ"),
+    ("sft", ["trl.gradient_accumulation_steps=2"], "global_batch"),
+    ("sft", ["trl.assistant_only_loss=false"], "assistant_only_loss"),
+    ("grpo", ["rewards=[reasonlens_accuracy]"], "overlong"),
+    ("grpo", _overlong_len_16384, "must equal"),
+    ("grpo", ["trl.num_generations=5"], "multiple of num_generations"),
+    ("grpo", ["rewards=[nonsense]"], "unknown reward"),
+])
+def test_recipe_errors_name_the_problem(kind, change, message):
+    """Missing or too small lengths, typos and inconsistent settings are refused by name."""
+    raw = _raw(SFT32 if kind == "sft" else GRPO32)
+    if callable(change):
+        change(raw)
+    else:
+        raw = apply_overrides(raw, change)
+    parse = parse_sft_recipe if kind == "sft" else parse_grpo_recipe
+    with pytest.raises(ConfigError, match=message):
+        parse(raw, f"{kind}.yaml")
 
 
 def test_unknown_trl_key_suggests_the_right_one(tmp_path):

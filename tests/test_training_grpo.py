@@ -9,7 +9,7 @@ import math
 import pytest
 
 from reasonlens.errors import ConfigError
-from tests.training_helpers import CONFIGS, tiny_data
+from tests.training_helpers import shared_base, tiny_recipe
 
 pytest.importorskip("trl")
 
@@ -49,12 +49,8 @@ def test_vllm_stop_ids_added_without_duplicates():
 
 def test_tiny_grpo_logs_rewards(tmp_path_factory, tmp_path):
     from training.grpo import run_grpo
-    from training.grpo_config import load_grpo_recipe
 
-    base = tmp_path_factory.getbasetemp() / "training-shared"
-    rl = tiny_data(base)["rl"] / "dataset"
-    recipe = load_grpo_recipe(CONFIGS / "grpo_tiny.yaml", [
-        f"model.name_or_path={base / 'tiny-qwen2'}", f"data.train={rl}"])
+    recipe = tiny_recipe("grpo", shared_base(tmp_path_factory), "grpo_tiny.yaml")
     summary = run_grpo(recipe, str(tmp_path / "g"))
     _check_steps(summary, 2)
     assert summary["n_prompts"] == 6 and summary["use_vllm"] is False
@@ -66,13 +62,9 @@ def test_tiny_grpo_logs_rewards(tmp_path_factory, tmp_path):
 def test_tiny_grpo_with_kl_loads_reference_from_folder(tmp_path_factory, tmp_path):
     """beta > 0 makes trl load a reference model by path: the code-built model is on disk."""
     from training.grpo import run_grpo
-    from training.grpo_config import load_grpo_recipe
 
-    base = tmp_path_factory.getbasetemp() / "training-shared"
-    rl = tiny_data(base)["rl"] / "dataset"
-    recipe = load_grpo_recipe(CONFIGS / "grpo_tiny.yaml", [
-        f"model.name_or_path={base / 'tiny-qwen2'}", f"data.train={rl}", "trl.beta=0.04",
-        "trl.max_steps=1"])
+    recipe = tiny_recipe("grpo", shared_base(tmp_path_factory), "grpo_tiny.yaml",
+                         "trl.beta=0.04", "trl.max_steps=1")
     summary = run_grpo(recipe, str(tmp_path / "kl"))
     assert summary["global_step"] == 1 and len(summary["steps"]) == 1
 
@@ -93,11 +85,8 @@ def test_grpo_dataset_columns_are_checked(tmp_path):
 
 def test_smollm2_grpo_real_weights(smollm_hf, tmp_path_factory, tmp_path):
     from training.grpo import run_grpo
-    from training.grpo_config import load_grpo_recipe
 
-    base = tmp_path_factory.getbasetemp() / "training-shared"
-    rl = tiny_data(base)["rl"] / "dataset"
-    recipe = load_grpo_recipe(CONFIGS / "grpo_smollm2.yaml", [
-        f"model.name_or_path={smollm_hf}", f"data.train={rl}"])
+    recipe = tiny_recipe("grpo", shared_base(tmp_path_factory), "grpo_smollm2.yaml",
+                         model=smollm_hf)
     summary = run_grpo(recipe, str(tmp_path / "smol"))
     _check_steps(summary, 2)

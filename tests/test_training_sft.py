@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reasonlens.errors import ConfigError
-from tests.training_helpers import CONFIGS, tiny_data, tiny_sft
+from tests.training_helpers import CONFIGS, shared_base, tiny_data, tiny_recipe, tiny_sft
 
 pytest.importorskip("trl")
 
@@ -104,13 +104,9 @@ def test_truncation_is_counted_and_policies_apply(tmp_path_factory, tmp_path):
 
 def test_smollm2_sft_real_weights(smollm_hf, tmp_path_factory, tmp_path):
     from training.sft import run_sft
-    from training.sft_config import load_sft_recipe
 
-    base = tmp_path_factory.getbasetemp() / "training-shared"
-    data = tiny_data(base)["distill"] / "dataset"
-    recipe = load_sft_recipe(CONFIGS / "sft_smollm2.yaml", [
-        f"model.name_or_path={smollm_hf}", f"data.train={data}", "data.limit=2",
-        "trl.max_steps=3"])
+    recipe = tiny_recipe("sft", shared_base(tmp_path_factory), "sft_smollm2.yaml",
+                         "data.limit=2", "trl.max_steps=3", model=smollm_hf)
     summary = run_sft(recipe, str(tmp_path / "smol"))
     losses = [v for _, v in summary["loss_curve"]]
     assert len(losses) == 3 and losses[-1] < losses[0], losses

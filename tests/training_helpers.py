@@ -37,17 +37,32 @@ def tiny_data(base: Path) -> dict[str, Path]:
     return _CACHE[key]  # type: ignore[return-value]
 
 
+def shared_base(tmp_path_factory) -> Path:
+    """The session folder the training tests share (tiny data, the code-built model)."""
+    return tmp_path_factory.getbasetemp() / "training-shared"
+
+
+def tiny_recipe(kind: str, base: Path, config: str, *overrides: str, model=None):
+    """Recipe ``config`` (in training/configs) over the shared tiny data: ``kind`` "sft" trains on
+    the distillation chats, "grpo" on the RL prompts; the model is ``model`` or the code-built
+    tiny Qwen2 under ``base``; then ``overrides``."""
+    if kind == "sft":
+        from training.sft_config import load_sft_recipe as load
+        data = tiny_data(base)["distill"] / "dataset"
+    else:
+        from training.grpo_config import load_grpo_recipe as load
+        data = tiny_data(base)["rl"] / "dataset"
+    return load(CONFIGS / config, [f"model.name_or_path={model or base / 'tiny-qwen2'}",
+                                   f"data.train={data}", *overrides])
+
+
 def tiny_sft(base: Path) -> dict:
     """Train the tiny SFT recipe once (8 steps on 2 examples); returns its run summary."""
     key = f"sft:{base}"
     if key not in _CACHE:
         from training.sft import run_sft
-        from training.sft_config import load_sft_recipe
 
-        data = tiny_data(base)
-        recipe = load_sft_recipe(CONFIGS / "sft_tiny.yaml", [
-            f"model.name_or_path={base / 'tiny-qwen2'}",
-            f"data.train={data['distill'] / 'dataset'}", "data.limit=2"])
+        recipe = tiny_recipe("sft", base, "sft_tiny.yaml", "data.limit=2")
         out = base / "sft_tiny"
         run_sft(recipe, str(out))
         _CACHE[key] = json.loads((out / "run_summary.json").read_text())

@@ -14,7 +14,6 @@ lengths, clip ratios and provenance.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 
@@ -72,8 +71,8 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
 
     from training.dataset_load import load_dataset_any
     from training.model_setup import (ensure_model, eos_token_ids, inference_template,
-                                      load_model, prepare_tokenizer, save_for_inference)
-    from training.summary import device_info, write_summary
+                                      load_model, prepare_tokenizer, train_and_save)
+    from training.summary import finish_run
     from training.grpo_config import build_rewards, to_grpo_config
 
     args = to_grpo_config(recipe, output_dir)
@@ -95,12 +94,9 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
                           "the tokens added here; add them to the saved model first")
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=ds,
                           processing_class=tokenizer)
-    result = trainer.train()
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    save_for_inference(trainer, tokenizer, recipe.model, output_dir)
+    result = train_and_save(trainer, tokenizer, recipe.model, output_dir)
     steps = reward_log(trainer.state.log_history)
     body = {
-        "recipe": recipe.name, "output_dir": output_dir, "model": recipe.model.name_or_path,
         "n_prompts": len(ds), "rewards": [r.name for r in recipe.rewards],
         "reward_weights": [r.weight for r in recipe.rewards],
         "global_step": trainer.state.global_step, "steps": steps,
@@ -110,12 +106,8 @@ def run_grpo(recipe, output_dir: str) -> dict[str, Any]:
         "use_vllm": bool(args.use_vllm), "vllm_mode": args.vllm_mode if args.use_vllm else None,
         "vllm_stop_token_ids": (args.generation_kwargs or {}).get("stop_token_ids")
         if args.use_vllm else None,
-        **device_info(trainer),
     }
-    if trainer.is_world_process_zero():
-        write_summary(Path(output_dir) / "run_summary.json", command="training.grpo",
-                      recipe=recipe.record(), body=body)
-    return body
+    return finish_run(trainer, output_dir, command="training.grpo", recipe=recipe, body=body)
 
 
 def validate(recipe, output_dir: str) -> dict[str, Any]:

@@ -160,6 +160,15 @@ def load_model(spec: ModelSpec, path: str, tokenizer, added: int):
     return model
 
 
+def train_and_save(trainer, tokenizer, spec: ModelSpec, output_dir: str):
+    """``trainer.train()``, then the model saved for inference in ``output_dir``; returns trl's
+    train output."""
+    result = trainer.train()
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    save_for_inference(trainer, tokenizer, spec, output_dir)
+    return result
+
+
 def save_for_inference(trainer, tokenizer, spec: ModelSpec, output_dir: str) -> None:
     """Save the final model with the marker-free template and generation EOS ids."""
     trainer.save_model(output_dir)  # gathers ZeRO-3 shards (stage3_gather_16bit_weights...)

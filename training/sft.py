@@ -15,7 +15,6 @@ the counts, the loss curve and provenance.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import click
@@ -69,9 +68,8 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
     from trl import SFTTrainer
 
     from training.dataset_load import load_dataset_any
-    from training.model_setup import (ensure_model, load_model, prepare_tokenizer,
-                                      save_for_inference)
-    from training.summary import device_info, loss_curve, write_summary
+    from training.model_setup import ensure_model, load_model, prepare_tokenizer, train_and_save
+    from training.summary import finish_run, loss_curve
     from training.sft_config import to_sft_config
 
     args = to_sft_config(recipe, output_dir)
@@ -119,24 +117,17 @@ def run_sft(recipe, output_dir: str) -> dict[str, Any]:
     if not mask["ok"]:
         raise ReasonlensError(f"loss mask check failed on the first example: {mask}")
 
-    result = trainer.train()
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    save_for_inference(trainer, tokenizer, recipe.model, output_dir)
+    result = train_and_save(trainer, tokenizer, recipe.model, output_dir)
     losses = loss_curve(trainer.state.log_history)
     body = {
-        "recipe": recipe.name, "output_dir": output_dir, "model": recipe.model.name_or_path,
         "n_train": len(ds), "truncation": trunc, "loss_mask": mask,
         "global_step": trainer.state.global_step,
         "loss_first": losses[0][1] if losses else None,
         "loss_last": losses[-1][1] if losses else None, "loss_curve": losses,
         "train_runtime_s": result.metrics.get("train_runtime"),
         "added_tokens": added,
-        **device_info(trainer),
     }
-    if trainer.is_world_process_zero():
-        write_summary(Path(output_dir) / "run_summary.json", command="training.sft",
-                      recipe=recipe.record(), body=body)
-    return body
+    return finish_run(trainer, output_dir, command="training.sft", recipe=recipe, body=body)
 
 
 def validate(recipe, output_dir: str) -> dict[str, Any]:

@@ -34,3 +34,15 @@ def device_info(trainer) -> dict[str, Any]:
         out["cuda_device"] = torch.cuda.get_device_name(0)
         out["cuda_peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     return out
+
+
+def finish_run(trainer, output_dir: str | Path, *, command: str, recipe,
+               body: dict[str, Any]) -> dict[str, Any]:
+    """The run summary: recipe name, output dir and model, then ``body``, then where it ran
+    (:func:`device_info`); written as ``run_summary.json`` by the main process; returns it."""
+    body = {"recipe": recipe.name, "output_dir": str(output_dir),
+            "model": recipe.model.name_or_path, **body, **device_info(trainer)}
+    if trainer.is_world_process_zero():
+        write_summary(Path(output_dir) / "run_summary.json", command=command,
+                      recipe=recipe.record(), body=body)
+    return body
