@@ -147,7 +147,12 @@ def test_score_behaviours_summary_records_the_effective_taxonomy_and_unit():
     from reasonlens.judge.stage import behaviour_hook
 
     t = rl.load_traces(_traces(["Wait, let me check. Hmm, is that right? Yes."]))
-    src = rl.score(t, behaviours=True).summary["behaviour_source"]
+    scored = rl.score(t, behaviours=True)
+    src = scored.summary["behaviour_source"]
+    from reasonlens.lexcount.aggregate import model_table
+
+    cols, _ = model_table(scored.summary, list(scored.summary["lexicons"]))
+    assert "metacognitive episodes/resp" in cols          # the CLI's printed table
     assert (src["taxonomy"], src["unit"]) == ("paper", "episodes") and src["unit_note"]
     _, info = behaviour_hook(unit="sentences")
     assert info["unit"] == "sentences"

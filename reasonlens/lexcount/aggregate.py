@@ -232,7 +232,8 @@ def model_table(summary: dict[str, Any], categories: list[str]) -> tuple[list[st
         cols += [f"{c} /1k", f"{c} any"]
     first = next(iter(summary["models"].values()), {})
     behaviours = list(first.get("behaviours", {}))
-    cols += [f"{b} mean" for b in behaviours]
+    unit = (summary.get("behaviour_source") or {}).get("unit")  # episodes / sentences
+    cols += [f"{b} {unit}/resp" if unit else f"{b} mean" for b in behaviours]
     rows = []
     for m, blk in summary["models"].items():
         row: list[Any] = [m, blk["n_responses"], blk["mean_words"]]
