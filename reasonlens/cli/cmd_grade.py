@@ -116,7 +116,5 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
     if rep.n_rejected:
         click.echo(f"Skipped {rep.n_rejected} bad record(s), written to "
                    f"{out / 'rejects.jsonl'}; first: {rep.first_errors[0]}", err=True)
-    if rep.n_duplicates or rep.skipped_sources:
-        click.echo(f"Dropped {rep.n_duplicates} duplicate response id(s) and "
-                   f"{len(rep.skipped_sources)} repeated input(s) (--on-duplicate keep-first)",
-                   err=True)
+    if rep.dropped_line():
+        click.echo(rep.dropped_line(), err=True)

@@ -124,6 +124,8 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
     if rep.n_rejected:
         click.echo(f"Skipped {rep.n_rejected} bad record(s), written to {out / 'rejects.jsonl'}"
                    f"; first: {rep.first_errors[0]}", err=True)
+    if rep.dropped_line():
+        click.echo(rep.dropped_line(), err=True)
     if behaviours and not allow_failures:
         _fail_on_behaviour_failures(out / "responses.parquet")
 

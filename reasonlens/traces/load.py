@@ -102,6 +102,13 @@ class LoadReport:
             self._fh.close()
             self._fh = None
 
+    def dropped_line(self) -> str | None:
+        """What --on-duplicate keep-first left out, for the command's closing lines."""
+        if not (self.n_duplicates or self.skipped_sources):
+            return None
+        return (f"Dropped {self.n_duplicates} duplicate response id(s) and "
+                f"{len(self.skipped_sources)} repeated input(s) (--on-duplicate keep-first)")
+
     def summary(self) -> dict[str, Any]:
         return {"records": self.n_records, "responses": self.n_rows, "rejected": self.n_rejected,
                 "rejects_file": self.rejects_path if self.n_rejected else None,

@@ -250,6 +250,8 @@ FILES.update({
     "ids_empty.jsonl": jsonl(rec(id="", problem_id="a"), rec(id="", problem_id="b")),
     "ids_are_problems_a.jsonl": jsonl(*[rec(id=i, model="a", problem_id=None) for i in range(3)]),
     "ids_are_problems_b.jsonl": jsonl(*[rec(id=i, model="b", problem_id=None) for i in range(3)]),
+    "ids_one_as_number_and_text.jsonl": jsonl(rec(id=1, problem_id="a"), rec(id="1",
+                                                                              problem_id="b")),
     "labels.jsonl": jsonl({"trace_id": "t1", "sentence": 1, "text": "Wait, let me check.",
                            "labels": ["metacognitive"]}),
 })
