@@ -56,6 +56,51 @@ def _nonempty(df: pl.DataFrame | None) -> bool:
     return df is not None and df.height > 0
 
 
+#: Title and introduction of each section, by anchor.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "token-usage": ("Token usage",
+        "Lexicon categories and their terms per model, per 1,000 words (the paper's Figures 1–3, "
+        "with confidence intervals). Rate ratios come from a count GLM with log(words) as "
+        "exposure, so longer responses do not inflate them."),
+    "distinctive-words": ("Distinctive words",
+        "Terms each model over-uses relative to the reference, by weighted log-odds with an "
+        "informative Dirichlet prior (positive z: over-used by the first model)."),
+    "length-control": ("Length and correctness",
+        "Longer responses contain more of every word. Within each length quantile bin the per-1k "
+        "rates are compared at equal length; the logistic model asks whether a behaviour predicts "
+        "a correct answer once length is held fixed."),
+    "behaviours": ("Behaviours",
+        "Judged behaviours per response across benchmarks (the paper's Figure 4). Judgements that "
+        "failed (parse error, refusal, error) are missing, not zero."),
+    "lengths": ("Response lengths",
+        "Distribution of response length per model (the paper's Figure 5)."),
+    "accuracy": ("Accuracy",
+        "Accuracy is avg@n (mean over problems of the share of correct samples; ungradable samples"
+        " count as wrong); pass@k uses the unbiased estimator."),
+    "ablation": ("Token-restriction ablation",
+        "Accuracy when the tokens of a category are banned at decoding time, against the "
+        "unrestricted run. Leakage: banned words still produced."),
+    "judge-agreement": ("Judge agreement",
+        "Agreement of the behaviour judge with human labels (judge-eval)."),
+    "curves": ("Training curves",
+        "Per model, at each training step (checkpoint) the traces carry: lexicon category rates, "
+        "judged behaviours and accuracy, with problem-resampled bootstrap CIs (the same estimators"
+        " as the pooled tables above, which pool all steps). Steps come from a step column or a "
+        "field mapped with --field step=PATH."),
+    "traces": ("Traces",
+        "Read the responses behind the numbers: filter by model, benchmark, problem, answer and "
+        "step; lexicon terms are shaded per category and behaviour instances underlined per "
+        "behaviour (toggle them in the legend); 'side by side' shows two models on the same "
+        "problems. Clicking a bar or point of a chart above opens the responses behind it here."),
+}
+
+
+def _section(anchor: str) -> Section:
+    """A new section with its title and introduction from :data:`SECTIONS`."""
+    title, intro = SECTIONS[anchor]
+    return Section(anchor, title, intro=_p(intro))
+
+
 def overview(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str]) -> Section:
     sec = Section("overview", "Overview")
     kinds = ", ".join(sorted(inputs.kinds)) or "none"
@@ -137,11 +182,7 @@ def token_usage(tables: dict[str, pl.DataFrame], models: list[str], top: int) ->
     rates = tables.get("category_rates")
     if not _nonempty(rates):
         return None
-    sec = Section("token-usage", "Token usage")
-    sec.intro = _p("Lexicon categories and their terms per model, per 1,000 words (the paper's "
-                   "Figures 1–3, with confidence intervals). Rate ratios come from a "
-                   "count GLM with log(words) as exposure, so longer responses do not inflate "
-                   "them.")
+    sec = _section("token-usage")
     _add(sec, "category-rates", lambda: ch.category_rates_chart(rates, models=models))
     comp = tables.get("comparisons")
     if _nonempty(comp):
@@ -184,10 +225,7 @@ def distinctive(tables: dict[str, pl.DataFrame], top: int) -> Section | None:
     lo = tables.get("log_odds")
     if not _nonempty(lo):
         return None
-    sec = Section("distinctive-words", "Distinctive words")
-    sec.intro = _p("Terms each model over-uses relative to the reference, by weighted log-odds "
-                   "with an informative Dirichlet prior (positive z: over-used by the first "
-                   "model).")
+    sec = _section("distinctive-words")
     for (a, b), sub in lo.group_by("model_a", "model_b", maintain_order=True):
         _add(sec, f"logodds-{_slug(a)}-vs-{_slug(b)}",
              lambda sub=sub: ch.distinctive_words_chart(sub, top=top))
@@ -198,10 +236,7 @@ def length_control(tables: dict[str, pl.DataFrame], models: list[str]) -> Sectio
     st, corr = tables.get("stratified_rates"), tables.get("correctness")
     if not _nonempty(st) and not _nonempty(corr):
         return None
-    sec = Section("length-control", "Length and correctness")
-    sec.intro = _p("Longer responses contain more of every word. Within each length quantile "
-                   "bin the per-1k rates are compared at equal length; the logistic model asks "
-                   "whether a behaviour predicts a correct answer once length is held fixed.")
+    sec = _section("length-control")
     if _nonempty(st):
         for kind in ("length_bin", "correct"):
             if st.filter(pl.col("stratum_kind") == kind).height:
@@ -233,9 +268,7 @@ def behaviours(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str
     br = tables.get("behaviour_rates")
     if not _nonempty(br):
         return None
-    sec = Section("behaviours", "Behaviours")
-    sec.intro = _p("Judged behaviours per response across benchmarks (the paper's Figure 4). "
-                   "Judgements that failed (parse error, refusal, error) are missing, not zero.")
+    sec = _section("behaviours")
     unit = behaviour_unit(inputs)
     _add(sec, "behaviours", lambda: ch.behaviours_chart(br, models=models, unit=unit))
     wide = wide_metrics(br, ["behaviour", "benchmark", "model"])
@@ -325,9 +358,8 @@ def lengths(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | Non
     lh, ls = tables.get("length_hist"), tables.get("lengths")
     if not _nonempty(lh):
         return None
-    sec = Section("lengths", "Response lengths")
+    sec = _section("lengths")
     unit = ls["unit"][0] if _nonempty(ls) else "words"
-    sec.intro = _p("Distribution of response length per model (the paper's Figure 5).")
     _add(sec, "lengths", lambda: ch.length_chart(lh, models=models, unit=unit))
     if _nonempty(ls):
         sec.tables.append(html_table(rows_of(ls.sort("benchmark", "model")), [
@@ -347,9 +379,7 @@ def accuracy(tables: dict[str, pl.DataFrame], models: list[str]) -> Section | No
     pk = tables.get("pass_at_k")
     if not _nonempty(acc) and not _nonempty(pk):
         return None
-    sec = Section("accuracy", "Accuracy")
-    sec.intro = _p("Accuracy is avg@n (mean over problems of the share of correct samples; "
-                   "ungradable samples count as wrong); pass@k uses the unbiased estimator.")
+    sec = _section("accuracy")
     if _nonempty(acc):
         _add(sec, "accuracy", lambda: ch.accuracy_chart(acc, models=models))
         sec.tables.append(_accuracy_table(acc, "Accuracy per model and benchmark"))
@@ -370,9 +400,7 @@ def ablation(tables: dict[str, pl.DataFrame]) -> Section | None:
     ab = tables.get("ablation")
     if not _nonempty(ab):
         return None
-    sec = Section("ablation", "Token-restriction ablation")
-    sec.intro = _p("Accuracy when the tokens of a category are banned at decoding time, against "
-                   "the unrestricted run. Leakage: banned words still produced.")
+    sec = _section("ablation")
     _add(sec, "ablation", lambda: ch.ablation_chart(ab))
     sec.tables.append(html_table(rows_of(ab.sort("condition")), [
         ("condition", lambda r: r["condition"]), ("banned ids", lambda r: num(r["n_banned_ids"])),
@@ -391,8 +419,7 @@ def agreement(tables: dict[str, pl.DataFrame], inputs: Inputs | None = None) -> 
     ag = tables.get("agreement")
     if not _nonempty(ag):
         return None
-    sec = Section("judge-agreement", "Judge agreement")
-    sec.intro = _p("Agreement of the behaviour judge with human labels (judge-eval).")
+    sec = _section("judge-agreement")
     in_sample = sorted({j for a in (inputs.agreement if inputs is not None else [])
                         if a.get("in_sample") for j in (a.get("judge") or [])})
     if in_sample:
@@ -425,12 +452,7 @@ def curves(tables: dict[str, pl.DataFrame], models: list[str],
                                           "curves_accuracy"))
     if not any(_nonempty(x) for x in (cc, cb, ca)):
         return None
-    sec = Section("curves", "Training curves")
-    sec.intro = _p("Per model, at each training step (checkpoint) the traces carry: lexicon "
-                   "category rates, judged behaviours and accuracy, with problem-resampled "
-                   "bootstrap CIs (the same estimators as the pooled tables above, which pool "
-                   "all steps). Steps come from a step column or a field mapped with "
-                   "--field step=PATH.")
+    sec = _section("curves")
     if _nonempty(cc):
         _add(sec, "curves-categories", lambda: ch.curves_chart(
             cc, label="category", metric="per_1k_words", models=models,
@@ -466,12 +488,7 @@ def traces(payload: dict | None) -> Section | None:
         return None
     from reasonlens.report.viewer_page import viewer_html, viewer_js
 
-    sec = Section("traces", "Traces")
-    sec.intro = _p("Read the responses behind the numbers: filter by model, benchmark, problem, "
-                   "answer and step; lexicon terms are shaded per category and behaviour "
-                   "instances underlined per behaviour (toggle them in the legend); 'side by "
-                   "side' shows two models on the same problems. Clicking a bar or point of a "
-                   "chart above opens the responses behind it here.")
+    sec = _section("traces")
     sec.tables.append(viewer_html(payload))
     sec.script = viewer_js()
     return sec
