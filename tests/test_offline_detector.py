@@ -168,6 +168,12 @@ def test_score_behaviours_summary_records_the_effective_taxonomy_and_unit():
     assert reasoning["metacognitive_sentences"][0] < whole
     with pytest.raises(ConfigError, match="not with --parts answer"):
         behaviour_hook(parts="answer")
+    from reasonlens.lexcount.engine import ScoreConfig
+    from reasonlens.scale.batches import score_table   # the Ray path (no Ray needed here)
+
+    ray_r = pl.from_arrow(score_table(t2.to_arrow(), config=ScoreConfig(parts="reasoning"),
+                                      behaviours=True))
+    assert ray_r["metacognitive_sentences"][0] == reasoning["metacognitive_sentences"][0]
     _, info = behaviour_hook(("http://127.0.0.1:9/v1",), "m", taxonomy="schoenfeld")
     assert (info["source"], info["taxonomy"], info["unit"]) == ("llm-judge", "schoenfeld",
                                                                "episodes")

@@ -50,6 +50,10 @@ def score(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], part
     from reasonlens.scale.ray_run import RayConfig, consolidate as merge_shards, run_score_ray
 
     config = ScoreConfig(lexicons=tuple(lexicons) or DEFAULT_LEXICONS, parts=parts)
+    if behaviours:  # refuse --parts answer here, not inside a Ray worker
+        from reasonlens.judge.stage import behaviour_hook
+
+        behaviour_hook(parts=parts)
     ray_config = RayConfig(address=address, num_cpus=num_cpus, batch_rows=batch_rows,
                            behaviours=behaviours)
     result = run_score_ray(list(inputs), out_dir, config, ray_config)

@@ -66,11 +66,12 @@ def score_table(traces, *, config: ScoreConfig, behaviours: bool = False) -> Any
     ``reasonlens score``: ``score_batch`` is the one scoring function)."""
     batch = _frame(traces)
     resp, terms = score_batch(batch, config.matcher(), config)
-    if behaviours:
-        from reasonlens.judge import offline
+    if behaviours:  # on the text --parts names, as `reasonlens score --behaviours`
+        from reasonlens.judge.stage import behaviour_hook
         from reasonlens.lexcount.run import _with_behaviours
 
-        resp = _with_behaviours(resp, offline.detect(batch))
+        hook, _ = behaviour_hook(parts=config.parts)
+        resp = _with_behaviours(resp, hook(batch))
     nested = (terms.with_row_index("__order").group_by("id", maintain_order=True)
               .agg(pl.struct(*_TERM_FIELDS).sort_by(pl.col("__order")).alias(TERMS_COLUMN)))
     return resp.join(nested, on="id", how="left", maintain_order="left").to_arrow()
