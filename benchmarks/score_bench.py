@@ -38,7 +38,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
 DATA = HERE / "data"
 SHARED = REPO.parent / "shared" / "data"
 
