@@ -94,6 +94,15 @@ def test_zero_hit_compared_model_gets_an_exact_test_too(zero_ref):
     assert labels == {"anthropomorphic"}                   # kept in the forest plot
 
 
+def test_overview_says_that_steps_are_pooled():
+    from reasonlens.report.sections import overview
+    from reasonlens.stats.inputs import Inputs
+
+    r = pl.DataFrame({"id": ["a", "b"], "model": ["m", "m"], "step": [100, 200]})
+    assert "2 training steps (100 to 200)" in overview({}, Inputs(responses=r), ["m"]).intro
+    assert "training steps" not in overview({}, Inputs(responses=r.head(1)), ["m"]).intro
+
+
 def test_zero_hit_report_text(zero_ref, tmp_path):
     t, scored, judged = zero_ref
     cfg = rl.ReportConfig(stats=FAST, reference="zero-rl-32b-example")

@@ -107,6 +107,13 @@ def overview(tables: dict[str, pl.DataFrame], inputs: Inputs, models: list[str])
     sec.intro = _p(f"Inputs: {kinds}. Models: {', '.join(models) or '–'}.") + _p(
         "Every interval is a percentile bootstrap CI that resamples problems (responses to one "
         "problem are correlated), unless stated otherwise; every rate comes with its n.")
+    steps = sorted({int(x) for f in (inputs.responses, inputs.graded)
+                    if f is not None and "step" in f.columns
+                    for x in f.get_column("step").drop_nulls().unique().to_list()})
+    if len(steps) > 1:
+        sec.intro += _p(f"The traces carry {len(steps)} training steps ({steps[0]:,} to "
+                        f"{steps[-1]:,}): the tables and charts outside Training curves pool "
+                        "them all.")
     lengths = tables.get("lengths")
     if _nonempty(lengths):
         rows = rows_of(lengths.filter(pl.col("benchmark") == "(all)")) or rows_of(lengths)
