@@ -44,8 +44,16 @@ def test_position_ci_of_an_empty_bin_is_missing_without_a_warning():
         warnings.simplefilter("error")
         pos = position_table(j, inst, ["verify"], n_boot=20)
     got = {r["bin"]: r for r in pos.iter_rows(named=True)}
-    assert got[4]["estimate"] == 1.0 and got[4]["ci_low"] == 1.0
+    # one response is one cluster: no (zero-width) interval, as everywhere (stats.bootstrap)
+    assert got[4]["estimate"] == 1.0 and got[4]["ci_low"] is None
     assert got[2]["estimate"] is None and got[2]["ci_low"] is None and got[1]["estimate"] == 0
+    j2 = pl.DataFrame({"id": ["a", "b"], "model": ["m", "m"], "n_sentences": [3, 3]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pos = position_table(j2, inst, ["verify"], n_boot=20)
+    got = {r["bin"]: r for r in pos.iter_rows(named=True)}
+    assert got[4]["estimate"] == 0.5 and got[4]["ci_low"] <= 0.5 <= got[4]["ci_high"]
+    assert got[2]["estimate"] is None and got[2]["ci_low"] is None
 
 
 def test_transitions_are_shares_of_successors_with_none():

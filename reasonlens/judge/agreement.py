@@ -30,6 +30,7 @@ from reasonlens.errors import InputError
 from reasonlens.judge.gold import STYLES
 from reasonlens.judge.sentences import locate_quote, split_sentences
 from reasonlens.schema import BEHAVIOURS
+from reasonlens.stats.bootstrap import bootstrap_statistics
 
 METRICS = ("kappa", "qwk", "spearman", "mae", "precision", "recall", "f1")
 MATCHING_RULE = ("a predicted instance is located by its quote in the response (else by its "
@@ -226,16 +227,10 @@ def summarise(table: pl.DataFrame, config: AgreementConfig, *, seed_offset: int 
     tp, npred, ngold = (ok.get_column(c).to_numpy().astype(float)
                         for c in ("tp", "n_pred", "n_gold"))
     point = point_metrics(g, p, tp, npred, ngold) if ok.height else dict.fromkeys(METRICS)
-    rng = np.random.default_rng(config.seed + seed_offset)
-    boots: dict[str, list[float]] = {m: [] for m in METRICS}
     n = ok.height
-    if n:
-        for _ in range(config.n_boot):
-            i = rng.integers(0, n, n)
-            for m, v in _fast_metrics(g[i], p[i], tp[i], npred[i], ngold[i]).items():
-                if v is not None:
-                    boots[m].append(v)
-    alpha = (1 - config.ci_level) / 2
+    boots = bootstrap_statistics(
+        n, lambda i: _fast_metrics(g[i], p[i], tp[i], npred[i], ngold[i]),
+        n_boot=config.n_boot, seed=config.seed + seed_offset, level=config.ci_level)
     out: dict[str, Any] = {"n": n, "n_missing": n_total - n,
                            "gold_mean_count": float(g.mean()) if n else None,
                            "pred_mean_count": float(p.mean()) if n else None,
@@ -246,10 +241,8 @@ def summarise(table: pl.DataFrame, config: AgreementConfig, *, seed_offset: int 
                                          "n_unlocated": int(ok.get_column("n_unlocated").sum())
                                          if n else 0}}
     for m in METRICS:
-        vals = np.array(boots[m])
-        ci = ([float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha))]
-              if len(vals) else None)
-        out[m] = {"value": point[m], "ci": ci, "n_boot_valid": int(len(vals))}
+        ci, n_valid = boots.get(m, (None, 0))
+        out[m] = {"value": point[m], "ci": ci, "n_boot_valid": n_valid}
     return out
 
 

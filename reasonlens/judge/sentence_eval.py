@@ -26,6 +26,7 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.judge.agreement import _kappa_np, _spearman_np, format_value  # noqa: F401
 from reasonlens.judge.taxonomy import count_units
+from reasonlens.stats.bootstrap import bootstrap_statistics
 
 SENTENCE_METRICS = ("precision", "recall", "f1", "kappa")
 COUNT_METRICS = ("spearman", "qwk")
@@ -75,24 +76,17 @@ def evaluate_flags(groups: np.ndarray, gold: np.ndarray, pred: np.ndarray,
     cfg = config or EvalConfig()
     t = _per_trace(np.asarray(groups), np.asarray(gold), np.asarray(pred), cfg.unit)
     point = _metrics(t)
-    rng = np.random.default_rng(cfg.seed + seed_offset)
-    boots: dict[str, list[float]] = {m: [] for m in point}
-    for _ in range(cfg.n_boot):
-        i = rng.integers(0, len(t), len(t))
-        for m, v in _metrics(t[i]).items():
-            if v is not None and not np.isnan(v):
-                boots[m].append(v)
-    alpha = (1 - cfg.ci_level) / 2
+    boots = bootstrap_statistics(len(t), lambda i: _metrics(t[i]), n_boot=cfg.n_boot,
+                                 seed=cfg.seed + seed_offset, level=cfg.ci_level)
     out: dict[str, Any] = {
         "n": int(len(t)), "n_traces": int(len(t)), "n_sentences": int(t[:, 3].sum()),
         "gold_sentences": int(t[:, 2].sum()), "pred_sentences": int(t[:, 1].sum()),
         "gold_mean_count": float(t[:, 4].mean()) if len(t) else None,
         "pred_mean_count": float(t[:, 5].mean()) if len(t) else None, "unit": cfg.unit}
     for m, v in point.items():
-        vals = np.array(boots[m])
-        out[m] = {"value": None if v is None or np.isnan(v) else float(v),
-                  "ci": [float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha))]
-                  if len(vals) else None, "n_boot_valid": int(len(vals))}
+        ci, n_valid = boots.get(m, (None, 0))
+        out[m] = {"value": None if v is None or np.isnan(v) else float(v), "ci": ci,
+                  "n_boot_valid": n_valid}
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reasonlens.stats.bootstrap import bootstrap_ratios
 from reasonlens.stats.inputs import Inputs
 
 N_BINS = 10
@@ -50,7 +51,7 @@ def position_table(judgments: pl.DataFrame, instances: pl.DataFrame, behaviours:
     schema = {"model": pl.String, "behaviour": pl.String, "bin": pl.Int64,
               "estimate": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
               "n": pl.Int64}
-    if "n_sentences" not in judgments.columns or instances is None:
+    if "n_sentences" not in judgments.columns or instances is None or not behaviours:
         return pl.DataFrame(schema=schema)
     j = judgments.select("id", "model", "n_sentences").filter(pl.col("n_sentences") > 0)
     lab = _labelled(judgments, instances).filter(pl.col("behaviour").is_in(behaviours))
@@ -58,37 +59,29 @@ def position_table(judgments: pl.DataFrame, instances: pl.DataFrame, behaviours:
                            .clip(0, N_BINS - 1))
     rows = []
     rng = np.random.default_rng(seed)
-    alpha = (1 - level) / 2
     for (model,), jm in j.group_by("model", maintain_order=True):
         ids = jm.get_column("id").to_list()
         pos = {r: k for k, r in enumerate(ids)}
         ns = jm.get_column("n_sentences").to_numpy()
         edges = (np.arange(N_BINS + 1)[None, :] * ns[:, None] + N_BINS - 1) // N_BINS
         denom = np.diff(edges, axis=1).astype(float)  # sentences per response and bin
-        boot_i = rng.integers(0, len(ids), (n_boot, len(ids))) if n_boot else None
+        nums = []
         for b in behaviours:
             lb = lab.filter((pl.col("model") == model) & (pl.col("behaviour") == b))
             num = np.zeros_like(denom)
             if lb.height:
                 r = np.array([pos[x] for x in lb.get_column("id").to_list()])
                 np.add.at(num, (r, lb.get_column("bin").to_numpy()), 1.0)
-            tot = denom.sum(0)
-            est = np.divide(num.sum(0), tot, out=np.full(N_BINS, np.nan), where=tot > 0)
-            if boot_i is not None:
-                bn, bd = num[boot_i].sum(1), denom[boot_i].sum(1)
-                br = np.divide(bn, bd, out=np.full_like(bn, np.nan), where=bd > 0)
-                # a bin no resample reaches (short traces) has no CI; nanquantile over an
-                # all-NaN column would warn "All-NaN slice" into the user's session
-                lo, hi = np.full(N_BINS, np.nan), np.full(N_BINS, np.nan)
-                some = ~np.isnan(br).all(axis=0)
-                if some.any():
-                    lo[some] = np.nanquantile(br[:, some], alpha, axis=0)
-                    hi[some] = np.nanquantile(br[:, some], 1 - alpha, axis=0)
-            else:
-                lo = hi = np.full(N_BINS, np.nan)
+            nums.append(num)
+        # one cluster bootstrap over responses for every behaviour and bin (a bin no resample
+        # reaches, in short traces, has no CI)
+        est, lo, hi = bootstrap_ratios(np.hstack(nums), np.hstack([denom] * len(nums)),
+                                       n_boot=n_boot, seed=rng, level=level)
+        for bi, b in enumerate(behaviours):
             for k in range(N_BINS):
+                c = bi * N_BINS + k
                 rows.append({"model": str(model), "behaviour": b, "bin": k + 1,
-                             "estimate": _f(est[k]), "ci_low": _f(lo[k]), "ci_high": _f(hi[k]),
+                             "estimate": _f(est[c]), "ci_low": _f(lo[c]), "ci_high": _f(hi[c]),
                              "n": len(ids)})
     return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
 

@@ -10,6 +10,7 @@ i.e. resampling clusters with replacement), recompute the ratio, take percentile
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,28 @@ def mean_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int | np.random.Gen
     est, lo, hi = bootstrap_ratios(values[:, None], np.ones(values.size), n_boot=n_boot,
                                    seed=seed, level=level)
     return float(est[0]), float(lo[0]), float(hi[0])
+
+
+def bootstrap_statistics(n: int, statistics: Callable[[np.ndarray], dict[str, float | None]], *,
+                         n_boot: int, seed: int | np.random.Generator, level: float
+                         ) -> dict[str, tuple[list[float] | None, int]]:
+    """Percentile CIs of statistics that are not ratios of sums (kappa, F1, Spearman ...),
+    resampling the ``n`` units with replacement.
+
+    ``statistics(idx)`` computes every statistic on the units ``idx`` (one replicate's draw of
+    ``n`` indices). A replicate where a statistic is undefined (None or NaN) is left out of its
+    interval. Returns {name: ([low, high] or None when no replicate defined it, n_valid)}.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    boots: dict[str, list[float]] = {}
+    if n:
+        for _ in range(n_boot):
+            for name, v in statistics(rng.integers(0, n, n)).items():
+                if v is not None and not np.isnan(v):
+                    boots.setdefault(name, []).append(v)
+    alpha = (1 - level) / 2
+    return {name: ([float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha))],
+                   len(vals)) for name, vals in boots.items()}
 
 
 def bootstrap_ratios(num: np.ndarray, den: np.ndarray, *, n_boot: int,
