@@ -108,17 +108,85 @@ def iter_jsonl(path: str | Path, progress: Progress = None) -> Iterator[Item]:
                     raw = raw[len(BOM):]
                 if progress is not None and lineno % 256 == 0:
                     progress(str(p), fh.fileobj.tell() if gz else done)  # type: ignore[union-attr]
-                if not raw.strip():
-                    continue
-                try:
-                    yield lineno, loads(raw), raw
-                except orjson.JSONDecodeError as exc:
-                    yield lineno, InputError(decode_error(raw, exc), path=str(p), line=lineno), raw
+                if raw.strip():
+                    yield parse_line(raw, str(p), lineno)
     except _GZIP_ERRORS as exc:
         yield lineno + 1, gzip_error(p, exc, lineno + 1), None
         return
     if progress is not None:
         progress(str(p), p.stat().st_size)
+
+
+def parse_line(raw: bytes, path: str, lineno: int) -> Item:
+    """One non-blank JSONL line as ``(line, record_or_InputError, raw)``."""
+    try:
+        return lineno, loads(raw), raw
+    except orjson.JSONDecodeError as exc:
+        return lineno, InputError(decode_error(raw, exc), path=path, line=lineno), raw
+
+
+def iter_jsonl_chunks(path: str | Path, chunk_bytes: Callable[[], int],
+                      progress: Progress = None
+                      ) -> Iterator[tuple[int, bytes | InputError, int]]:
+    """A JSONL file (plain or .gz) in chunks of whole lines: ``(first line number, bytes,
+    number of lines)``.
+
+    ``chunk_bytes()`` gives the size of the next read (the caller adapts it to its batches); the
+    read is completed to the end of its line. The byte-order mark of the first line is dropped;
+    the last line may lack its newline. A broken gzip stream ends the file with
+    ``(line, InputError, 0)`` as in :func:`iter_jsonl`.
+    """
+    import numpy as np
+
+    p = Path(path)
+    gz = is_gzip(p)
+    lineno = 1
+    with _open(p) as fh:
+        while True:
+            data, exc = _read_lines(fh, chunk_bytes())
+            if lineno == 1 and data.startswith(BOM):
+                data = data[len(BOM):]
+            if data:
+                lines = int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10)) \
+                    + (not data.endswith(b"\n"))
+                if progress is not None and exc is None:
+                    progress(str(p), fh.fileobj.tell() if gz else fh.tell())  # type: ignore
+                yield lineno, data, lines
+                lineno += lines
+            if exc is not None:
+                yield lineno, gzip_error(p, exc, lineno), 0
+            if exc is not None or not data:
+                return
+
+
+def _read_lines(fh, size: int) -> tuple[bytes, BaseException | None]:
+    """About ``size`` bytes of whole lines (the last line of the file may lack its newline).
+    A broken gzip stream: the whole lines decompressed before it, and the error."""
+    parts: list[bytes] = []
+    try:
+        got = 0
+        while got < size:  # read1: what a broken stream gave before it broke is kept
+            part = fh.read1(size - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        if parts and not parts[-1].endswith(b"\n"):
+            parts.append(fh.readline())
+    except _GZIP_ERRORS as exc:
+        data = b"".join(parts)
+        return data[: data.rfind(b"\n") + 1], exc
+    return parts[0] if len(parts) == 1 else b"".join(parts), None
+
+
+def chunk_lines(chunk: bytes, first_line: int, path: str) -> Iterator[Item]:
+    """The non-blank lines of a chunk from :func:`iter_jsonl_chunks`, parsed as by
+    :func:`iter_jsonl` (same line numbers, same errors)."""
+    lines = chunk.split(b"\n")
+    last = len(lines) - 1
+    for i, raw in enumerate(lines):
+        if raw.strip():
+            yield parse_line(raw + b"\n" if i < last else raw, path, first_line + i)
 
 
 def unwrap_document(data: Any) -> list[Any] | None:

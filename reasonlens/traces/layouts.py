@@ -253,3 +253,15 @@ def optional_fields(record: dict, fields: dict[str, str], layout: str) -> dict[s
             found[name] = key
             used.add(key)
     return found
+
+
+def pending_keys(fields: dict[str, str], layout: str) -> frozenset[str]:
+    """The top-level keys through which :func:`optional_fields` could still map a field that
+    ``fields`` lacks: a record carrying one of them with a value is looked at again."""
+    used = set(fields.values())
+    keys = set()
+    for name, candidates in _RECORD_FIELDS.items():
+        if name in fields or (layout == "openai-chat" and name == "id"):
+            continue
+        keys.update(c.split(".")[0] for c in candidates if c not in used)
+    return frozenset(keys)

@@ -20,11 +20,13 @@ import orjson
 import polars as pl
 
 from reasonlens.errors import ConfigError, InputError
+from reasonlens.records import JSONL_SUFFIXES
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path,
                                        lighteval_task_from_name)
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
-                                       is_missing, load_mapping_file, optional_fields)
+                                       is_missing, load_mapping_file, optional_fields,
+                                       pending_keys)
 from reasonlens.traces.model import (THINK_CLOSE, THINK_OPEN, gold_text, join_reasoning,
                                      split_reasoning, user_text)
 from reasonlens.traces.readers import expand_sources, iter_records
@@ -202,7 +204,7 @@ class _RowBuilder:
         self.layout = mapping.layout
         # detected layouts pick up optional fields that later records carry and the first lacks
         self.detected = not (options.mapping_file or "response" in options.fields)
-        self._keys: frozenset = frozenset()
+        self.pending = pending_keys(self.m, self.layout) if self.detected else frozenset()
         self.options = options
         self.source = source
         self.default_model = options.model or mapping.default_model \
@@ -214,6 +216,25 @@ class _RowBuilder:
         self.counters: dict[tuple, int] = counters if counters is not None else {}
         used = {p.split("[]")[0].split(".")[0] for p in self.m.values()}
         self.used_top = used
+
+    def detect_more(self, rec: dict) -> None:
+        """Map the optional fields that ``rec`` is the first to carry with a value (``gold`` in
+        some records only): from the first such record on, they are read."""
+        if all(rec[k] is None for k in self.pending.intersection(rec.keys())):
+            return
+        extra = optional_fields(rec, {**self.m, **self.options.fields}, self.layout)
+        if extra:
+            self.m.update(extra)
+            self.used_top |= {p.split("[]")[0].split(".")[0] for p in extra.values()}
+            self.pending = pending_keys(self.m, self.layout)
+
+    def metadata(self, rec: dict) -> str | None:
+        """The record's other scalar fields (strings up to 512 characters) as a JSON object with
+        sorted keys; null values are left out (the same as an absent key)."""
+        meta = {k: _meta_value(v) for k, v in rec.items() if k not in self.used_top
+                and v is not None and (isinstance(v, (bool, int, float))
+                                       or (isinstance(v, str) and len(v) <= 512))}
+        return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode() if meta else None
 
     def _get(self, rec: Any, name: str, element: Any = None) -> Any:
         p = self.m.get(name)
@@ -228,12 +249,8 @@ class _RowBuilder:
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path,
                              line=line)
-        if self.detected and rec.keys() != self._keys:
-            self._keys = frozenset(rec.keys())
-            extra = optional_fields(rec, {**self.m, **self.options.fields}, self.layout)
-            if extra:
-                self.m.update(extra)
-                self.used_top |= {p.split("[]")[0].split(".")[0] for p in extra.values()}
+        if self.pending and not self.pending.isdisjoint(rec.keys()):
+            self.detect_more(rec)
         if self.expand_prefix is not None:
             elements = get_path(rec, self.expand_prefix)
             if is_missing(elements) or elements is None:
@@ -262,9 +279,7 @@ class _RowBuilder:
         gold = gold_text(self._get(rec, "gold"))
         if gold is None and self.layout == "lighteval":
             gold = gold_text(lighteval_gold(rec))
-        meta = {k: v for k, v in rec.items() if k not in self.used_top
-                and (v is None or isinstance(v, (bool, int, float))
-                     or (isinstance(v, str) and len(v) <= 512))}
+        meta = self.metadata(rec)
         out = []
         for i, el in enumerate(elements):
             rname = self.m["response"] + (f"[{i}]" if el is not None else "")
@@ -309,10 +324,15 @@ class _RowBuilder:
                                              "completion_tokens", path, line,
                                              count_list=count_list) if len(elements) == 1
                 or "[]" in self.m.get("completion_tokens", "") else None,
-                "metadata": orjson.dumps(meta).decode() if meta else None,
+                "metadata": meta,
                 "source": path, "source_line": line, "step": step,
             })
         return out
+
+
+def _meta_value(v: Any) -> Any:
+    """Integers beyond 64 bits (JSON allows them, the JSON writer does not) as their digits."""
+    return str(v) if isinstance(v, int) and not -2**63 <= v < 2**64 else v
 
 
 def already_holds(response: str, reasoning: str) -> bool:
@@ -404,9 +424,21 @@ def distinct_sources(sources: list[str], options: LoadOptions, report: LoadRepor
 
 def _iter_source(source: str, options: LoadOptions, report: LoadReport,
                  counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
-    builder: _RowBuilder | None = None
+    if Path(source).is_file() and source.lower().endswith(JSONL_SUFFIXES):
+        from reasonlens.traces.columnar import iter_jsonl_source
+
+        yield from iter_jsonl_source(source, options, report, counters, seen)
+        return
+    items = iter_records(source, options.split, report._progress)
+    yield from _iter_items(items, source, options, report, counters, seen, None)
+
+
+def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
+                counters: dict[tuple, int], seen: set[str], builder: _RowBuilder | None):
+    """Records ``(line, record_or_error, raw)`` into frames, record by record; returns the
+    builder (its mapping and counters carry on to the source's next chunk)."""
     buf: list[dict[str, Any]] = []
-    for line, rec, raw in iter_records(source, options.split, report._progress):
+    for line, rec, raw in items:
         report.n_records += 1
         try:
             if isinstance(rec, InputError):
@@ -452,6 +484,7 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
     if buf:
         report.n_rows += len(buf)
         yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
+    return builder
 
 
 def _mapping_for(options: LoadOptions, rec: Any, source: str, line: int) -> FieldMapping:

@@ -1,0 +1,414 @@
+"""The loader's columnar path: a chunk of JSONL lines of flat records straight into a trace frame.
+
+Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
+(benchmarks/scoring.md). For the common input, a JSONL file of flat records whose fields are
+top-level keys, :func:`chunk_frame` parses a chunk of whole lines with ``pl.read_ndjson`` (in
+Rust, on every core, without the GIL) and derives every trace column with polars expressions.
+
+It gives exactly the rows of the record-by-record path (:class:`reasonlens.traces.load._RowBuilder`)
+or nothing: whenever the chunk holds anything that path would treat differently, or that polars
+reads less strictly than the project's JSON reader, it returns ``None`` and the caller reads
+that chunk record by record (so errors name file, line and field as always). Such chunks:
+
+- any line polars cannot parse, blank lines, NaN / Infinity, invalid UTF-8, escaped surrogates
+  (``\\ud83d``: polars reads a lone one as NUL), integers of 20 digits or more;
+- a value of another JSON type than the field takes: polars turns numbers, booleans, lists and
+  objects found in a column of strings into their text (``5`` -> ``"5"``), so the lines of the
+  values that could be such text are parsed again with the project's reader and compared;
+- anything that is an error or a special case for the row path: missing or empty responses,
+  negative counts, floats in integer fields, a duplicate id, list-valued fields, a field that a
+  record is the first to carry (``optional_fields``), ids and labels given as floats or booleans.
+
+Duplicate keys inside one JSON object are undefined in JSON (RFC 8259): polars keeps the first,
+the row path the last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from reasonlens.errors import InputError
+from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
+from reasonlens.schema import TRACE_SCHEMA
+from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN, gold_text
+
+if TYPE_CHECKING:
+    from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
+
+# Python's str.strip() whitespace, every c with chr(c).isspace() (polars' default strip leaves
+# U+001C..U+001F in place); tests/test_columnar.py checks the list
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+                 "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+TEXT_FIELDS = ("response", "reasoning", "prompt")
+LABEL_FIELDS = ("id", "model", "benchmark", "problem_id", "finish_reason")
+INT_FIELDS = ("sample", "prompt_tokens", "completion_tokens", "step")
+# polars turns a number, boolean, list or object found in a column of strings into text (floats
+# in Rust's notation: 5.0 -> "5", 1e-7 -> "0.0000001", 1e20 -> "100000000000000000000"); only
+# the values that could be such text have their lines parsed again to learn their JSON type.
+# Any number is suspect in a text field; for gold answers and labels only the numbers whose text
+# differs between the two notations (an integer reads "27" either way, as 3.21 does).
+_MAYBE_NOT_STRING = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false)$|^[\[{]"
+_MAYBE_NOT_LABEL = r"^(?:-?0\.0000[0-9]*|-?[0-9]{16,}(?:\.[0-9]*)?|-0|true|false)$|^[\[{]"
+_META_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean)
+
+
+class NotColumnar(Exception):
+    """The chunk needs the record-by-record path (internal to this module)."""
+
+
+def eligible(builder: _RowBuilder) -> bool:
+    """A mapping the columnar path can read: every field a top-level key of flat records."""
+    if builder.layout.startswith(("chat-messages", "lighteval")):
+        return False
+    return all("[]" not in p and "." not in p for p in builder.m.values())
+
+
+def chunk_frame(chunk: bytes, first_line: int, lines: int, builder: _RowBuilder,
+                seen: set[str]) -> pl.DataFrame | None:
+    """The trace rows of a chunk of ``lines`` whole JSONL lines (numbered from ``first_line``),
+    or None
+    when the chunk must be read record by record. On success the builder's sample counters and
+    ``seen`` (ids so far) are updated, as the row path would have."""
+    try:
+        df = _parse(chunk, lines)
+        cols = _Columns(df, chunk, first_line, builder)
+        frame, keys = cols.frame(seen)
+    except NotColumnar:
+        return None
+    ids = frame["id"].to_list()
+    seen.update(ids)
+    for key, used in keys.items():
+        builder.counters[key] = used
+    return frame
+
+
+def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
+                       counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
+    """A JSONL file in chunks of whole lines: each chunk through the columnar path
+    (:mod:`reasonlens.traces.columnar`) when it can take it, else record by record."""
+    from reasonlens.traces.load import _iter_items
+
+    builder: _RowBuilder | None = None
+    size = _ChunkSize(options.batch_rows)
+    for first_line, chunk, lines in iter_jsonl_chunks(source, size.next, report._progress):
+        if isinstance(chunk, InputError):
+            items = iter([(first_line, chunk, None)])
+        else:
+            if builder is None:
+                builder = _first_builder(chunk, first_line, source, options, counters)
+                if builder is not None:
+                    report.layouts[source] = builder.layout
+            frame = chunk_frame(chunk, first_line, lines, builder, seen) \
+                if builder is not None and eligible(builder) else None
+            if frame is not None:
+                size.seen(len(chunk), len(frame))
+                report.n_records += len(frame)
+                for start in range(0, len(frame), options.batch_rows):
+                    part = frame.slice(start, options.batch_rows)
+                    report.n_rows += len(part)
+                    yield part
+                continue
+            items = chunk_lines(chunk, first_line, source)
+        builder = yield from _iter_items(items, source, options, report, counters, seen, builder)
+
+
+class _ChunkSize:
+    """Bytes to read next: about one batch of rows at the rows' average size so far, from 1 to
+    16 MB (polars parses chunks of ~10 MB fastest here; longer traces make smaller batches)."""
+
+    def __init__(self, batch_rows: int):
+        self.batch_rows, self.bytes, self.rows = batch_rows, 0, 0
+
+    def next(self) -> int:
+        per_row = self.bytes / self.rows if self.rows else 4096
+        return int(min(max(per_row * self.batch_rows, 1 << 20), 16 << 20))
+
+    def seen(self, n_bytes: int, n_rows: int) -> None:
+        self.bytes += n_bytes
+        self.rows += n_rows
+
+
+def _first_builder(chunk: bytes, first_line: int, source: str, options: LoadOptions,
+                   counters: dict[tuple, int]) -> _RowBuilder | None:
+    """The builder from the chunk's first record, when that record is a good one (else the row
+    path reads the chunk and reports it)."""
+    from reasonlens.traces.load import _mapping_for, _RowBuilder
+
+    for line, rec, _raw in chunk_lines(chunk, first_line, source):
+        if isinstance(rec, InputError):
+            return None
+        try:
+            return _RowBuilder(_mapping_for(options, rec, source, line), options, source,
+                               counters)
+        except InputError:
+            return None
+    return None
+
+
+def _parse(chunk: bytes, lines: int) -> pl.DataFrame:
+    try:
+        df = pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None)
+    except Exception as exc:  # noqa: BLE001 - polars raises several kinds: the row path reports
+        raise NotColumnar from exc
+    if len(df) != lines or not len(df):  # blank lines (skipped by polars) or nothing
+        raise NotColumnar
+    # polars reads a lone escaped surrogate ("\ud83d" then no low one) as NUL, the project's
+    # reader refuses it: a NUL anywhere sends the chunk to the row path
+    nul = df.select(pl.col(pl.String).str.contains("\x00", literal=True).any())
+    if any("\x00" in c for c in df.columns) or any(nul.row(0)):
+        raise NotColumnar
+    return df
+
+
+class _Columns:
+    """The trace columns of one parsed chunk (raises NotColumnar for anything unusual)."""
+
+    def __init__(self, df: pl.DataFrame, chunk: bytes, first_line: int, builder: _RowBuilder):
+        self.df, self.chunk, self.first_line, self.b = df, chunk, first_line, builder
+        self.n = len(df)
+        self._line_starts: np.ndarray | None = None
+        if any(k in df.columns and df[k].null_count() < self.n for k in builder.pending):
+            raise NotColumnar  # a record carries a field the mapping lacks: the row path maps it
+        self.meta_cols = [c for c in df.columns if c not in builder.used_top]
+
+    # --- typed fields ----------------------------------------------------------------------
+
+    def raw(self, name: str) -> pl.Series:
+        path = self.b.m.get(name)
+        if path is None or path not in self.df.columns:
+            return pl.Series(name, [None] * self.n, dtype=pl.Null)
+        return self.df[path]
+
+    def text(self, name: str, pattern: str = _MAYBE_NOT_STRING) -> pl.Series:
+        s = self.raw(name)
+        if s.dtype == pl.Null:
+            return s.cast(pl.String)
+        if s.dtype != pl.String:
+            raise NotColumnar
+        self.check_strings(s, self.b.m[name], pattern)
+        return s
+
+    def label(self, name: str) -> pl.Series:
+        s = self.raw(name)
+        if s.dtype == pl.Int64:
+            return s.cast(pl.String)
+        return self.text(name, _MAYBE_NOT_LABEL)
+
+    def integer(self, name: str) -> pl.Series:
+        s = self.raw(name)
+        if s.dtype == pl.Null:
+            return s.cast(pl.Int64)
+        if s.dtype != pl.Int64 or (s.min() or 0) < 0:
+            raise NotColumnar
+        return s
+
+    def gold(self) -> pl.Series:
+        s = self.raw("gold")
+        if s.dtype == pl.Null:
+            return s.cast(pl.String)
+        if s.dtype == pl.Int64:
+            return s.cast(pl.String)
+        if s.dtype == pl.Float64:
+            if (s.abs().max() or 0) >= 2**53:
+                raise NotColumnar
+        elif s.dtype == pl.String:
+            self.check_strings(s, self.b.m["gold"], _MAYBE_NOT_LABEL)
+        else:
+            raise NotColumnar
+        uniq = s.drop_nulls().unique().to_list()
+        return s.replace_strict({u: gold_text(u) for u in uniq}, default=None,
+                                return_dtype=pl.String)
+
+    def check_strings(self, s: pl.Series, key: str, pattern: str = _MAYBE_NOT_STRING) -> None:
+        """The values of a column of strings that could be the text of another JSON type are
+        looked up in their own lines: any that is not a JSON string sends the chunk away."""
+        rows = np.flatnonzero(s.str.contains(pattern).fill_null(False).to_numpy())
+        for r in rows.tolist():
+            rec = loads(self.line(r))
+            if not isinstance(rec, dict) or not isinstance(rec.get(key), str):
+                raise NotColumnar
+
+    def line(self, row: int) -> bytes:
+        if self._line_starts is None:
+            nl = np.flatnonzero(np.frombuffer(self.chunk, np.uint8) == 10)
+            self._line_starts = np.concatenate([[0], nl + 1])
+        start = int(self._line_starts[row])
+        end = int(self._line_starts[row + 1]) if row + 1 < len(self._line_starts) \
+            else len(self.chunk)
+        return self.chunk[start:end]
+
+    # --- the frame -------------------------------------------------------------------------
+
+    def frame(self, seen: set[str]) -> tuple[pl.DataFrame, dict[tuple, int]]:
+        b = self.b
+        lines = pl.int_range(self.first_line, self.first_line + self.n, eager=True,
+                             dtype=pl.Int64)
+        model = _or_default(self.label("model"), b.default_model)
+        bench = _or_default(self.label("benchmark"), b.default_benchmark)
+        prompt = self.text("prompt")
+        pid = self.problem_ids(self.label("problem_id"), prompt, lines)
+        step = self.integer("step")
+        reasoning_field = self.text("reasoning")
+        response = self.text("response")
+        df = pl.DataFrame({"model": model, "benchmark": bench, "problem_id": pid,
+                           "step": step, "rec_sample": self.integer("sample"),
+                           "rec_id": _empty_as_null(self.label("id")),
+                           "response_in": response, "reasoning_in": reasoning_field})
+        df, keys = self.samples(df)
+        made = pl.concat_str(pl.format("{}:{}:{}:{}", "model", "benchmark", "problem_id",
+                                       "sample"),
+                             pl.when(pl.col("step").is_null()).then(pl.lit(""))
+                             .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
+        df = df.with_columns(pl.coalesce("rec_id", made).alias("id"))
+        if df["id"].is_duplicated().any() or not seen.isdisjoint(df["id"].to_list()):
+            raise NotColumnar  # the row path names the line (or drops it: keep-first)
+        parts = split_columns(df["response_in"], self.reasoning(df))
+        out = df.select("id", "model", "benchmark", "problem_id", "sample").with_columns(
+            prompt.fill_null("").alias("prompt"), *parts, self.gold().alias("gold"),
+            self.label("finish_reason").alias("finish_reason"),
+            self.integer("prompt_tokens").alias("prompt_tokens"),
+            self.integer("completion_tokens").alias("completion_tokens"),
+            self.metadata().alias("metadata"), pl.lit(b.source).alias("source"),
+            lines.alias("source_line"), step.alias("step"))
+        return out.select([pl.col(k).cast(v) for k, v in TRACE_SCHEMA.items()]), keys
+
+    def problem_ids(self, pid: pl.Series, prompt: pl.Series, lines: pl.Series) -> pl.Series:
+        if not pid.null_count():
+            return pid
+        from reasonlens.traces.load import _stem
+
+        stem = _stem(self.b.source)
+        filled = [p if p is not None else
+                  ("p-" + hashlib.blake2b(q.encode(), digest_size=6).hexdigest()) if q
+                  else f"{stem}:{ln}" for p, q, ln in zip(pid.to_list(), prompt.to_list(),
+                                                          lines.to_list())]
+        return pl.Series("problem_id", filled, dtype=pl.String)
+
+    def samples(self, df: pl.DataFrame) -> tuple[pl.DataFrame, dict[tuple, int]]:
+        """Sample numbers: the record's own, else the next free number of its (model,
+        benchmark, problem[, step]) counted across batches (the counters are committed by the
+        caller once the whole chunk is known to be good)."""
+        key_cols = ["model", "benchmark", "problem_id", "step"]
+        todo = df.filter(pl.col("rec_sample").is_null())
+        keys: dict[tuple, int] = {}
+        if len(todo):
+            groups = todo.group_by(key_cols, maintain_order=True).len()
+            start = []
+            for m, bch, p, st, k in groups.iter_rows():
+                key = (m, bch, p) if st is None else (m, bch, p, st)
+                first = self.b.counters.get(key, 0)
+                keys[key] = first + k
+                start.append(first)
+            groups = groups.with_columns(pl.Series("first", start, dtype=pl.Int64))
+            df = df.with_row_index("_row").join(groups.drop("len"), on=key_cols, how="left",
+                                                nulls_equal=True, maintain_order="left")
+            df = df.with_columns(
+                pl.when(pl.col("rec_sample").is_null())
+                .then(pl.col("first") + pl.int_range(pl.len()).over(
+                    key_cols + [pl.col("rec_sample").is_null()]))
+                .otherwise(pl.col("rec_sample")).alias("sample")).drop("_row", "first")
+        else:
+            df = df.with_columns(pl.col("rec_sample").alias("sample"))
+        return df, keys
+
+    def reasoning(self, df: pl.DataFrame) -> pl.Series:
+        """The reasoning field, dropped where the response already holds it (as the row path's
+        ``already_holds``); a missing response with no reasoning or an empty response is the row
+        path's error (unless empty responses are allowed)."""
+        from reasonlens.traces.load import already_holds
+
+        resp, rsn = df["response_in"], df["reasoning_in"]
+        blank_r = rsn.fill_null("").str.strip_chars(PY_WHITESPACE) == ""
+        if (resp.is_null() & blank_r).any():
+            raise NotColumnar
+        if not self.b.options.allow_empty and \
+                ((resp.str.strip_chars(PY_WHITESPACE) == "") & blank_r).any():
+            raise NotColumnar
+        if rsn.null_count() == len(rsn):
+            return rsn
+        vals = [None if (r and already_holds(p or "", r)) else r
+                for p, r in zip(resp.to_list(), rsn.to_list())]
+        return pl.Series("reasoning_in", vals, dtype=pl.String)
+
+    def metadata(self) -> pl.Series:
+        """The other scalar fields as the row path writes them (sorted keys, no nulls)."""
+        import orjson
+
+        cols = []
+        for c in sorted(self.meta_cols):
+            s = self.df[c]
+            if s.dtype == pl.Null or s.dtype not in _META_TYPES:
+                if s.dtype in (pl.Int128, pl.UInt64, pl.Decimal):
+                    raise NotColumnar
+                continue
+            if s.dtype == pl.Float64 and (s.drop_nulls() % 1 == 0).any():
+                raise NotColumnar  # 5 and 5.0 are one float to polars, not to the row path
+            if s.dtype == pl.String:
+                self.check_strings(s, c)
+                s = s.set(s.str.len_chars() > 512, None)
+            cols.append((c, s.to_list()))
+        if not cols:
+            return pl.Series("metadata", [None] * self.n, dtype=pl.String)
+        names = [c for c, _ in cols]
+        out = []
+        for values in zip(*(v for _, v in cols)):
+            meta = {k: v for k, v in zip(names, values) if v is not None}
+            out.append(orjson.dumps(meta).decode() if meta else None)
+        return pl.Series("metadata", out, dtype=pl.String)
+
+
+def _empty_as_null(s: pl.Series) -> pl.Series:
+    return pl.select(pl.when(s == "").then(None).otherwise(s).alias(s.name)).to_series()
+
+
+def _or_default(s: pl.Series, default: str) -> pl.Series:
+    return s.fill_null(default).replace("", default)
+
+
+def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
+    """``response``, ``reasoning``, ``answer`` and ``think_closed`` as
+    :func:`reasonlens.traces.model.split_reasoning` and ``join_reasoning`` give them per row.
+
+    The tags are found as byte offsets (``str.find``) and the parts cut from the UTF-8 bytes
+    (the tags are ASCII, so every cut is at a character boundary)."""
+    ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
+    frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
+    has_rc = pl.col("rc").fill_null("") != ""
+    close = pl.col("resp").str.find(THINK_CLOSE, literal=True)
+    opened = pl.col("resp").str.find(THINK_OPEN, literal=True)
+    closed = close.is_not_null()
+    start = (pl.when(closed).then(pl.when(opened + n_open <= close).then(opened + n_open)
+                                  .otherwise(0))
+             .otherwise(opened + n_open))
+    stop = pl.when(closed).then(close).otherwise(pl.col("resp").str.len_bytes())
+    raw = pl.col("resp").cast(pl.Binary)
+    think = raw.bin.slice(start, stop - start).cast(pl.String)
+    after = raw.bin.slice(close + n_close).cast(pl.String)
+    out = frame.select(
+        pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws))
+        .when(closed | opened.is_not_null()).then(think.str.strip_chars(ws))
+        .otherwise(pl.lit("")).alias("reasoning"),
+        pl.when(has_rc).then(pl.col("resp").str.strip_chars(ws))
+        .when(closed).then(after.str.strip_chars(ws))
+        .when(opened.is_not_null()).then(pl.lit(""))
+        .otherwise(pl.col("resp").str.strip_chars(ws)).alias("answer"),
+        pl.when(has_rc | closed).then(pl.lit(True))
+        .when(opened.is_not_null()).then(pl.lit(False))
+        .otherwise(pl.lit(None, dtype=pl.Boolean)).alias("think_closed"),
+        pl.col("resp"), has_rc.alias("has_rc"))
+    full = out.select(
+        pl.when(~pl.col("has_rc")).then(pl.col("resp"))
+        .when(pl.col("reasoning") == "").then(pl.col("answer"))
+        .otherwise(pl.concat_str(pl.lit(THINK_OPEN + "\n"), pl.col("reasoning"),
+                                 pl.lit("\n" + THINK_CLOSE + "\n\n"), pl.col("answer")))
+        .alias("response"))["response"]
+    return [full, out["reasoning"], out["answer"], out["think_closed"]]
+
+
+__all__ = ["chunk_frame", "eligible", "iter_jsonl_source", "split_columns"]

@@ -1,0 +1,220 @@
+"""The loader's columnar path (reasonlens.traces.columnar) gives exactly the record-by-record rows.
+
+Each input is loaded twice, once as it is (chunks the columnar path can take go through it) and
+once with the columnar path switched off; frames, load reports and errors must be equal. Inputs:
+random files of flat records mixing the odd values the row path treats specially (numbers where
+text is expected, nulls, missing keys, think tags, other scripts, blank lines, big integers,
+escaped surrogates, floats, metadata), the bad-input corpus, and real trace files.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reasonlens.errors import InputError
+from reasonlens.traces import columnar
+from reasonlens.traces.load import LoadOptions, LoadReport, load_traces
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _load(paths, options: LoadOptions, *, fast: bool, monkeypatch) -> tuple:
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(columnar, "eligible", lambda builder: False)
+        calls = []
+        real = columnar.chunk_frame
+        m.setattr(columnar, "chunk_frame", lambda *a: calls.append(1) or real(*a))
+        report = LoadReport()
+        try:
+            frame = load_traces(paths, options, report)
+            err = None
+        except InputError as exc:
+            frame, err = None, (str(exc), exc.path, exc.line, exc.field)
+        summary = report.summary()
+        return frame, err, summary, len(calls)
+
+
+def assert_same(paths, options=None, *, monkeypatch) -> int:
+    """Load both ways and compare; returns how many chunks the columnar path was offered."""
+    options = options or LoadOptions()
+    fast, fast_err, fast_rep, calls = _load(paths, options, fast=True, monkeypatch=monkeypatch)
+    slow, slow_err, slow_rep, _ = _load(paths, options, fast=False, monkeypatch=monkeypatch)
+    assert fast_err == slow_err
+    assert fast_rep == slow_rep
+    if slow is None:
+        assert fast is None
+    else:
+        assert fast.schema == slow.schema
+        for col in slow.columns:
+            assert fast[col].to_list() == slow[col].to_list(), col
+    return calls
+
+
+WORDS = ["wait", "maybe", "but", "so", "résumé", "所以wait我们", "let me", "x", "\\frac{1}{2}",
+         "’", "-", "\t", "\n", " ", "\u00a0", "\x1c", "\u3000", "<think>", "</think>", "ok."]
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(WORDS) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12)))
+
+
+def _value(rng: random.Random, kind: str):
+    r = rng.random()
+    if r < 0.08:
+        return None
+    if r < 0.12:
+        return rng.choice([5, 5.0, 1e-7, 1e20, 3.21, -0.0, True, False, [1, 2], ["one"],
+                           {"a": 1}, 2**65, 12345678901234567, "5", "5.0", "0.0000001", "-0",
+                           "", "  ", "[x]", "{y}", "true", "12345678901234567"])
+    if kind == "text":
+        return _text(rng)
+    if kind == "label":
+        return rng.choice(["m1", "m2", "b", "p1", "p2", 7, 8])
+    if kind == "int":
+        return rng.choice([0, 1, 2, 3, 17])
+    return rng.choice(["27", "025", " 7 ", "080 or 081 (both were accepted)", 27, 27.0, 0.5])
+
+
+FIELDS = {"model": "label", "benchmark": "label", "problem_id": "label", "prompt": "text",
+          "response": "text", "reasoning_content": "text", "gold": "gold", "sample": "int",
+          "completion_tokens": "int", "finish_reason": "label", "id": "label", "step": "int",
+          "level": "label", "temperature": "gold", "note": "text"}
+
+
+def _record(rng: random.Random, i: int, plain: float) -> dict:
+    rec = {}
+    for key, kind in FIELDS.items():
+        if key in ("id", "reasoning_content", "step", "sample") and rng.random() < 0.7:
+            continue
+        if rng.random() < plain:  # a well-formed value
+            rec[key] = {"label": f"v{rng.randint(0, 3)}", "text": _text(rng) + " wait",
+                        "int": rng.randint(0, 3), "gold": str(rng.randint(0, 99))}[kind]
+        elif rng.random() < 0.9:
+            rec[key] = _value(rng, kind)
+    if "id" in rec and isinstance(rec["id"], str):
+        rec["id"] = f"{rec['id']}-{i}"
+    rec.setdefault("response", _text(rng) + " x")
+    return rec
+
+
+def _write(path: Path, rng: random.Random, n: int, plain: float) -> None:
+    lines = []
+    for i in range(n):
+        line = json.dumps(_record(rng, i, plain), ensure_ascii=rng.random() < 0.5)
+        if rng.random() < 0.01:
+            line = rng.choice(["", "   ", "{broken", "[1, 2]", '{"response": NaN}',
+                               '{"response": "a\\ud83d b"}', '{"response": "\\ud83d\\ude00 x"}'])
+        lines.append(line)
+    path.write_text("\n".join(lines) + ("\n" if rng.random() < 0.5 else ""), encoding="utf-8")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_files_load_the_same_both_ways(tmp_path, monkeypatch, seed):
+    rng = random.Random(seed)
+    path = tmp_path / "t.jsonl"
+    _write(path, rng, rng.choice([1, 5, 40, 300]), plain=rng.choice([0.5, 0.9, 0.99, 1.0]))
+    for options in (LoadOptions(), LoadOptions(on_error="skip", on_duplicate="keep-first"),
+                    LoadOptions(batch_rows=7, allow_empty=True, on_error="skip",
+                                on_duplicate="keep-first")):
+        assert_same([str(path)], options, monkeypatch=monkeypatch)
+
+
+def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
+    """Not only equal: well-formed files really take the columnar path (and still match)."""
+    rng = random.Random(1)
+    path = tmp_path / "clean.jsonl"
+    recs = [{"model": f"m{i % 2}", "benchmark": "b", "problem_id": f"p{i % 7}",
+             "prompt": _text(rng), "response": _text(rng) + " x", "gold": str(i % 9),
+             "finish_reason": "stop", "completion_tokens": i, "level": i % 3,
+             "temperature": 0.6} for i in range(500)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    frame = load_traces(str(path))
+    assert len(frame) == 500
+    with monkeypatch.context() as m:
+        got = []
+        real = columnar.chunk_frame
+        m.setattr(columnar, "chunk_frame", lambda *a: got.append(real(*a)) or got[-1])
+        load_traces(str(path))
+    assert got and all(f is not None for f in got)
+    assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+
+
+def test_numbers_where_text_is_expected_go_to_the_row_path(tmp_path, monkeypatch):
+    """polars would read 5 as "5" in a column of strings; the row path names the field."""
+    path = tmp_path / "num.jsonl"
+    path.write_text('{"response": "a wait"}\n{"response": 5}\n', encoding="utf-8")
+    assert_same([str(path)], monkeypatch=monkeypatch)
+    with pytest.raises(InputError, match="expected a string") as e:
+        load_traces(str(path))
+    assert (e.value.line, e.value.field) == (2, "response")
+
+
+def test_field_first_carried_by_a_later_record_is_read(tmp_path, monkeypatch):
+    """gold null in the first record, a value later (same keys): read from then on."""
+    path = tmp_path / "late.jsonl"
+    recs = [{"response": "a", "gold": None}, {"response": "b", "gold": "7"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    assert load_traces(str(path))["gold"].to_list() == [None, "7"]
+    assert_same([str(path)], monkeypatch=monkeypatch)
+
+
+def test_python_whitespace_constant():
+    assert columnar.PY_WHITESPACE == "".join(chr(c) for c in range(0x110000)
+                                             if chr(c).isspace())
+
+
+def test_split_columns_equals_split_reasoning():
+    from reasonlens.traces.model import join_reasoning, split_reasoning
+
+    rng = random.Random(3)
+    resp = [_text(rng) for _ in range(3000)] + ["<think>a</think>b", "x<think>a", "</think>",
+                                                "<think></think>", "a</think><think>b"]
+    rc = [rng.choice([None, "", " ", _text(rng)]) for _ in resp]
+    full, reasoning, answer, closed = columnar.split_columns(
+        pl.Series(resp, dtype=pl.String), pl.Series(rc, dtype=pl.String))
+    for i, (r, c) in enumerate(zip(resp, rc)):
+        s = split_reasoning(r, c)
+        assert (reasoning[i], answer[i], closed[i]) == (s.reasoning, s.answer, s.think_closed)
+        assert full[i] == (join_reasoning(s.reasoning, s.answer) if c else r)
+
+
+def test_bad_input_corpus_loads_the_same_both_ways(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(CORPUS))
+    import make_corpus
+
+    d = make_corpus.build(tmp_path / "corpus")
+    files = sorted(p for p in d.rglob("*") if p.is_file() and p.name.endswith(
+        (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")) and ".partial" not in str(p))
+    assert len(files) > 20, "the bad-input corpus has JSONL files"
+    for f in files:
+        for options in (LoadOptions(), LoadOptions(on_error="skip")):
+            assert_same([str(f)], options, monkeypatch=monkeypatch)
+
+
+@pytest.mark.skipif(not (SHARED / "schoenfeld-dev").is_dir(),
+                    reason="../shared/data/schoenfeld-dev is absent (real R1 traces)")
+def test_real_traces_load_the_same_both_ways(tmp_path, monkeypatch):
+    """Real R1 traces and MATH-500 solutions as score_bench.py builds them (3 MB), plus the
+    real benchmark files of ../shared/data read as traces (their solutions as responses)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "score_bench", Path(__file__).parents[1] / "benchmarks" / "score_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "real.jsonl"
+    bench.build(path, 3)
+    assert assert_same([str(path)], LoadOptions(batch_rows=300), monkeypatch=monkeypatch) >= 3
+    for f in sorted(SHARED.rglob("*.jsonl")):
+        assert_same([str(f)], LoadOptions(fields={"response": "solution"}
+                                          if "solution" in f.read_text()[:5000] else {},
+                                          on_error="skip"), monkeypatch=monkeypatch)
