@@ -88,6 +88,52 @@ def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
         thread.join(timeout=5)
 
 
+class BackgroundWriter:
+    """Writes scored batches to their sinks and adds their partial counts in a thread of its own,
+    in order, while the next batch is counted (parquet encoding and the polars group-bys release
+    the GIL). ``put`` hands a batch over (waiting while ``depth`` batches are pending) and raises
+    the writer's error, if it had one; ``close`` waits until everything handed over is written."""
+
+    def __init__(self, sinks: tuple[ParquetSink, ParquetSink], partials: PartialCounts,
+                 depth: int = 2):
+        self.sinks, self.partials = sinks, partials
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._raised = False
+        self.thread = threading.Thread(target=self._work, daemon=True, name="reasonlens-write")
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue  # keep draining so that put() never blocks forever
+            try:
+                resp, terms = item
+                self.sinks[0].write(resp)
+                self.sinks[1].write(terms)
+                self.partials.add(resp, terms)
+            except BaseException as exc:  # noqa: BLE001 - handed to the scoring thread
+                self.error = exc
+
+    def put(self, resp: pl.DataFrame, terms: pl.DataFrame) -> None:
+        self._raise()
+        self.q.put((resp, terms))
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None and not self._raised:
+            self._raised = True  # once: a failed writer writes nothing more
+            raise self.error
+
+
 def input_bytes(sources: list[str]) -> int | None:
     """Total size of the input files (None when one is not a local path)."""
     total = 0
@@ -120,6 +166,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         term_sink = ParquetSink(so.file("terms.parquet"))
         n = 0
         partials = PartialCounts(matcher.categories, config.parts)
+        writer = BackgroundWriter((resp_sink, term_sink), partials)
         try:
             for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
                 if not len(batch):
@@ -127,14 +174,17 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
                 resp, terms = score_batch(batch, matcher, config)
                 if behaviours is not None:
                     resp = _with_behaviours(resp, behaviours(batch))
-                resp_sink.write(resp)
-                term_sink.write(terms)
-                partials.add(resp, terms)
+                writer.put(resp, terms)
                 n += len(resp)
                 if on_batch is not None:
                     on_batch(report, n)
+            writer.close()
             require_rows(n, report, sources, "score")
         except BaseException as exc:
+            try:
+                writer.close()  # what was scored reaches the partial files
+            except BaseException:  # noqa: BLE001 - keep the original error
+                pass
             _close_partial(resp_sink, term_sink)
             if isinstance(exc, InputError) and n:
                 kept = final_partial(so.final) / "responses.parquet"
