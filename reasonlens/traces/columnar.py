@@ -228,7 +228,13 @@ class _Columns:
     def check_strings(self, s: pl.Series, key: str, pattern: str = _MAYBE_NOT_STRING) -> None:
         """The values of a column of strings that could be the text of another JSON type are
         looked up in their own lines: any that is not a JSON string sends the chunk away."""
-        rows = np.flatnonzero(s.str.contains(pattern).fill_null(False).to_numpy())
+        first = s.str.head(1)
+        maybe = first.is_in(list("-0123456789tf[{")).fill_null(False)  # a cheap first sieve
+        if not maybe.any():
+            return
+        rows = np.flatnonzero(maybe.to_numpy())
+        hit = s.gather(rows).str.contains(pattern).fill_null(False).to_numpy()
+        rows = rows[hit]
         for r in rows.tolist():
             rec = loads(self.line(r))
             if not isinstance(rec, dict) or not isinstance(rec.get(key), str):
@@ -324,11 +330,10 @@ class _Columns:
         from reasonlens.traces.load import already_holds
 
         resp, rsn = df["response_in"], df["reasoning_in"]
-        blank_r = rsn.fill_null("").str.strip_chars(PY_WHITESPACE) == ""
+        blank_r = _blank(rsn.fill_null(""))
         if (resp.is_null() & blank_r).any():
             raise NotColumnar
-        if not self.b.options.allow_empty and \
-                ((resp.str.strip_chars(PY_WHITESPACE) == "") & blank_r).any():
+        if not self.b.options.allow_empty and (_blank(resp) & blank_r).any():
             raise NotColumnar
         if rsn.null_count() == len(rsn):
             return rsn
@@ -363,6 +368,16 @@ class _Columns:
         return pl.Series("metadata", out, dtype=pl.String)
 
 
+def _blank(s: pl.Series) -> pl.Series:
+    """Empty or whitespace only (Python's whitespace); only texts that start with whitespace
+    (or are empty) are stripped to see."""
+    first = s.str.head(1)
+    maybe = (first == "") | first.is_in(list(PY_WHITESPACE))
+    if not maybe.any():
+        return maybe
+    return maybe & (s.str.strip_chars(PY_WHITESPACE) == "")
+
+
 def _empty_as_null(s: pl.Series) -> pl.Series:
     return pl.select(pl.when(s == "").then(None).otherwise(s).alias(s.name)).to_series()
 
@@ -376,39 +391,51 @@ def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
     :func:`reasonlens.traces.model.split_reasoning` and ``join_reasoning`` give them per row.
 
     The tags are found as byte offsets (``str.find``) and the parts cut from the UTF-8 bytes
-    (the tags are ASCII, so every cut is at a character boundary)."""
+    (the tags are ASCII, so every cut is at a character boundary). Branches that no row needs
+    (a separate reasoning field, a think block never closed) are left out of the expressions,
+    as polars computes every branch of a ``when`` for every row."""
     ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
     frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
-    has_rc = pl.col("rc").fill_null("") != ""
+    with_rc = bool((frame["rc"].fill_null("") != "").any())
     close = pl.col("resp").str.find(THINK_CLOSE, literal=True)
     opened = pl.col("resp").str.find(THINK_OPEN, literal=True)
+    frame = frame.with_columns(close.alias("close"), opened.alias("open"),
+                               (pl.col("rc").fill_null("") != "").alias("has_rc"))
+    close, opened, has_rc = pl.col("close"), pl.col("open"), pl.col("has_rc")
     closed = close.is_not_null()
-    start = (pl.when(closed).then(pl.when(opened + n_open <= close).then(opened + n_open)
-                                  .otherwise(0))
-             .otherwise(opened + n_open))
-    stop = pl.when(closed).then(close).otherwise(pl.col("resp").str.len_bytes())
+    only_open = bool(frame.select((~closed & opened.is_not_null()).any()).item())
+    start = pl.when(opened + n_open <= close).then(opened + n_open).otherwise(0)
+    stop = close
+    if only_open:
+        start = pl.when(closed).then(start).otherwise(opened + n_open)
+        stop = pl.when(closed).then(close).otherwise(pl.col("resp").str.len_bytes())
     raw = pl.col("resp").cast(pl.Binary)
-    think = raw.bin.slice(start, stop - start).cast(pl.String)
-    after = raw.bin.slice(close + n_close).cast(pl.String)
-    out = frame.select(
-        pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws))
-        .when(closed | opened.is_not_null()).then(think.str.strip_chars(ws))
-        .otherwise(pl.lit("")).alias("reasoning"),
-        pl.when(has_rc).then(pl.col("resp").str.strip_chars(ws))
-        .when(closed).then(after.str.strip_chars(ws))
-        .when(opened.is_not_null()).then(pl.lit(""))
-        .otherwise(pl.col("resp").str.strip_chars(ws)).alias("answer"),
-        pl.when(has_rc | closed).then(pl.lit(True))
-        .when(opened.is_not_null()).then(pl.lit(False))
-        .otherwise(pl.lit(None, dtype=pl.Boolean)).alias("think_closed"),
-        pl.col("resp"), has_rc.alias("has_rc"))
-    full = out.select(
-        pl.when(~pl.col("has_rc")).then(pl.col("resp"))
-        .when(pl.col("reasoning") == "").then(pl.col("answer"))
-        .otherwise(pl.concat_str(pl.lit(THINK_OPEN + "\n"), pl.col("reasoning"),
-                                 pl.lit("\n" + THINK_CLOSE + "\n\n"), pl.col("answer")))
-        .alias("response"))["response"]
-    return [full, out["reasoning"], out["answer"], out["think_closed"]]
+    think = raw.bin.slice(start, stop - start).cast(pl.String).str.strip_chars(ws)
+    after = raw.bin.slice(close + n_close).cast(pl.String).str.strip_chars(ws)
+    whole = pl.col("resp").str.strip_chars(ws)
+    reasoning_e = pl.when(closed | opened.is_not_null()).then(think).otherwise(pl.lit(""))
+    answer_e = pl.when(closed).then(after)
+    if only_open:
+        answer_e = answer_e.when(opened.is_not_null()).then(pl.lit(""))
+    answer_e = answer_e.otherwise(whole)
+    closed_e = pl.when(closed).then(pl.lit(True)).when(opened.is_not_null()) \
+        .then(pl.lit(False)).otherwise(pl.lit(None, dtype=pl.Boolean))
+    if with_rc:
+        reasoning_e = pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws)) \
+            .otherwise(reasoning_e)
+        answer_e = pl.when(has_rc).then(whole).otherwise(answer_e)
+        closed_e = pl.when(has_rc).then(pl.lit(True)).otherwise(closed_e)
+    out = frame.select(reasoning_e.alias("reasoning"), answer_e.alias("answer"),
+                       closed_e.alias("think_closed"), pl.col("resp"), has_rc)
+    full = out["resp"]
+    if with_rc:
+        full = out.select(
+            pl.when(~pl.col("has_rc")).then(pl.col("resp"))
+            .when(pl.col("reasoning") == "").then(pl.col("answer"))
+            .otherwise(pl.concat_str(pl.lit(THINK_OPEN + "\n"), pl.col("reasoning"),
+                                     pl.lit("\n" + THINK_CLOSE + "\n\n"), pl.col("answer")))
+            .alias("response"))["response"]
+    return [full.alias("response"), out["reasoning"], out["answer"], out["think_closed"]]
 
 
 __all__ = ["chunk_frame", "eligible", "iter_jsonl_source", "split_columns"]
