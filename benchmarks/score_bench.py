@@ -19,7 +19,9 @@ Figures (MB = 10^6 bytes of JSONL input unless said otherwise):
   and the child's peak RSS;
 - counting stage alone (the engine's fast path on texts already in memory: three default
   lexicons, per-term counts and word totals): MB of reasoning+answer text per second;
-- start-up: `reasonlens score --help` (best of 5; wall and CPU seconds).
+- start-up: `reasonlens score --help` (best of 5; wall and CPU seconds);
+- loading alone (traces into frames): the columnar path against the record-by-record path on
+  the same file (ratio).
 Targets (issue 12): end to end >= 150 MB/s and >= 0.6 of the bare pipeline; counting >= 300
 MB/s; peak RSS < 2 GB for 1 GB in; start-up < 0.3 s. `--json PATH` writes the figures.
 """
@@ -194,6 +196,26 @@ def counting_alone(inp: Path, max_mb: int) -> tuple[float, float, float, int, in
     return size / 1e6, wall, cpu, int(long["count"].sum()), int(words.sum())
 
 
+def loading_alone(inp: Path) -> tuple[float, float, float, float]:
+    """(wall s, CPU s) of loading the traces into frames, through the columnar path and
+    record by record (the columnar path switched off), in this process."""
+    from reasonlens.traces import columnar, iter_trace_batches
+
+    out = []
+    for fast in (True, False):
+        real = columnar.eligible
+        if not fast:
+            columnar.eligible = lambda builder: False
+        try:
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in iter_trace_batches(str(inp)):
+                pass
+            out += [time.perf_counter() - t0, time.process_time() - c0]
+        finally:
+            columnar.eligible = real
+    return tuple(out)
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -232,10 +254,15 @@ def main() -> None:
     print(f"counting alone (3 lexicons, per-term counts + words): {text_mb:.1f} MB of text in "
           f"{cwall:.2f} s = {count:.0f} MB/s ({text_mb / ccpu:.0f} MB per CPU-s); {hits} hits, "
           f"{words} words")
+    lwall, lcpu, rwall, rcpu = loading_alone(inp)
+    print(f"loading alone (traces into frames): {mb / lwall:.0f} MB/s ({mb / lcpu:.0f} MB per "
+          f"CPU-s); record by record {mb / rwall:.0f} MB/s ({mb / rcpu:.0f} MB per CPU-s); "
+          f"ratio {rwall / lwall:.1f}x")
     figures = {
         "input_mb": mb, "bare_mb_s": bare, "score_mb_s": e2e, "score_ratio_to_bare": e2e / bare,
         "score_peak_rss_mb": rss, "counting_mb_s": count, "startup_s": start,
-        "startup_cpu_s": start_cpu,
+        "startup_cpu_s": start_cpu, "loading_mb_s": mb / lwall,
+        "loading_row_path_mb_s": mb / rwall,
         "load_average": os.getloadavg()[0]}
     print("targets:")
     print(f"  end to end >= 150 MB/s: {e2e:.0f} ({verdict(e2e >= 150)})")
