@@ -150,7 +150,8 @@ def cuda_status(*, use_torch: bool = False, timeout: float = 5.0) -> dict[str, A
 
 def cache_locations() -> dict[str, str]:
     """Where reasonlens and the libraries it drives keep their caches."""
-    from reasonlens.judge.cache import default_cache_path, reasonlens_home
+    from reasonlens.home import reasonlens_home
+    from reasonlens.judge.cache import default_cache_path
     from reasonlens.report.bundle import _cache_dir
 
     home = Path.home()

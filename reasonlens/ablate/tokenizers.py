@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from reasonlens.errors import ConfigError, EndpointError
+from reasonlens.home import reasonlens_home
 from reasonlens.provenance import content_hash
 
 REPLACEMENT = "\ufffd"
@@ -65,10 +66,6 @@ def surfaces_fingerprint(surfaces: Sequence[str]) -> str:
         h.update(b"\x00")
         h.update(s.encode("utf-8", "surrogatepass"))
     return "vocab:b2:" + h.hexdigest()
-
-
-def reasonlens_home() -> Path:
-    return Path(os.environ.get("REASONLENS_HOME") or Path.home() / ".cache" / "reasonlens")
 
 
 # --- local HF tokenizer -------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def tiny_model() -> tuple[Path | None, str]:
     if missing:
         return None, f"not installed: {', '.join(missing)}"
     from reasonlens.devtools.models import smollm2_hf_dir
-    from reasonlens.judge.cache import reasonlens_home
+    from reasonlens.home import reasonlens_home
 
     cache = Path(os.environ.get("REASONLENS_TEST_CACHE") or reasonlens_home() / "models")
     try:

@@ -34,11 +34,8 @@ from typing import Any
 import orjson
 
 from reasonlens.errors import ConfigError
+from reasonlens.home import reasonlens_home
 from reasonlens.provenance import canonical_json, content_hash
-
-
-def reasonlens_home() -> Path:
-    return Path(os.environ.get("REASONLENS_HOME") or Path.home() / ".cache" / "reasonlens")
 
 
 def default_cache_path() -> Path:
