@@ -353,41 +353,21 @@ def diff(traces: Source, *, a: str | None = None, b: str | None = None, by: str 
     Returns frame ``ranking`` (term, count_a, count_b, per_1k_a, per_1k_b, log_odds, z, n).
     """
     from reasonlens.provenance import provenance
-    from reasonlens.stats.ngrams import text_log_odds
+    from reasonlens.stats.diff import DiffCounts, Group, text_of
 
-    if text not in ("all", "reasoning", "answer"):
-        raise ConfigError(f"text must be all, reasoning or answer, got {text!r}")
     df = _traces(traces)
+    text_of(df.head(0), text)  # checks the part's name
     if (a is None) != (b is None):
         raise ConfigError("give both a and b")
-    if a is None:
-        models = sorted(df["model"].drop_nulls().unique().to_list())
-        if len(models) != 2:
-            raise ConfigError(f"the input holds {len(models)} models ({', '.join(models)}); "
-                              "choose two with a= and b=")
-        a, b = models
-    col = (df[by].cast(pl.String) if by in df.columns else
-           df["metadata"].str.json_path_match(f"$.{by}")).str.to_lowercase()
-    body = _text(df, text)
-    sides = {}
-    for side, value in (("a", a), ("b", b)):
-        sel = body.filter(col.is_in([str(value).lower()]).fill_null(False))
-        if not len(sel):
-            raise ConfigError(f"no response matches group {side.upper()} ({by}={value})")
-        sides[side] = sel
-    ranking = text_log_odds(sides["a"], sides["b"], ngrams=tuple(ngrams), top=top,
-                            min_count=min_count, prior_scale=prior_scale)
-    cfg = {"a": f"{by}={a}", "b": f"{by}={b}", "text": text, "ngrams": list(ngrams),
+    groups = None if a is None else (Group.of(by, a), Group.of(by, b))
+    counts = DiffCounts(groups, text, tuple(ngrams))
+    counts.add(df)
+    label_a, label_b, ranking = counts.ranking(min_count=min_count, prior_scale=prior_scale,
+                                               top=top)
+    cfg = {"a": label_a, "b": label_b, "text": text, "ngrams": list(ngrams),
            "min_count": min_count, "prior_scale": prior_scale}
     prov = provenance(command="diff (python api)", config=cfg, inputs=_frame_input(df))
     return StageResult("diff", {"ranking": ranking}, {**cfg, "n_terms": ranking.height}, prov)
-
-
-def _text(df: pl.DataFrame, part: str) -> pl.Series:
-    if part in ("reasoning", "answer"):
-        return df[part].fill_null("")
-    return df.select(pl.concat_str([pl.col("reasoning").fill_null(""),
-                                    pl.col("answer").fill_null("")], separator="\n")).to_series()
 
 
 # --- stats and report -----------------------------------------------------------------------

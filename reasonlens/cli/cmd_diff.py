@@ -10,27 +10,6 @@ import click
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
 
 
-def _parse_group(spec: str, option: str) -> tuple[str, set[str]]:
-    from reasonlens.errors import ConfigError
-
-    if "=" not in spec:
-        raise ConfigError(f"{option} expects COLUMN=VALUE[,VALUE...], got {spec!r}")
-    col, _, vals = spec.partition("=")
-    values = {v.strip().lower() for v in vals.split(",") if v.strip()}
-    if not col.strip() or not values:
-        raise ConfigError(f"{option} expects COLUMN=VALUE[,VALUE...], got {spec!r}")
-    return col.strip(), values
-
-
-def _column(batch, col: str):
-    """A column of the batch as lower-case text; unknown columns are looked up in metadata."""
-    import polars as pl
-
-    if col in batch.columns:
-        return batch[col].cast(pl.String).str.to_lowercase()
-    return (batch["metadata"].str.json_path_match(f"$.{col}").str.to_lowercase())
-
-
 @click.command("diff")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
 @click.option("--a", "value_a", metavar="VALUE", help="Group A: responses whose --by column "
@@ -73,14 +52,12 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
 
     from reasonlens.errors import ConfigError
     from reasonlens.io import refuse_overwriting_inputs, write_parquet
-    from reasonlens.stats.ngrams import add_counts, log_odds_from_counts, ngram_counts
     from reasonlens.lexcount.run import input_bytes
     from reasonlens.provenance import InputHasher, provenance
-    from reasonlens.traces.load import LoadReport, iter_trace_batches
+    from reasonlens.stats.diff import DiffCounts, Group, count_sources
 
     if out_file:
         refuse_overwriting_inputs(out_file, inputs)
-
     try:
         orders = tuple(int(x) for x in ngrams.split(",") if x.strip())
     except ValueError as exc:
@@ -91,58 +68,19 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
         raise ConfigError("give both --a and --b")
     if group_a and value_a:
         raise ConfigError("use either --a/--b or --group-a/--group-b, not both")
-    if group_a:
-        specs = {"a": _parse_group(group_a, "--group-a"), "b": _parse_group(group_b, "--group-b")}
-    elif value_a:
-        specs = {"a": (by, {value_a.lower()}), "b": (by, {value_b.lower()})}
-    else:
-        specs = None  # decide after reading: the input must hold exactly two models
+    groups = ((Group.parse(group_a, "--group-a"), Group.parse(group_b, "--group-b"))
+              if group_a else (Group.of(by, value_a), Group.of(by, value_b)) if value_a
+              else None)  # None: the input must hold exactly two models
     opts = load_options(kwargs)
-    report = LoadReport()
     hasher = InputHasher(list(inputs))
     hasher.start()
-    counts: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    present: dict[str, set] = {}  # values seen in each selecting column, for the error message
+    diff = DiffCounts(groups, text_part, orders)
     total = input_bytes(list(inputs))
     with progress("reading", total=total) as bar:
         task = bar.add_task("reading", total=total)
-        for batch in iter_trace_batches(list(inputs), opts, report):
-            text = _text(batch, text_part)
-            if specs is None:
-                for (model,), part in batch.with_columns(text.alias("_t")) \
-                        .partition_by("model", as_dict=True).items():
-                    names[model] = model
-                    counts[model] = add_counts(counts.get(model), ngram_counts(part["_t"],
-                                                                               orders))
-            else:
-                for side, (col, values) in specs.items():
-                    if len(present.setdefault(col, set())) < 50:
-                        present[col].update(_column(batch, col).drop_nulls().unique().to_list())
-                    mask = _column(batch, col).is_in(list(values)).fill_null(False)
-                    sel = text.filter(mask)
-                    if len(sel):
-                        counts[side] = add_counts(counts.get(side), ngram_counts(sel, orders))
-            bar.update(task, completed=report.bytes_read)
-    if specs is None:
-        if len(counts) != 2:
-            raise ConfigError(f"the input holds {len(counts)} models "
-                              f"({', '.join(sorted(counts)) or 'none'}); choose two with --a/--b")
-        ma, mb = sorted(counts)
-        label_a, label_b = f"model={ma}", f"model={mb}"
-        counts = {"a": counts[ma], "b": counts[mb]}
-    else:
-        label_a = f"{specs['a'][0]}={','.join(sorted(specs['a'][1]))}"
-        label_b = f"{specs['b'][0]}={','.join(sorted(specs['b'][1]))}"
-        for side, label in (("a", label_a), ("b", label_b)):
-            if side not in counts:
-                col = specs[side][0]
-                seen = sorted(map(str, present.get(col, ())))
-                raise ConfigError(f"no response matches group {side.upper()} ({label}); "
-                                  f"{col} values present: {', '.join(seen[:20]) or 'none'}"
-                                  f"{' ...' if len(seen) > 20 else ''}")
-    full = log_odds_from_counts(counts["a"], counts["b"], min_count=min_count,
-                                prior_scale=prior_scale)
+        count_sources(list(inputs), diff, opts,
+                      on_batch=lambda r: bar.update(task, completed=r.bytes_read))
+    label_a, label_b, full = diff.ranking(min_count=min_count, prior_scale=prior_scale)
     shown = pl.concat([full.filter(pl.col("z") > 0).head(top),
                        full.filter(pl.col("z") < 0).sort("z").head(top)])
     cols = ["term", "count_a", "count_b", "per_1k_a", "per_1k_b", "z"]
@@ -169,14 +107,3 @@ def command(inputs: tuple[str, ...], value_a: str | None, value_b: str | None, b
             raise ConfigError(f"--out must end in .parquet or .csv, got {path.name}")
         click.echo(f"Wrote {len(full)} ranked n-grams to {path}", err=True)
 
-
-def _text(batch, part: str):
-    import polars as pl
-
-    if part == "reasoning":
-        return batch["reasoning"].fill_null("")
-    if part == "answer":
-        return batch["answer"].fill_null("")
-    return batch.select(pl.concat_str([pl.col("reasoning").fill_null(""),
-                                       pl.col("answer").fill_null("")], separator="\n")
-                        ).to_series()
