@@ -55,8 +55,10 @@ class EndpointConfig:
             raise ConfigError("--concurrency must be >= 1")
 
     def public(self) -> dict[str, Any]:
-        """What may go into provenance: no key."""
-        return {"base_urls": list(self.base_urls), "model": self.model,
+        """What may go into provenance: no key, no credentials inside a base URL."""
+        from reasonlens.redact import redact_url
+
+        return {"base_urls": [redact_url(u) for u in self.base_urls], "model": self.model,
                 "api_key_env": self.api_key_env, "timeout": self.timeout,
                 "max_retries": self.max_retries, "concurrency": self.concurrency}
 

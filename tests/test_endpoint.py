@@ -65,6 +65,10 @@ def test_config_validation_and_public_view(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     cfg = EndpointConfig(base_urls=("http://127.0.0.1:1/v1",), model="m")
     assert "sk-secret-value" not in json.dumps(cfg.public())
+    # credentials inside a base URL stay out of every stage's provenance (generate, rewrite)
+    cfg = EndpointConfig(base_urls=("http://alice:hunter22@127.0.0.1:1/v1",), model="m")
+    assert cfg.public()["base_urls"] == ["http://***@127.0.0.1:1/v1"]
+    assert "hunter22" not in json.dumps(cfg.public())
 
 
 class _Canned(http.server.BaseHTTPRequestHandler):
