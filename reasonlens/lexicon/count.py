@@ -142,12 +142,22 @@ def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
     return tid, table
 
 
-def _slices(texts: pl.Series, parts: int) -> list[pl.Series]:
+UNIT_BYTES = 8 << 20   # text bytes per work unit of the fast path
+
+
+def _units(texts: pl.Series, threads: int) -> list[tuple[int, int]]:
+    """Row ranges [a, b) of about equal text bytes: at least one per thread (when there are
+    enough texts) and about ``UNIT_BYTES`` each, so that the threads stay balanced whatever the
+    texts' lengths (reasoning parts are long, answers short)."""
     n = len(texts)
-    if parts <= 1 or n < 2 * parts:
-        return [texts]
-    step = -(-n // parts)
-    return [texts.slice(i, step) for i in range(0, n, step)]
+    if n == 0:
+        return []
+    cum = np.cumsum(texts.str.len_bytes().fill_null(0).to_numpy(), dtype=np.int64)
+    total = int(cum[-1])
+    k = min(n, max(threads if n >= 2 * threads else 1, -(-total // UNIT_BYTES)))
+    cuts = np.searchsorted(cum, total * np.arange(1, k, dtype=np.float64) / k, side="left") + 1
+    bounds = sorted({0, n, *np.minimum(cuts, n).tolist()})
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
@@ -155,39 +165,37 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
     """Matched spans (a list per text; ``rows`` numbers the texts) -> row * n_terms + term id,
     one per hit that is a term.
 
-    Spans are mapped through their distinct surface strings (a few hundred), so normalisation
-    never runs per match; a span that starts with a backslash is a LaTeX command and only the
-    LaTeX pass may count it."""
+    Spans are mapped through their distinct surface strings (a few hundred): normalisation never
+    runs per match, and the spans are turned into integer codes by one cast to an Enum of those
+    surfaces; a span that starts with a backslash is a LaTeX command and only the LaTeX pass
+    may count it."""
     lens = lists.list.len().fill_null(0).to_numpy()
     flat = lists.explode(empty_as_null=False, keep_nulls=False)
-    mapping = {}
-    for surface in flat.unique().to_list():
-        if latex == surface.startswith("\\"):
-            i = tid.get(normalize_term(surface))
-            if i is not None:
-                mapping[surface] = i
-    ids = flat.replace_strict(mapping, default=n_terms, return_dtype=pl.UInt32).to_numpy()
-    hit_rows = np.repeat(rows.astype(np.uint64), lens)
+    if not len(flat):
+        return np.zeros(0, np.int64)
+    surfaces = flat.unique().to_list()
+    lut = np.array([tid.get(normalize_term(s), n_terms) if latex == s.startswith("\\")
+                    else n_terms for s in surfaces], np.int64)
+    ids = lut[flat.cast(pl.Enum(surfaces)).to_physical().to_numpy()]
+    hit_rows = np.repeat(rows, lens)
     keep = ids < n_terms
-    return hit_rows[keep] * np.uint64(n_terms) + ids[keep].astype(np.uint64)
+    return hit_rows[keep] * n_terms + ids[keep]
 
 
-def _slice_keys(part: pl.Series, offset: int, matcher: Matcher, tid: dict[str, int]
+def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: np.ndarray
                 ) -> list[np.ndarray]:
-    """The hit keys of one slice of the texts: the word-term pass and the LaTeX pass.
+    """The hit keys of one slice of the texts (rows numbered from 0): the word-term pass and the
+    LaTeX pass.
 
     Texts in which a letter or digit of another script touches an ASCII word or a hyphen
-    (:func:`reasonlens.lexicon.words.touching_other_scripts`, a few percent of real traces) get
+    (``mixed``: :func:`reasonlens.lexicon.words.scan_texts`, a few percent of real traces) get
     those letters replaced by ``_`` first, a word character that no term contains, so the
     ASCII-class pattern sees them as word characters; the other texts go as they are. With a
     term that itself holds a non-ASCII letter (``naïve``) the full pattern runs on those texts
     instead (exact too, but slow for lexicons of hundreds of terms)."""
-    from reasonlens.lexicon.words import touching_other_scripts
-
-    rows = np.arange(offset, offset + len(part), dtype=np.uint64)
+    rows = np.arange(len(part), dtype=np.int64)
     keys = []
     if matcher.pattern:
-        mixed = touching_other_scripts(part)
         for is_mixed in (False, True):
             sel = mixed if is_mixed else ~mixed
             if not sel.any():
@@ -206,48 +214,84 @@ def _slice_keys(part: pl.Series, offset: int, matcher: Matcher, tid: dict[str, i
     return keys
 
 
-def _tally(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (sorted) and how often each occurs: a bincount over the key range when it
-    is small enough (texts x terms of one batch), else a sort."""
-    if n_keys <= 1 << 26:
-        counts = np.bincount(keys.astype(np.int64), minlength=n_keys) if keys.size \
-            else np.zeros(0, np.int64)
-        uniq = np.flatnonzero(counts).astype(np.uint64)
-        return uniq, counts[uniq.astype(np.int64)]
+def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (sorted) and how often each occurs (a sort of the unit's hits: cheaper
+    than a bincount over its texts x terms)."""
+    if not keys.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.unique(keys, return_counts=True)
 
 
-def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False
-               ) -> tuple[pl.DataFrame, pl.Series | None]:
+def _unit_counts(part: pl.Series, matcher: Matcher, tid: dict[str, int], words: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One work unit: (distinct row * n_terms + term id keys, their counts, words per text)."""
+    from reasonlens.lexicon.words import scan_texts
+
+    n_terms = max(len(tid), 1)
+    need_mixed = bool(matcher.pattern)
+    if words or need_mixed:
+        word_totals, mixed = scan_texts(part, words=words, touch=need_mixed)
+    else:
+        word_totals, mixed = None, np.zeros(len(part), bool)
+    keys = _slice_keys(part, matcher, tid, mixed)
+    uniq, counts = _tally(np.concatenate([np.zeros(0, np.int64), *keys]))
+    return uniq, counts, word_totals if words else None
+
+
+def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
+               threads: int | None = None) -> tuple[pl.DataFrame, pl.Series | None]:
     """The fast path: long term counts and (optionally) word counts for ``texts``.
 
-    The texts are cut into one slice per polars thread; each slice's regex passes
-    (``str.extract_all``, which releases the GIL) and the mapping of its hits run in a thread
-    of their own, and the word totals are counted from the bytes
-    (:func:`reasonlens.lexicon.words.count_words`) in one more. Hits are tallied on integer keys
-    (row x term id) with numpy.
+    The texts are cut into work units of about equal bytes (:func:`_units`), run on one thread
+    per polars thread: each unit's byte scan (word totals, and which texts need other scripts'
+    letters replaced; :func:`reasonlens.lexicon.words.scan_texts`), its regex passes
+    (``str.extract_all``) and the mapping and tally of its hits (integer keys row x term id,
+    ``np.unique``). numpy and polars release the GIL in their loops, so the threads run in
+    parallel. ``threads``: default polars' thread pool size.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from reasonlens.lexicon.words import count_words
-
     tid, table = _term_ids(matcher)
-    parts = _slices(texts, pl.thread_pool_size())
-    offsets = np.cumsum([0] + [len(p) for p in parts[:-1]]).tolist()
-    with ThreadPoolExecutor(max_workers=len(parts) + 1) as pool:
-        counted = pool.submit(count_words, texts) if words else None
-        jobs = [pool.submit(_slice_keys, p, o, matcher, tid) for p, o in zip(parts, offsets)]
-        keys = [np.zeros(0, np.uint64)] + [k for j in jobs for k in j.result()]
-        word_totals = pl.Series(texts.name or "words", counted.result(), dtype=pl.UInt32) \
-            if counted is not None else None
-    uniq, counts = _tally(np.concatenate(keys), len(texts) * max(len(tid), 1))
-    nt = np.uint64(max(len(tid), 1))
-    hits = pl.DataFrame({"row": (uniq // nt).astype(np.uint32),
-                         "tid": (uniq % nt).astype(np.uint32),
-                         "count": counts.astype(np.uint32)})
-    long = (hits.join(table, on="tid", how="inner", maintain_order="left")
-            .select(list(LONG_SCHEMA)))  # ids follow the sorted terms: same order as by term
+    n_terms = max(len(tid), 1)
+    threads = threads or pl.thread_pool_size()
+    units = _units(texts, threads)
+
+    def run(unit: tuple[int, int]):
+        return _unit_counts(texts.slice(unit[0], unit[1] - unit[0]), matcher, tid, words)
+
+    if len(units) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(units), threads)) as pool:
+            results = list(pool.map(run, units))
+    else:
+        results = [run(u) for u in units]
+    rows = [uniq // n_terms + a for (a, _), (uniq, _, _) in zip(units, results)]
+    hits = pl.DataFrame({
+        "row": np.concatenate([np.zeros(0, np.int64), *rows]).astype(np.uint32),
+        "tid": np.concatenate([np.zeros(0, np.int64), *(r[0] % n_terms for r in results)])
+        .astype(np.uint32),
+        "count": np.concatenate([np.zeros(0, np.int64), *(r[1] for r in results)])
+        .astype(np.uint32)})
+    long = _with_terms(hits, table)
+    word_totals = None
+    if words:
+        word_totals = pl.Series(texts.name or "words",
+                                np.concatenate([np.zeros(0, np.int64), *(r[2] for r in results)]),
+                                dtype=pl.UInt32)
     return long, word_totals
+
+
+def _with_terms(hits: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """(row, tid, count) -> (row, category, term, count); a term in two lexicons gives a row
+    for each. Hits are sorted by row, then term id, and the ids follow the sorted terms, so the
+    rows come out in the same order as when sorted by term."""
+    if table["tid"].n_unique() == len(table):
+        by_tid = table.sort("tid")
+        if by_tid["tid"].to_list() == list(range(len(by_tid))):   # tid == position
+            tids = hits["tid"]
+            return pl.DataFrame([hits["row"], by_tid["category"].gather(tids),
+                                 by_tid["term"].gather(tids), hits["count"]])
+    return (hits.join(table, on="tid", how="inner", maintain_order="left")
+            .select(list(LONG_SCHEMA)))
 
 
 def _fast_long(texts: pl.Series, matcher: Matcher) -> pl.DataFrame:

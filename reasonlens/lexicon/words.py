@@ -7,39 +7,64 @@ number of matches of ``reasonlens.lexicon.count.WORD_PATTERN`` in the text once 
 are taken out, and tests/test_lexicon_count.py checks both give the same totals.
 
 Counting per match costs a regex step per word (~175k per MB). Here the texts' Arrow buffer is
-read in blocks of whole texts (~2 MB, so the scratch memory stays in cache and is reused):
+read in blocks of whole texts (~2 MB, so the scratch memory stays in cache), with three passes
+over every byte and the rest on the few special bytes only:
 
-1. ``bytes.translate`` maps each byte to its class (ASCII letter, digit or ``_``, joiner,
-   backslash, part of a multi-byte character, other); word bytes are 1, the rest 0;
-2. blocks with non-ASCII bytes: the code points are decoded with numpy at the lead bytes and the
-   bytes of every letter or digit (``unicodedata`` category L* or N*) are set to 1;
+1. ``bytes.translate`` maps each byte to its class (ASCII letter, digit or ``_``; joiner ``'``
+   ``-``; backslash; a byte of a multi-byte character; other); word bytes are 1, the rest 0, and
+   the positions of the special bytes (joiners, backslashes, multi-byte) are taken once;
+2. the non-ASCII code points are decoded with numpy at their lead bytes and the bytes of every
+   letter or digit (``unicodedata`` category L* or N*) are set to 1;
 3. the letters after a backslash (a LaTeX command, cut at the end of its text) are set to 0;
 4. a joiner with word characters on both sides inside one text is set to 1, so the joined runs
    make one run;
 5. words = runs of 1s per text = the 0 -> 1 steps, plus one when a text starts with a 1.
+
+The same pass also tells, per text, whether a letter or digit of another script touches an
+ASCII word character or a hyphen (:func:`touching_other_scripts`; the fast term path needs it).
+numpy releases the GIL in its loops, so slices of the texts can be scanned in threads.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
 
 import numpy as np
 import polars as pl
 
-# Byte classes: 0 other, 1 digit or "_", 2 ASCII letter, 3 ASCII joiner (' -), 4 backslash,
-# 5 a byte of a multi-byte character.
-_CLS = bytes(1 if (48 <= i <= 57 or i == 95) else 2 if (65 <= i <= 90 or 97 <= i <= 122)
-             else 3 if i in (39, 45) else 4 if i == 92 else 5 if i >= 0x80 else 0
+# Byte classes: 0 other, 1 ASCII letter, digit or "_", 2 ASCII joiner (' -), 3 backslash,
+# 4 a byte of a multi-byte character.
+_CLS = bytes(1 if (48 <= i <= 57 or i == 95 or 65 <= i <= 90 or 97 <= i <= 122)
+             else 2 if i in (39, 45) else 3 if i == 92 else 4 if i >= 0x80 else 0
              for i in range(256))
+_LETTER = np.array([65 <= i <= 90 or 97 <= i <= 122 for i in range(256)])
 _JOINER_CPS = (0x2019, 0x2010, 0x2011)      # ’ ‐ ‑ (three bytes each in UTF-8)
 BLOCK_BYTES = 1 << 21
-_WINDOW = 16
+_WINDOW = 24                                # LaTeX command letters cleared vectorised
 
 
 @functools.lru_cache(maxsize=65536)
 def _is_word_cp(cp: int) -> bool:
     return unicodedata.category(chr(cp))[0] in "LN"
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_word_table() -> np.ndarray:
+    """Is each code point below U+10000 a letter or digit (built once, ~20 ms)."""
+    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(0x10000)), bool,
+                       0x10000)
+
+
+def _word_cps(cp: np.ndarray) -> np.ndarray:
+    """Per code point: a letter or digit of any script (unicodedata category L* or N*)."""
+    bmp = cp < 0x10000
+    word = _bmp_word_table()[np.where(bmp, cp, 0)]
+    if not bmp.all():
+        uniq, inv = np.unique(cp[~bmp], return_inverse=True)
+        word[~bmp] = np.fromiter((_is_word_cp(int(c)) for c in uniq), bool, len(uniq))[inv]
+    return word
 
 
 def _arrow_buffers(texts: pl.Series) -> tuple[memoryview, np.ndarray]:
@@ -57,9 +82,9 @@ def _arrow_buffers(texts: pl.Series) -> tuple[memoryview, np.ndarray]:
     return data, off
 
 
-def _decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lead-byte positions, byte lengths and code points of the non-ASCII characters."""
-    hi = np.flatnonzero(raw >= 0x80)
+def _decode(raw: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lead-byte positions, byte lengths and code points of the non-ASCII characters, from the
+    positions ``hi`` of the bytes >= 0x80."""
     lead = hi[(raw[hi] & 0xC0) != 0x80]
     b0 = raw[lead].astype(np.int32)
     n = np.where(b0 >= 0xF0, 4, np.where(b0 >= 0xE0, 3, 2))
@@ -71,25 +96,22 @@ def _decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lead, n, cp
 
 
-def _clear_latex(cls: np.ndarray, m: np.ndarray, ends: np.ndarray) -> None:
-    """Set the letters of every LaTeX command (backslash + ASCII letters) to 0, within its text."""
-    bs = np.flatnonzero(cls == 4)
+def _clear_latex(raw: np.ndarray, m: np.ndarray, bs: np.ndarray, ends: np.ndarray) -> None:
+    """Set the letters of every LaTeX command (backslash ``bs`` + ASCII letters) to 0, within
+    its text: one vectorised step per letter position, then a loop for the rare long ones."""
     stop = ends[np.searchsorted(ends, bs, side="right")]   # end of the backslash's text
-    pos = bs + 1
-    keep = pos < stop
-    pos, stop = pos[keep], stop[keep]
-    keep = cls[pos] == 2
-    pos, stop = pos[keep], stop[keep]
-    if not pos.size:
-        return
-    # the letters in a window of _WINDOW bytes after each backslash, in one 2-D step
-    win = pos[:, None] + np.arange(_WINDOW)
-    inside = win < stop[:, None]
-    letters = (cls[np.where(inside, win, 0)] == 2) & inside
-    run = np.where(letters.all(axis=1), _WINDOW, np.argmin(letters, axis=1))
-    m[win[np.arange(_WINDOW) < run[:, None]]] = 0
-    for p, s in zip(pos[run == _WINDOW] + _WINDOW, stop[run == _WINDOW]):   # longer commands
-        while p < s and cls[p] == 2:
+    cur = bs + 1
+    for _ in range(_WINDOW):
+        keep = cur < stop
+        cur, stop = cur[keep], stop[keep]
+        keep = _LETTER[raw[cur]]
+        cur, stop = cur[keep], stop[keep]
+        if not cur.size:
+            return
+        m[cur] = 0
+        cur = cur + 1
+    for p, s in zip(cur.tolist(), stop.tolist()):            # commands longer than _WINDOW
+        while p < s and _LETTER[raw[p]]:
             m[p] = 0
             p += 1
 
@@ -107,42 +129,129 @@ def _join(m: np.ndarray, j0: np.ndarray, j1: np.ndarray, starts: np.ndarray,
         m[j0[sel] + d] = 1
 
 
-def _block_words(blk: bytes, o: np.ndarray) -> np.ndarray:
-    """Words per text of one block; ``o`` are the texts' offsets in the block (o[0] == 0)."""
-    cls = np.frombuffer(blk.translate(_CLS), np.uint8)
-    m = np.less(cls - np.uint8(1), np.uint8(2)).view(np.uint8)   # classes 1 and 2: word bytes
-    starts, ends = o[:-1], o[1:]
-    joins: list[tuple[np.ndarray, np.ndarray]] = []
-    if not blk.isascii():
-        lead, n, cp = _decode(np.frombuffer(blk, np.uint8))
-        uniq, inv = np.unique(cp, return_inverse=True)
-        word = np.fromiter((_is_word_cp(int(c)) for c in uniq), bool, len(uniq))[inv]
-        for k in range(4):
-            m[lead[word & (n > k)] + k] = 1
-        jn = np.isin(cp, _JOINER_CPS)
-        if jn.any():
-            joins.append((lead[jn], lead[jn] + 3))
-    _clear_latex(cls, m, ends)
-    j = np.flatnonzero(cls == 3)
-    if j.size:
-        joins.append((j, j + 1))
-    if joins:
-        _join(m, np.concatenate([a for a, _ in joins]), np.concatenate([b for _, b in joins]),
-              starts, ends)
-    step = np.empty(len(m), np.uint8)
-    step[0] = m[0]
-    np.greater(m[1:], m[:-1], out=step[1:].view(bool))
-    nonempty = starts < ends
-    first = starts[nonempty]
-    step[first] = m[first]          # a text starting with a word character starts a word
-    out = np.zeros(len(starts), np.int64)
-    if first.size * 1024 < len(step):   # long texts: one popcount per text beats reduceat
-        flags = step.view(bool)
-        out[nonempty] = [np.count_nonzero(flags[a:b])
-                         for a, b in zip(first.tolist(), ends[nonempty].tolist())]
-    elif first.size:
-        out[nonempty] = np.add.reduceat(step, first, dtype=np.int64)
+def _touching(raw: np.ndarray, cls: np.ndarray, lead: np.ndarray, end: np.ndarray,
+              o: np.ndarray) -> np.ndarray:
+    """Texts (indices into ``o``) in which a non-ASCII letter or digit at bytes [lead, end)
+    touches an ASCII word character or a hyphen (``-``, or ``‐`` ``‑`` in three bytes)."""
+    k = np.searchsorted(o[1:], lead, side="right")     # the text of each such character
+    size = len(raw)
+
+    def ascii_word_or_hyphen(pos: np.ndarray, ok: np.ndarray, after: bool) -> np.ndarray:
+        p = np.clip(pos, 0, size - 1)
+        hit = ((cls[p] == 1) | (raw[p] == 0x2D)) & ok
+        q = p if after else p - 2                          # a 3-byte ‐ or ‑ there
+        q3 = np.clip(q, 0, max(size - 3, 0))
+        hy = (raw[q3] == 0xE2) & (raw[np.minimum(q3 + 1, size - 1)] == 0x80) \
+            & ((raw[np.minimum(q3 + 2, size - 1)] == 0x90)
+               | (raw[np.minimum(q3 + 2, size - 1)] == 0x91))
+        inside = (q >= o[k]) & (q + 3 <= o[k + 1]) if after else (q >= o[k]) & ok
+        return hit | (hy & inside & ok)
+
+    touch = ascii_word_or_hyphen(lead - 1, lead - 1 >= o[k], after=False) \
+        | ascii_word_or_hyphen(end, end < o[k + 1], after=True)
+    return np.unique(k[touch])
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits per byte (``np.bitwise_count`` from numpy 2.0, else a table)."""
+    f = getattr(np, "bitwise_count", None)
+    return f(x) if f is not None else _POPCOUNT[x]
+
+
+class _Scratch(threading.local):
+    """Per-thread scratch arrays reused from block to block (fresh multi-MB temporaries cost
+    page faults on every block)."""
+
+    size = 0
+
+    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.size < n:
+            self.size = max(n, BLOCK_BYTES)
+            self.m = np.zeros(self.size, np.uint8)
+            self.tmp = np.zeros(self.size, np.uint8)
+        return self.m[:n], self.tmp[:n]
+
+
+_SCRATCH = _Scratch()
+
+
+def _runs(m: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Runs of 1s in the 0/1 bytes ``m`` per text [starts, ends) (contiguous texts covering
+    ``m``), counted on bits: ``m`` packed 8 bytes to a byte, the run starts (a 1 after a 0)
+    marked with shifts, their number per text from the packed bytes' bit counts over the whole
+    packed bytes between the text's boundaries (one ``reduceat``), plus the bits before its end
+    and minus those before its start inside the boundary's packed byte."""
+    size = len(m)
+    bits = np.packbits(m.view(bool), bitorder="little")      # bit k of byte i: m[8i + k]
+    rs = np.zeros(len(bits) + 1, np.uint8)                    # run starts, one zero byte after
+    np.left_shift(bits, 1, out=rs[:-1])                       # each bit's predecessor ...
+    rs[1:-1] |= bits[:-1] >> 7                                # ... across byte borders
+    np.bitwise_not(rs[:-1], out=rs[:-1])
+    np.bitwise_and(rs[:-1], bits, out=rs[:-1])
+    lane = np.append(starts // 8, size // 8)                  # lane <= len(bits) < len(rs)
+    whole = np.add.reduceat(_popcount(rs), lane, dtype=np.int64)[:-1]
+    whole[lane[:-1] == lane[1:]] = 0                          # reduceat gives rs[i] there
+
+    def below(x: np.ndarray) -> np.ndarray:                   # run starts in x's packed byte
+        low = (np.left_shift(1, x % 8) - 1).astype(np.uint8)  # before x
+        return _popcount(rs[x // 8] & low).astype(np.int64)
+
+    out = whole + below(ends) - below(starts)
+    # a text starting with a word character starts a word, also when the byte before it (the
+    # previous text's last byte) is a 1
+    idx = np.flatnonzero((starts < ends) & (starts > 0))
+    s = starts[idx]
+    out[idx[(m[s] == 1) & (m[s - 1] == 1)]] += 1
     return out
+
+
+def _scan_block(blk: bytes, o: np.ndarray, words: bool, touch: bool
+                ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Words per text of one block (``o``: the texts' offsets in the block, o[0] == 0) and, with
+    ``touch``, the texts in which another script's letter touches an ASCII word or hyphen."""
+    if not words and blk.isascii():
+        return None, None
+    raw = np.frombuffer(blk, np.uint8)
+    cls = np.frombuffer(blk.translate(_CLS), np.uint8)
+    size = len(raw)
+    m, tmp = _SCRATCH.arrays(size)
+    if words:
+        np.equal(cls, 1, out=m.view(bool))
+    starts, ends = o[:-1], o[1:]
+    special = np.flatnonzero(np.greater_equal(cls, 2 if words else 4, out=tmp.view(bool)))
+    touched = None
+    if special.size:
+        sc = cls[special]
+        joins: list[tuple[np.ndarray, np.ndarray]] = []
+        hi = special[sc == 4]
+        if hi.size:
+            lead, n, cp = _decode(raw, hi)
+            word = _word_cps(cp)
+            wl, wn = lead[word], n[word]
+            if touch and wl.size:
+                touched = _touching(raw, cls, wl, wl + wn, o)
+            if not words:
+                return None, touched
+            for k in range(4):
+                m[wl[wn > k] + k] = 1
+            jn = (cp == _JOINER_CPS[0]) | (cp == _JOINER_CPS[1]) | (cp == _JOINER_CPS[2])
+            if jn.any():
+                joins.append((lead[jn], lead[jn] + 3))
+        if not words:
+            return None, touched
+        bs = special[sc == 3]
+        if bs.size:
+            _clear_latex(raw, m, bs, ends)
+        aj = special[sc == 2]
+        if aj.size:
+            joins.append((aj, aj + 1))
+        if joins:
+            _join(m, np.concatenate([a for a, _ in joins]), np.concatenate([b for _, b in joins]),
+                  starts, ends)
+    return (_runs(m, starts, ends) if words else None), touched
 
 
 def _blocks(texts: pl.Series):
@@ -160,41 +269,31 @@ def _blocks(texts: pl.Series):
         i = j
 
 
+def scan_texts(texts: pl.Series, *, words: bool = True, touch: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Words per text (int64; null counts as 0 words; all 0 unless ``words``) and, per text,
+    whether a letter or digit of another script touches an ASCII word character or a hyphen
+    (all False unless ``touch``), in one pass over the bytes."""
+    totals = np.zeros(len(texts), np.int64)
+    touching = np.zeros(len(texts), bool)
+    if not (words or touch):
+        return totals, touching
+    for i, j, blk, o in _blocks(texts):
+        w, t = _scan_block(blk, o, words, touch)
+        if w is not None:
+            totals[i:j] = w
+        if t is not None:
+            touching[i + t] = True
+    return totals, touching
+
+
 def count_words(texts: pl.Series) -> np.ndarray:
     """Words per text (int64 numpy array; null counts as 0 words)."""
-    out = np.zeros(len(texts), np.int64)
-    for i, j, blk, o in _blocks(texts):
-        out[i:j] = _block_words(blk, o)
-    return out
+    return scan_texts(texts, touch=False)[0]
 
 
 def touching_other_scripts(texts: pl.Series) -> np.ndarray:
     """Per text: does a letter or digit of another script than ASCII touch an ASCII letter,
     digit, ``_`` or a hyphen (``-`` ``‐`` ``‑``)? Only in such texts can a term's neighbour be
     a word character that an ASCII word boundary does not see (``résumé``, ``所以wait``)."""
-    out = np.zeros(len(texts), bool)
-    for i, j, blk, o in _blocks(texts):
-        if blk.isascii():
-            continue
-        raw = np.frombuffer(blk, np.uint8)
-        cls = np.frombuffer(blk.translate(_CLS), np.uint8)
-        lead, n, cp = _decode(raw)
-        word = np.isin(cp, [c for c in np.unique(cp).tolist() if _is_word_cp(c)])
-        lead, end = lead[word], lead[word] + n[word]
-        k = np.searchsorted(o[1:], lead, side="right")     # the text of each such character
-        size = len(raw)
-
-        def asciiword_or_hyphen(pos: np.ndarray, ok: np.ndarray, after: bool) -> np.ndarray:
-            p = np.clip(pos, 0, size - 1)
-            hit = ((cls[p] == 1) | (cls[p] == 2) | (raw[p] == 0x2D)) & ok
-            q = p if after else p - 2                          # a 3-byte ‐ or ‑ there
-            q3 = np.clip(q, 0, size - 3)
-            hy = (raw[q3] == 0xE2) & (raw[q3 + 1] == 0x80) & ((raw[q3 + 2] == 0x90)
-                                                             | (raw[q3 + 2] == 0x91))
-            inside = (q >= o[k]) & (q + 3 <= o[k + 1]) if after else (q >= o[k]) & ok
-            return hit | (hy & inside & ok)
-
-        touch = asciiword_or_hyphen(lead - 1, lead - 1 >= o[k], after=False) \
-            | asciiword_or_hyphen(end, end < o[k + 1], after=True)
-        out[i + np.unique(k[touch])] = True
-    return out
+    return scan_texts(texts, words=False)[1]
