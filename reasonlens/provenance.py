@@ -30,6 +30,26 @@ def content_hash(obj: Any, prefix: str = "b2:") -> str:
     return prefix + hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt")
+
+
+def weights_fingerprint(path: str | os.PathLike) -> str | None:
+    """A local checkpoint's weights by file name, size and modification time (cheap: nothing is
+    read), so samples of a checkpoint retrained in place are not resumed as the old one's. None
+    when ``path`` is not a local file or directory (a served model name, a hub id)."""
+    p = Path(path)
+    if p.is_file():
+        files = [p]
+    elif p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file()
+                       and (f.suffix in WEIGHT_SUFFIXES or f.name == "config.json"))
+    else:
+        return None
+    stats = [(str(f.relative_to(p)) if f != p else f.name, f.stat().st_size,
+              f.stat().st_mtime_ns) for f in files]
+    return content_hash(stats)
+
+
 def file_hash(path: str | os.PathLike, *, max_bytes: int | None = None) -> str:
     """blake2b of a file (or of a directory's files, sorted), streamed in 1 MiB blocks."""
     p = Path(path)

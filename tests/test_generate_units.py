@@ -221,3 +221,30 @@ def test_vllm_engine_kwargs_are_explicit_and_checked():
                 {"gpu_memory_utilization": 1.5}):
         with pytest.raises(ConfigError):
             engine_kwargs(**bad)
+
+
+def test_resume_after_retraining_a_local_checkpoint_in_place_is_refused(tmp_path):
+    """A checkpoint directory retrained in place (same path, new weights) is not the model the
+    existing samples came from: the fingerprint holds its weight files' sizes and times."""
+    import os
+
+    from reasonlens.generate.run import fingerprint_of
+    from reasonlens.problems import load_template
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "model.safetensors").write_bytes(b"old weights")
+    sampling, tmpl = SamplingConfig(template="r1_think"), load_template("r1_think")
+    out = tmp_path / "o.jsonl"
+    out.write_text(orjson.dumps(_rec("p", 0)).decode() + "\n")
+    fp = fingerprint_of("m", str(ckpt), sampling, tmpl, None)
+    assert "weights" in fp and "weights" not in fingerprint_of("m", "served-name", sampling,
+                                                               tmpl, None)
+    sidecar_path(out).write_bytes(orjson.dumps({"fingerprint": fp}))
+    check_resume(out, fingerprint_of("m", str(ckpt), sampling, tmpl, None))  # unchanged: fine
+    (ckpt / "model.safetensors").write_bytes(b"new weights!")
+    st = (ckpt / "model.safetensors").stat()
+    os.utime(ckpt / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(ConfigError, match="weights"):
+        check_resume(out, fingerprint_of("m", str(ckpt), sampling, tmpl, None))

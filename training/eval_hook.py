@@ -89,6 +89,7 @@ def evaluate(checkpoint: str | None, problems, out: Path, *, backend: str, name:
     """Serve (per ``backend``), sample ``problems`` into ``out`` and check the traces load."""
     from reasonlens.endpoint import EndpointConfig
     from reasonlens.generate import run_generation
+    from reasonlens.provenance import weights_fingerprint
     from reasonlens.traces import load_traces
 
     if backend == "url":
@@ -110,7 +111,9 @@ def evaluate(checkpoint: str | None, problems, out: Path, *, backend: str, name:
                                   max_retries=2 if backend == "hf" else 6)
         summary = run_generation(problems, endpoint, sampling, out, model_name=name,
                                  condition={"name": "eval", "checkpoint": checkpoint,
-                                            "backend": backend}, progress=progress)
+                                            "backend": backend,
+                                            "weights": weights_fingerprint(checkpoint)
+                                            if checkpoint else None}, progress=progress)
     traces = load_traces(str(out))
     summary["n_traces_loaded"] = traces.height
     summary["finish_reasons"] = dict(traces.group_by("finish_reason").len().rows())

@@ -24,7 +24,7 @@ from reasonlens.generate.config import (SamplingConfig, WorkUnit, build_record, 
 from reasonlens.generate.progress import GenProgress
 from reasonlens.generate.store import JsonlAppender, repair_and_scan
 from reasonlens.io import read_json, write_json
-from reasonlens.provenance import content_hash, provenance
+from reasonlens.provenance import content_hash, provenance, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,15 @@ def sidecar_path(out_path: str | Path) -> Path:
 
 def fingerprint_of(model: str, served_model: str, sampling: SamplingConfig, template: Template,
                    condition: dict | None) -> dict[str, Any]:
-    """What a resumed output must have been generated with (every backend records the same)."""
-    return {"model": model, "served_model": served_model, "sampling": sampling.fingerprint(),
-            "template": template.record()["sha256"],
-            "condition": content_hash(condition) if condition else None}
+    """What a resumed output must have been generated with (every backend records the same).
+    A served model that is a local checkpoint adds its weights (file sizes and times)."""
+    out = {"model": model, "served_model": served_model, "sampling": sampling.fingerprint(),
+           "template": template.record()["sha256"],
+           "condition": content_hash(condition) if condition else None}
+    weights = weights_fingerprint(served_model)
+    if weights is not None:
+        out["weights"] = weights
+    return out
 
 
 def check_resume(out_path: Path, fingerprint: dict[str, Any]) -> None:
