@@ -161,6 +161,21 @@ def test_check_same_inputs(tmp_path):
     with pytest.raises(InputError, match="computed from different inputs"):
         check_same_inputs([("score", "s", prov("b2:1")), ("grade", "g", prov("b2:9"))])
     check_same_inputs([("score", "s", prov("b2:1")), ("grade", "g", None)])  # nothing to compare
+    with pytest.raises(InputError, match="computed from different inputs"):
+        check_same_inputs([("score", "s", prov("sha256:1")), ("grade", "g", prov("sha256:9"))])
+    # an output of a version that hashed with blake2b beside one hashing with SHA-256
+    check_same_inputs([("score", "s", prov("b2:1")), ("grade", "g", prov("sha256:9"))])
+
+
+def test_input_hash_is_sha256_of_name_and_bytes(tmp_path):
+    import hashlib
+
+    from reasonlens.provenance import file_hash
+
+    f = tmp_path / "t.jsonl"
+    f.write_bytes(b'{"response": "x"}\n' * 1000)
+    want = hashlib.sha256(b"t.jsonl" + f.read_bytes()).hexdigest()  # the name, then the bytes
+    assert file_hash(f) == "sha256:" + want
 
 
 def test_stats_inputs_refuse_a_directory_mixed_by_hand(tmp_path):
