@@ -132,7 +132,7 @@ def test_score_example_writes_the_declared_files(tmp_path):
         (c, load_lexicon(c).version, load_lexicon(c).sha256) for c in CATS]
     assert all(len(f["sha256"]) == 64 for f in prov["data_files"])
     assert prov["inputs"][0]["path"] == str(EXAMPLE)
-    assert prov["inputs"][0]["hash"].startswith("b2:")
+    assert prov["inputs"][0]["hash"].startswith("sha256:")
     assert prov["config"]["score"] == {"lexicons": list(CATS), "mode": "fast", "lemma": False,
                                        "parts": "all"}
     assert parquet_provenance(out / "responses.parquet")["config_hash"] == prov["config_hash"]

@@ -32,6 +32,7 @@ from reasonlens.schema import ID_COLUMNS
 from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches, require_rows
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
+SCORE_WORKERS = 2   # batches counted at once
 
 
 @dataclass
@@ -86,6 +87,30 @@ def prefetch(batches: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def in_order(fn: Callable[[Any], Any], items: Iterator[Any], workers: int = SCORE_WORKERS
+             ) -> Iterator[Any]:
+    """``fn(item)`` for each item, ``workers`` at a time in threads, results in input order.
+    The serial parts of one batch (joins, Python) overlap the GIL-free parts of the next."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reasonlens-score")
+    pending: list = []
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= workers:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class BackgroundWriter:
@@ -168,12 +193,14 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         partials = PartialCounts(matcher.categories, config.parts)
         writer = BackgroundWriter((resp_sink, term_sink), partials)
         try:
-            for batch in prefetch(iter_trace_batches(list(sources), load_options, report)):
-                if not len(batch):
-                    continue
+            def count(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                 resp, terms = score_batch(batch, matcher, config)
                 if behaviours is not None:
                     resp = _with_behaviours(resp, behaviours(batch))
+                return resp, terms
+
+            batches = prefetch(iter_trace_batches(list(sources), load_options, report))
+            for resp, terms in in_order(count, (b for b in batches if len(b))):
                 writer.put(resp, terms)
                 n += len(resp)
                 if on_batch is not None:
