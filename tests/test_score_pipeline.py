@@ -54,3 +54,35 @@ def test_background_writer_error_reaches_the_scoring_thread():
     assert len(sinks[1].frames) == 3  # nothing after the failed write
     w.close()  # the error was raised once; closing again is quiet
     assert not w.thread.is_alive()
+
+
+def test_in_order_hands_over_every_result_before_the_inputs_error():
+    """A bad record ends the input: the batches counted before it still come out, in order,
+    then the error (nothing computed is lost)."""
+    from reasonlens.lexcount.run import in_order
+
+    def items():
+        yield from range(5)
+        raise ValueError("bad record")
+
+    got = []
+    with pytest.raises(ValueError, match="bad record"):
+        for r in in_order(lambda x: x * 10, items(), workers=2):
+            got.append(r)
+    assert got == [0, 10, 20, 30, 40]
+    assert list(in_order(lambda x: x + 1, iter(range(7)), workers=3)) == list(range(1, 8))
+
+
+def test_in_order_stops_at_a_failed_batch():
+    from reasonlens.lexcount.run import in_order
+
+    def fn(x):
+        if x == 2:
+            raise RuntimeError("batch 2 failed")
+        return x
+
+    got = []
+    with pytest.raises(RuntimeError, match="batch 2"):
+        for r in in_order(fn, iter(range(6)), workers=2):
+            got.append(r)
+    assert got == [0, 1]  # nothing after the failed batch

@@ -100,8 +100,17 @@ def in_order(fn: Callable[[Any], Any], items: Iterator[Any], workers: int = SCOR
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reasonlens-score")
     pending: list = []
+    it = iter(items)
     try:
-        for item in items:
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                break
+            except BaseException:  # the input's own error (a bad record) comes after the
+                while pending:     # results of the batches before it
+                    yield pending.pop(0).result()
+                raise
             pending.append(pool.submit(fn, item))
             if len(pending) >= workers:
                 yield pending.pop(0).result()
