@@ -34,15 +34,11 @@ import unicodedata
 import numpy as np
 import polars as pl
 
-# Byte classes: 0 other, 1 ASCII letter, digit or "_", 2 ASCII joiner (' -), 3 backslash,
-# 4 a byte of a multi-byte character.
-_CLS = bytes(1 if (48 <= i <= 57 or i == 95 or 65 <= i <= 90 or 97 <= i <= 122)
-             else 2 if i in (39, 45) else 3 if i == 92 else 4 if i >= 0x80 else 0
-             for i in range(256))
+_ASCII_WORD = np.array([48 <= i <= 57 or i == 95 or 65 <= i <= 90 or 97 <= i <= 122
+                        for i in range(256)])
 _LETTER = np.array([65 <= i <= 90 or 97 <= i <= 122 for i in range(256)])
 _JOINER_CPS = (0x2019, 0x2010, 0x2011)      # ’ ‐ ‑ (three bytes each in UTF-8)
-BLOCK_BYTES = 1 << 21
-_WINDOW = 24                                # LaTeX command letters cleared vectorised
+BLOCK_BYTES = 1 << 19
 
 
 @functools.lru_cache(maxsize=65536)
@@ -98,22 +94,20 @@ def _decode(raw: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 def _clear_latex(raw: np.ndarray, m: np.ndarray, bs: np.ndarray, ends: np.ndarray) -> None:
     """Set the letters of every LaTeX command (backslash ``bs`` + ASCII letters) to 0, within
-    its text: one vectorised step per letter position, then a loop for the rare long ones."""
+    its text: one vectorised step per letter position (commands are short: ~2 letters on
+    average in real traces, so the positions still open shrink fast)."""
     stop = ends[np.searchsorted(ends, bs, side="right")]   # end of the backslash's text
     cur = bs + 1
-    for _ in range(_WINDOW):
-        keep = cur < stop
-        cur, stop = cur[keep], stop[keep]
-        keep = _LETTER[raw[cur]]
+    for _ in range(32):
+        keep = (cur < stop) & _LETTER[raw.take(cur, mode="clip")]
         cur, stop = cur[keep], stop[keep]
         if not cur.size:
             return
         m[cur] = 0
-        cur = cur + 1
-    for p, s in zip(cur.tolist(), stop.tolist()):            # commands longer than _WINDOW
-        while p < s and _LETTER[raw[p]]:
-            m[p] = 0
-            p += 1
+        cur += 1
+    for p, s in zip(cur.tolist(), stop.tolist()):            # the rare longer commands
+        letters = _LETTER[raw[p:s]]
+        m[p:p + (len(letters) if letters.all() else int(np.argmin(letters)))] = 0
 
 
 def _join(m: np.ndarray, j0: np.ndarray, j1: np.ndarray, starts: np.ndarray,
@@ -129,7 +123,7 @@ def _join(m: np.ndarray, j0: np.ndarray, j1: np.ndarray, starts: np.ndarray,
         m[j0[sel] + d] = 1
 
 
-def _touching(raw: np.ndarray, cls: np.ndarray, lead: np.ndarray, end: np.ndarray,
+def _touching(raw: np.ndarray, lead: np.ndarray, end: np.ndarray,
               o: np.ndarray) -> np.ndarray:
     """Texts (indices into ``o``) in which a non-ASCII letter or digit at bytes [lead, end)
     touches an ASCII word character or a hyphen (``-``, or ``‐`` ``‑`` in three bytes)."""
@@ -138,7 +132,7 @@ def _touching(raw: np.ndarray, cls: np.ndarray, lead: np.ndarray, end: np.ndarra
 
     def ascii_word_or_hyphen(pos: np.ndarray, ok: np.ndarray, after: bool) -> np.ndarray:
         p = np.clip(pos, 0, size - 1)
-        hit = ((cls[p] == 1) | (raw[p] == 0x2D)) & ok
+        hit = (_ASCII_WORD[raw[p]] | (raw[p] == 0x2D)) & ok
         q = p if after else p - 2                          # a 3-byte ‐ or ‑ there
         q3 = np.clip(q, 0, max(size - 3, 0))
         hy = (raw[q3] == 0xE2) & (raw[np.minimum(q3 + 1, size - 1)] == 0x80) \
@@ -167,12 +161,13 @@ class _Scratch(threading.local):
 
     size = 0
 
-    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.size < n:
             self.size = max(n, BLOCK_BYTES)
             self.m = np.zeros(self.size, np.uint8)
-            self.tmp = np.zeros(self.size, np.uint8)
-        return self.m[:n], self.tmp[:n]
+            self.t = np.zeros(self.size, np.uint8)
+            self.u = np.zeros(self.size, np.uint8)
+        return self.m[:n], self.t[:n], self.u[:n]
 
 
 _SCRATCH = _Scratch()
@@ -208,31 +203,49 @@ def _runs(m: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scan_block(blk: bytes, o: np.ndarray, words: bool, touch: bool
+def _classify(raw: np.ndarray, m: np.ndarray, t: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``m`` = 1 at ASCII letters, digits and ``_``; returns the positions of the special bytes
+    (``'`` ``-`` backslash, and every byte of a multi-byte character). numpy's comparisons into
+    reused scratch arrays: no copy of the bytes, and the GIL is released."""
+    mb, tb, ub = m.view(bool), t.view(bool), u.view(bool)
+    np.bitwise_or(raw, 0x20, out=t)                 # A-Z -> a-z
+    np.subtract(t, 97, out=t)
+    np.less(t, 26, out=mb)                          # letters
+    np.subtract(raw, 48, out=t)
+    np.less(t, 10, out=tb)                          # digits
+    mb |= tb
+    np.equal(raw, 95, out=tb)                       # _
+    mb |= tb
+    np.greater_equal(raw, 0x80, out=ub)
+    for c in (39, 45, 92):                          # ' - backslash
+        np.equal(raw, c, out=tb)
+        ub |= tb
+    return np.flatnonzero(ub)
+
+
+def _scan_block(raw: np.ndarray, o: np.ndarray, words: bool, touch: bool
                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Words per text of one block (``o``: the texts' offsets in the block, o[0] == 0) and, with
-    ``touch``, the texts in which another script's letter touches an ASCII word or hyphen."""
-    if not words and blk.isascii():
-        return None, None
-    raw = np.frombuffer(blk, np.uint8)
-    cls = np.frombuffer(blk.translate(_CLS), np.uint8)
+    """Words per text of one block of bytes (``o``: the texts' offsets in the block, o[0] == 0)
+    and, with ``touch``, the texts in which another script's letter touches an ASCII word or a
+    hyphen."""
     size = len(raw)
-    m, tmp = _SCRATCH.arrays(size)
+    m, t, u = _SCRATCH.arrays(size)
     if words:
-        np.equal(cls, 1, out=m.view(bool))
+        special = _classify(raw, m, t, u)
+    else:
+        special = np.flatnonzero(np.greater_equal(raw, 0x80, out=u.view(bool)))
     starts, ends = o[:-1], o[1:]
-    special = np.flatnonzero(np.greater_equal(cls, 2 if words else 4, out=tmp.view(bool)))
     touched = None
     if special.size:
-        sc = cls[special]
+        sv = raw[special]
         joins: list[tuple[np.ndarray, np.ndarray]] = []
-        hi = special[sc == 4]
+        hi = special[sv >= 0x80]
         if hi.size:
             lead, n, cp = _decode(raw, hi)
             word = _word_cps(cp)
             wl, wn = lead[word], n[word]
             if touch and wl.size:
-                touched = _touching(raw, cls, wl, wl + wn, o)
+                touched = _touching(raw, wl, wl + wn, o)
             if not words:
                 return None, touched
             for k in range(4):
@@ -242,10 +255,10 @@ def _scan_block(blk: bytes, o: np.ndarray, words: bool, touch: bool
                 joins.append((lead[jn], lead[jn] + 3))
         if not words:
             return None, touched
-        bs = special[sc == 3]
+        bs = special[sv == 92]
         if bs.size:
             _clear_latex(raw, m, bs, ends)
-        aj = special[sc == 2]
+        aj = special[(sv == 39) | (sv == 45)]
         if aj.size:
             joins.append((aj, aj + 1))
         if joins:
@@ -255,9 +268,10 @@ def _scan_block(blk: bytes, o: np.ndarray, words: bool, touch: bool
 
 
 def _blocks(texts: pl.Series):
-    """(first text, last text + 1, block bytes, the texts' offsets in the block) over ~2 MB
-    blocks of whole texts."""
+    """(first text, last text + 1, block bytes, the texts' offsets in the block) over blocks of
+    whole texts of about ``BLOCK_BYTES`` (views into the texts' Arrow buffer)."""
     data, off = _arrow_buffers(texts)
+    raw = np.frombuffer(data, np.uint8)
     n = len(off) - 1
     i = 0
     while i < n:
@@ -265,7 +279,7 @@ def _blocks(texts: pl.Series):
         j = min(max(j, i + 1), n)
         a, b = int(off[i]), int(off[j])
         if b > a:
-            yield i, j, data[a:b].tobytes(), off[i:j + 1] - a
+            yield i, j, raw[a:b], off[i:j + 1] - a
         i = j
 
 
