@@ -133,6 +133,7 @@ def _as_matcher(lexicons) -> Matcher:
 LONG_SCHEMA = {"row": pl.UInt32, "category": pl.String, "term": pl.String, "count": pl.UInt32}
 
 
+@functools.lru_cache(maxsize=32)
 def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
     """norm -> term id, and the (tid, category, term) table (a term may be in two lexicons)."""
     norms = sorted(set(matcher.table["norm"].to_list()))
@@ -160,23 +161,35 @@ def _units(texts: pl.Series, threads: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _surface_codes(flat: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of the matched spans and the distinct spans they index, in one hashing
+    pass: a cast to a Categorical with categories of its own (polars >= 2), else the distinct
+    spans and a cast to an Enum of them."""
+    categories = getattr(pl, "Categories", None)
+    if categories is not None:
+        cats = categories.random()
+        coded = flat.cast(pl.Categorical(cats))   # holds the categories while they are read
+        return coded.to_physical().to_numpy(), cats.to_series().to_list()
+    surfaces = flat.unique().to_list()
+    return flat.cast(pl.Enum(surfaces)).to_physical().to_numpy(), surfaces
+
+
 def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
               rows: np.ndarray) -> np.ndarray:
     """Matched spans (a list per text; ``rows`` numbers the texts) -> row * n_terms + term id,
     one per hit that is a term.
 
-    Spans are mapped through their distinct surface strings (a few hundred): normalisation never
-    runs per match, and the spans are turned into integer codes by one cast to an Enum of those
-    surfaces; a span that starts with a backslash is a LaTeX command and only the LaTeX pass
-    may count it."""
+    Spans are mapped through their distinct surface strings (a few hundred), so normalisation
+    never runs per match; a span that starts with a backslash is a LaTeX command and only the
+    LaTeX pass may count it."""
     lens = lists.list.len().fill_null(0).to_numpy()
     flat = lists.explode(empty_as_null=False, keep_nulls=False)
     if not len(flat):
         return np.zeros(0, np.int64)
-    surfaces = flat.unique().to_list()
+    codes, surfaces = _surface_codes(flat)
     lut = np.array([tid.get(normalize_term(s), n_terms) if latex == s.startswith("\\")
                     else n_terms for s in surfaces], np.int64)
-    ids = lut[flat.cast(pl.Enum(surfaces)).to_physical().to_numpy()]
+    ids = lut[codes]
     hit_rows = np.repeat(rows, lens)
     keep = ids < n_terms
     return hit_rows[keep] * n_terms + ids[keep]
@@ -222,11 +235,13 @@ def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_counts=True)
 
 
-def _unit_counts(part: pl.Series, matcher: Matcher, tid: dict[str, int], words: bool
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One work unit: (distinct row * n_terms + term id keys, their counts, words per text)."""
+def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool
+                 ) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """One work unit (texts ``offset`` on): its long counts (rows numbered from ``offset``) and
+    its word totals."""
     from reasonlens.lexicon.words import scan_texts
 
+    tid, table = _term_ids(matcher)
     n_terms = max(len(tid), 1)
     need_mixed = bool(matcher.pattern)
     if words or need_mixed:
@@ -235,7 +250,10 @@ def _unit_counts(part: pl.Series, matcher: Matcher, tid: dict[str, int], words: 
         word_totals, mixed = None, np.zeros(len(part), bool)
     keys = _slice_keys(part, matcher, tid, mixed)
     uniq, counts = _tally(np.concatenate([np.zeros(0, np.int64), *keys]))
-    return uniq, counts, word_totals if words else None
+    hits = pl.DataFrame({"row": (uniq // n_terms + offset).astype(np.uint32),
+                         "tid": (uniq % n_terms).astype(np.uint32),
+                         "count": counts.astype(np.uint32)})
+    return _with_terms(hits, table), word_totals if words else None
 
 
 def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
@@ -245,37 +263,30 @@ def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
     The texts are cut into work units of about equal bytes (:func:`_units`), run on one thread
     per polars thread: each unit's byte scan (word totals, and which texts need other scripts'
     letters replaced; :func:`reasonlens.lexicon.words.scan_texts`), its regex passes
-    (``str.extract_all``) and the mapping and tally of its hits (integer keys row x term id,
-    ``np.unique``). numpy and polars release the GIL in their loops, so the threads run in
-    parallel. ``threads``: default polars' thread pool size.
+    (``str.extract_all``), the mapping and tally of its hits (integer keys row x term id,
+    ``np.unique``) and its rows of the long frame. numpy and polars release the GIL in their
+    loops, so the threads run in parallel. ``threads``: default polars' thread pool size.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    tid, table = _term_ids(matcher)
-    n_terms = max(len(tid), 1)
     threads = threads or pl.thread_pool_size()
     units = _units(texts, threads)
 
     def run(unit: tuple[int, int]):
-        return _unit_counts(texts.slice(unit[0], unit[1] - unit[0]), matcher, tid, words)
+        return _unit_counts(texts.slice(unit[0], unit[1] - unit[0]), unit[0], matcher, words)
 
     if len(units) > 1:
         with ThreadPoolExecutor(max_workers=min(len(units), threads)) as pool:
             results = list(pool.map(run, units))
     else:
         results = [run(u) for u in units]
-    rows = [uniq // n_terms + a for (a, _), (uniq, _, _) in zip(units, results)]
-    hits = pl.DataFrame({
-        "row": np.concatenate([np.zeros(0, np.int64), *rows]).astype(np.uint32),
-        "tid": np.concatenate([np.zeros(0, np.int64), *(r[0] % n_terms for r in results)])
-        .astype(np.uint32),
-        "count": np.concatenate([np.zeros(0, np.int64), *(r[1] for r in results)])
-        .astype(np.uint32)})
-    long = _with_terms(hits, table)
+    if not results:
+        results = [_unit_counts(texts, 0, matcher, words)]
+    long = pl.concat([r[0] for r in results], rechunk=False) if len(results) > 1 \
+        else results[0][0]
     word_totals = None
     if words:
-        word_totals = pl.Series(texts.name or "words",
-                                np.concatenate([np.zeros(0, np.int64), *(r[2] for r in results)]),
+        word_totals = pl.Series(texts.name or "words", np.concatenate([r[1] for r in results]),
                                 dtype=pl.UInt32)
     return long, word_totals
 
