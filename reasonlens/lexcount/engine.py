@@ -91,8 +91,8 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
                              .alias("part"),
                              pl.when(is_r).then(pl.col("row")).otherwise(pl.col("row") - n)
                              .alias("row"))
-    ids = traces.select("id", "model", "benchmark", "problem_id").with_row_index("row")
-    terms = (long.join(ids, on="row", how="left")
+    keys = traces.select("id", "model", "benchmark", "problem_id")[long["row"]]  # by position
+    terms = (pl.concat([keys, long.drop("row")], how="horizontal")
              .select([pl.col(k).cast(v) for k, v in TERMS_SCHEMA.items()]))
     return resp, terms
 

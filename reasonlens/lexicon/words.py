@@ -38,7 +38,8 @@ _ASCII_WORD = np.array([48 <= i <= 57 or i == 95 or 65 <= i <= 90 or 97 <= i <= 
                         for i in range(256)])
 _LETTER = np.array([65 <= i <= 90 or 97 <= i <= 122 for i in range(256)])
 _JOINER_CPS = (0x2019, 0x2010, 0x2011)      # ’ ‐ ‑ (three bytes each in UTF-8)
-BLOCK_BYTES = 1 << 19
+BLOCK_BYTES = 1 << 21
+CHUNK_BYTES = 1 << 19
 
 
 @functools.lru_cache(maxsize=65536)
@@ -223,6 +224,19 @@ def _classify(raw: np.ndarray, m: np.ndarray, t: np.ndarray, u: np.ndarray) -> n
     return np.flatnonzero(ub)
 
 
+def _classify_block(raw: np.ndarray, m: np.ndarray, t: np.ndarray, u: np.ndarray
+                    ) -> np.ndarray:
+    """:func:`_classify` over a block in pieces of ``CHUNK_BYTES`` (they stay in the cache)."""
+    if len(raw) <= CHUNK_BYTES:
+        return _classify(raw, m, t, u)
+    parts = []
+    for a in range(0, len(raw), CHUNK_BYTES):
+        b = min(a + CHUNK_BYTES, len(raw))
+        part = _classify(raw[a:b], m[a:b], t[:b - a], u[:b - a])
+        parts.append(part + a if a else part)
+    return np.concatenate(parts)
+
+
 def _scan_block(raw: np.ndarray, o: np.ndarray, words: bool, touch: bool
                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Words per text of one block of bytes (``o``: the texts' offsets in the block, o[0] == 0)
@@ -231,7 +245,7 @@ def _scan_block(raw: np.ndarray, o: np.ndarray, words: bool, touch: bool
     size = len(raw)
     m, t, u = _SCRATCH.arrays(size)
     if words:
-        special = _classify(raw, m, t, u)
+        special = _classify_block(raw, m, t, u)
     else:
         special = np.flatnonzero(np.greater_equal(raw, 0x80, out=u.view(bool)))
     starts, ends = o[:-1], o[1:]
