@@ -162,6 +162,9 @@ def iter_jsonl_chunks(path: str | Path, chunk_bytes: Callable[[], int],
 def _read_lines(fh, size: int) -> tuple[bytes, BaseException | None]:
     """About ``size`` bytes of whole lines (the last line of the file may lack its newline).
     A broken gzip stream: the whole lines decompressed before it, and the error."""
+    if not isinstance(fh, gzip.GzipFile):  # a plain file: one read, then the rest of the line
+        data = fh.read(size)
+        return (data + fh.readline() if data and not data.endswith(b"\n") else data), None
     parts: list[bytes] = []
     try:
         got = 0

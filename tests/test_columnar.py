@@ -24,13 +24,16 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = Path(__file__).parent / "corpus"
 
 
-def _load(paths, options: LoadOptions, *, fast: bool, monkeypatch) -> tuple:
+def _load(paths, options: LoadOptions, *, fast: bool, monkeypatch, chunk: int | None = None
+          ) -> tuple:
     with monkeypatch.context() as m:
+        if chunk:  # many small chunks: prepared ahead in threads, finished in order
+            m.setattr(columnar._ChunkSize, "next", lambda self: chunk)
         if not fast:
             m.setattr(columnar, "eligible", lambda builder: False)
         calls = []
-        real = columnar.chunk_frame
-        m.setattr(columnar, "chunk_frame", lambda *a: calls.append(1) or real(*a))
+        real = columnar.finish_chunk
+        m.setattr(columnar, "finish_chunk", lambda *a: calls.append(1) or real(*a))
         report = LoadReport()
         try:
             frame = load_traces(paths, options, report)
@@ -41,10 +44,11 @@ def _load(paths, options: LoadOptions, *, fast: bool, monkeypatch) -> tuple:
         return frame, err, summary, len(calls)
 
 
-def assert_same(paths, options=None, *, monkeypatch) -> int:
+def assert_same(paths, options=None, *, monkeypatch, chunk: int | None = None) -> int:
     """Load both ways and compare; returns how many chunks the columnar path was offered."""
     options = options or LoadOptions()
-    fast, fast_err, fast_rep, calls = _load(paths, options, fast=True, monkeypatch=monkeypatch)
+    fast, fast_err, fast_rep, calls = _load(paths, options, fast=True, monkeypatch=monkeypatch,
+                                            chunk=chunk)
     slow, slow_err, slow_rep, _ = _load(paths, options, fast=False, monkeypatch=monkeypatch)
     assert fast_err == slow_err
     assert fast_rep == slow_rep
@@ -124,6 +128,7 @@ def test_random_files_load_the_same_both_ways(tmp_path, monkeypatch, seed):
                     LoadOptions(batch_rows=7, allow_empty=True, on_error="skip",
                                 on_duplicate="keep-first")):
         assert_same([str(path)], options, monkeypatch=monkeypatch)
+        assert_same([str(path)], options, monkeypatch=monkeypatch, chunk=rng.choice([300, 2000]))
 
 
 def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
@@ -139,8 +144,8 @@ def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
     assert len(frame) == 500
     with monkeypatch.context() as m:
         got = []
-        real = columnar.chunk_frame
-        m.setattr(columnar, "chunk_frame", lambda *a: got.append(real(*a)) or got[-1])
+        real = columnar.finish_chunk
+        m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
         load_traces(str(path))
     assert got and all(f is not None for f in got)
     assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
@@ -218,3 +223,22 @@ def test_real_traces_load_the_same_both_ways(tmp_path, monkeypatch):
         assert_same([str(f)], LoadOptions(fields={"response": "solution"}
                                           if "solution" in f.read_text()[:5000] else {},
                                           on_error="skip"), monkeypatch=monkeypatch)
+
+
+def test_chunks_prepared_ahead_with_a_mapping_changed_by_an_earlier_chunk(tmp_path, monkeypatch):
+    """Chunk 2 is read record by record and maps a field first carried there (gold); chunks
+    prepared ahead in threads with the old mapping are prepared again, so gold is read from
+    then on, as by the row path."""
+    rows = [{"response": f"r{i} wait", "problem_id": f"p{i}"} for i in range(40)]
+    rows[12]["response"] = 5          # sends its chunk to the row path
+    for r in rows[12:]:
+        r["gold"] = "7"               # first carried in that chunk
+    path = tmp_path / "late.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    opts = LoadOptions(on_error="skip")
+    calls = assert_same([str(path)], opts, monkeypatch=monkeypatch, chunk=120)
+    assert calls >= 3
+    with monkeypatch.context() as m:
+        m.setattr(columnar._ChunkSize, "next", lambda self: 120)
+        frame = load_traces(str(path), opts)
+    assert frame["gold"].to_list()[-5:] == ["7"] * 5 and frame["gold"][0] is None

@@ -2,16 +2,18 @@
 
 Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
 (benchmarks/scoring.md). For the common input, a JSONL file of flat records whose fields are
-top-level keys, :func:`chunk_frame` parses a chunk of whole lines with ``pl.read_ndjson`` (in
-Rust, on every core, without the GIL) and derives every trace column with polars expressions.
+top-level keys, :func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in
+Rust, on every core, without the GIL) and derives every trace column with polars expressions;
+:func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
+chunks are prepared in threads (:func:`iter_jsonl_source`).
 
 It gives exactly the rows of the record-by-record path (:class:`reasonlens.traces.load._RowBuilder`)
 or nothing: whenever the chunk holds anything that path would treat differently, or that polars
 reads less strictly than the project's JSON reader, it returns ``None`` and the caller reads
 that chunk record by record (so errors name file, line and field as always). Such chunks:
 
-- any line polars cannot parse, blank lines, NaN / Infinity, invalid UTF-8, escaped surrogates
-  (``\\ud83d``: polars reads a lone one as NUL), integers of 20 digits or more;
+- any line polars cannot parse, blank lines, NaN / Infinity, invalid UTF-8, a NUL in a text
+  (polars reads a lone escaped surrogate, ``\\ud83d``, as NUL), integers beyond 64 bits;
 - a value of another JSON type than the field takes: polars turns numbers, booleans, lists and
   objects found in a column of strings into their text (``5`` -> ``"5"``), so the lines of the
   values that could be such text are parsed again with the project's reader and compared;
@@ -25,9 +27,12 @@ the row path the last.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,6 +61,7 @@ INT_FIELDS = ("sample", "prompt_tokens", "completion_tokens", "step")
 _MAYBE_NOT_STRING = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false)$|^[\[{]"
 _MAYBE_NOT_LABEL = r"^(?:-?0\.0000[0-9]*|-?[0-9]{16,}(?:\.[0-9]*)?|-0|true|false)$|^[\[{]"
 _META_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean)
+PREPARE_AHEAD = 2   # chunks parsed and prepared in threads ahead of the one handed over
 
 
 class NotColumnar(Exception):
@@ -69,43 +75,72 @@ def eligible(builder: _RowBuilder) -> bool:
     return all("[]" not in p and "." not in p for p in builder.m.values())
 
 
-def chunk_frame(chunk: bytes, first_line: int, lines: int, builder: _RowBuilder,
-                seen: set[str]) -> pl.DataFrame | None:
-    """The trace rows of a chunk of ``lines`` whole JSONL lines (numbered from ``first_line``),
-    or None
-    when the chunk must be read record by record. On success the builder's sample counters and
-    ``seen`` (ids so far) are updated, as the row path would have."""
+@dataclass
+class Prepared:
+    """A chunk's columns made by :func:`prepare_chunk` (in any thread), or None where the chunk
+    needs the row path; ``version``: the builder's mapping it was made with."""
+
+    frame: pl.DataFrame | None
+    version: int
+
+
+def prepare_chunk(chunk: bytes, first_line: int, lines: int, builder: _RowBuilder) -> Prepared:
+    """The columns of a chunk of ``lines`` whole JSONL lines (numbered from ``first_line``) that
+    do not depend on the chunks before it. Reads a snapshot of the builder's mapping, so chunks
+    can be prepared in threads while an earlier one is read record by record."""
+    snap = copy.copy(builder)
+    version, snap.m, snap.used_top = builder.version, dict(builder.m), set(builder.used_top)
     try:
-        df = _parse(chunk, lines)
-        cols = _Columns(df, chunk, first_line, builder)
-        frame, keys = cols.frame(seen)
+        return Prepared(_Columns(_parse(chunk, lines), chunk, first_line, snap).prepare(),
+                        version)
     except NotColumnar:
+        return Prepared(None, version)
+
+
+def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: set[str]
+                 ) -> pl.DataFrame | None:
+    """Sample numbers and ids of a prepared chunk, in input order: the trace frame, or None
+    when the chunk must be read record by record (then nothing is changed). On success the
+    builder's sample counters and ``seen`` are updated as the row path would have."""
+    if prepared.frame is None:
         return None
-    ids = frame["id"].to_list()
-    seen.update(ids)
-    for key, used in keys.items():
-        builder.counters[key] = used
-    return frame
+    df, keys = _samples(prepared.frame, builder.counters)
+    made = pl.concat_str(pl.format("{}:{}:{}:{}", "model", "benchmark", "problem_id", "sample"),
+                         pl.when(pl.col("step").is_null()).then(pl.lit(""))
+                         .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
+    df = df.with_columns(pl.coalesce("rec_id", made).alias("id"))
+    ids = df["id"]
+    if ids.is_duplicated().any() or not seen.isdisjoint(ids.to_list()):
+        return None  # the row path names the line (or drops it: keep-first)
+    seen.update(ids.to_list())
+    builder.counters.update(keys)
+    return df.select([pl.col(k).cast(v) for k, v in TRACE_SCHEMA.items()])
 
 
 def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
-                       counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
-    """A JSONL file in chunks of whole lines: each chunk through the columnar path
-    (:mod:`reasonlens.traces.columnar`) when it can take it, else record by record."""
+                      counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
+    """A JSONL file in chunks of whole lines: each chunk through the columnar path when it can
+    take it, else record by record. While one chunk is finished and handed over, the next
+    ``PREPARE_AHEAD`` are parsed and prepared in threads (polars releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from reasonlens.traces.load import _iter_items
 
-    builder: _RowBuilder | None = None
+    state = {"builder": None}
     size = _ChunkSize(options.batch_rows)
-    for first_line, chunk, lines in iter_jsonl_chunks(source, size.next, report._progress):
+    window: deque = deque()
+
+    def finish(first_line: int, chunk, lines: int, fut) -> Iterator[pl.DataFrame]:
+        builder = state["builder"]
         if isinstance(chunk, InputError):
             items = iter([(first_line, chunk, None)])
         else:
-            if builder is None:
-                builder = _first_builder(chunk, first_line, source, options, counters)
-                if builder is not None:
-                    report.layouts[source] = builder.layout
-            frame = chunk_frame(chunk, first_line, lines, builder, seen) \
-                if builder is not None and eligible(builder) else None
+            frame = None
+            if fut is not None and builder is not None and eligible(builder):
+                prepared = fut.result()
+                if prepared.version != builder.version:  # an earlier chunk mapped a new field
+                    prepared = prepare_chunk(chunk, first_line, lines, builder)
+                frame = finish_chunk(prepared, builder, seen)
             if frame is not None:
                 size.seen(len(chunk), len(frame))
                 report.n_records += len(frame)
@@ -113,9 +148,33 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
                     part = frame.slice(start, options.batch_rows)
                     report.n_rows += len(part)
                     yield part
-                continue
+                return
             items = chunk_lines(chunk, first_line, source)
-        builder = yield from _iter_items(items, source, options, report, counters, seen, builder)
+        state["builder"] = yield from _iter_items(items, source, options, report, counters,
+                                                  seen, builder)
+
+    with ThreadPoolExecutor(PREPARE_AHEAD, thread_name_prefix="reasonlens-parse") as pool:
+        try:
+            for first_line, chunk, lines in iter_jsonl_chunks(source, size.next,
+                                                              report._progress):
+                builder = state["builder"]
+                if builder is None and not isinstance(chunk, InputError):
+                    builder = state["builder"] = _first_builder(chunk, first_line, source,
+                                                                options, counters)
+                    if builder is not None:
+                        report.layouts[source] = builder.layout
+                fut = pool.submit(prepare_chunk, chunk, first_line, lines, builder) \
+                    if builder is not None and not isinstance(chunk, InputError) \
+                    and eligible(builder) else None
+                window.append((first_line, chunk, lines, fut))
+                if len(window) > PREPARE_AHEAD:
+                    yield from finish(*window.popleft())
+            while window:
+                yield from finish(*window.popleft())
+        finally:
+            for *_, fut in window:
+                if fut is not None:
+                    fut.cancel()
 
 
 class _ChunkSize:
@@ -228,8 +287,10 @@ class _Columns:
     def check_strings(self, s: pl.Series, key: str, pattern: str = _MAYBE_NOT_STRING) -> None:
         """The values of a column of strings that could be the text of another JSON type are
         looked up in their own lines: any that is not a JSON string sends the chunk away."""
-        first = s.str.head(1)
-        maybe = first.is_in(list("-0123456789tf[{")).fill_null(False)  # a cheap first sieve
+        first, last = s.str.head(1), s.str.tail(1)
+        maybe = (first.is_in(list("-0123456789tf"))   # a cheap first sieve: a number, a
+                 | ((first == "[") & (last == "]"))   # boolean, a list or an object
+                 | ((first == "{") & (last == "}"))).fill_null(False)
         if not maybe.any():
             return
         rows = np.flatnonzero(maybe.to_numpy())
@@ -251,38 +312,27 @@ class _Columns:
 
     # --- the frame -------------------------------------------------------------------------
 
-    def frame(self, seen: set[str]) -> tuple[pl.DataFrame, dict[tuple, int]]:
+    def prepare(self) -> pl.DataFrame:
+        """Every trace column but the sample numbers and ids (those need the batches before)."""
         b = self.b
         lines = pl.int_range(self.first_line, self.first_line + self.n, eager=True,
                              dtype=pl.Int64)
-        model = _or_default(self.label("model"), b.default_model)
-        bench = _or_default(self.label("benchmark"), b.default_benchmark)
         prompt = self.text("prompt")
-        pid = self.problem_ids(self.label("problem_id"), prompt, lines)
-        step = self.integer("step")
-        reasoning_field = self.text("reasoning")
-        response = self.text("response")
-        df = pl.DataFrame({"model": model, "benchmark": bench, "problem_id": pid,
-                           "step": step, "rec_sample": self.integer("sample"),
-                           "rec_id": _empty_as_null(self.label("id")),
-                           "response_in": response, "reasoning_in": reasoning_field})
-        df, keys = self.samples(df)
-        made = pl.concat_str(pl.format("{}:{}:{}:{}", "model", "benchmark", "problem_id",
-                                       "sample"),
-                             pl.when(pl.col("step").is_null()).then(pl.lit(""))
-                             .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
-        df = df.with_columns(pl.coalesce("rec_id", made).alias("id"))
-        if df["id"].is_duplicated().any() or not seen.isdisjoint(df["id"].to_list()):
-            raise NotColumnar  # the row path names the line (or drops it: keep-first)
+        df = pl.DataFrame({
+            "model": _or_default(self.label("model"), b.default_model),
+            "benchmark": _or_default(self.label("benchmark"), b.default_benchmark),
+            "problem_id": self.problem_ids(self.label("problem_id"), prompt, lines),
+            "step": self.integer("step"), "rec_sample": self.integer("sample"),
+            "rec_id": _empty_as_null(self.label("id")), "response_in": self.text("response"),
+            "reasoning_in": self.text("reasoning")})
         parts = split_columns(df["response_in"], self.reasoning(df))
-        out = df.select("id", "model", "benchmark", "problem_id", "sample").with_columns(
+        return df.drop("response_in", "reasoning_in").with_columns(
             prompt.fill_null("").alias("prompt"), *parts, self.gold().alias("gold"),
             self.label("finish_reason").alias("finish_reason"),
             self.integer("prompt_tokens").alias("prompt_tokens"),
             self.integer("completion_tokens").alias("completion_tokens"),
             self.metadata().alias("metadata"), pl.lit(b.source).alias("source"),
-            lines.alias("source_line"), step.alias("step"))
-        return out.select([pl.col(k).cast(v) for k, v in TRACE_SCHEMA.items()]), keys
+            lines.alias("source_line"))
 
     def problem_ids(self, pid: pl.Series, prompt: pl.Series, lines: pl.Series) -> pl.Series:
         if not pid.null_count():
@@ -295,33 +345,6 @@ class _Columns:
                   else f"{stem}:{ln}" for p, q, ln in zip(pid.to_list(), prompt.to_list(),
                                                           lines.to_list())]
         return pl.Series("problem_id", filled, dtype=pl.String)
-
-    def samples(self, df: pl.DataFrame) -> tuple[pl.DataFrame, dict[tuple, int]]:
-        """Sample numbers: the record's own, else the next free number of its (model,
-        benchmark, problem[, step]) counted across batches (the counters are committed by the
-        caller once the whole chunk is known to be good)."""
-        key_cols = ["model", "benchmark", "problem_id", "step"]
-        todo = df.filter(pl.col("rec_sample").is_null())
-        keys: dict[tuple, int] = {}
-        if len(todo):
-            groups = todo.group_by(key_cols, maintain_order=True).len()
-            start = []
-            for m, bch, p, st, k in groups.iter_rows():
-                key = (m, bch, p) if st is None else (m, bch, p, st)
-                first = self.b.counters.get(key, 0)
-                keys[key] = first + k
-                start.append(first)
-            groups = groups.with_columns(pl.Series("first", start, dtype=pl.Int64))
-            df = df.with_row_index("_row").join(groups.drop("len"), on=key_cols, how="left",
-                                                nulls_equal=True, maintain_order="left")
-            df = df.with_columns(
-                pl.when(pl.col("rec_sample").is_null())
-                .then(pl.col("first") + pl.int_range(pl.len()).over(
-                    key_cols + [pl.col("rec_sample").is_null()]))
-                .otherwise(pl.col("rec_sample")).alias("sample")).drop("_row", "first")
-        else:
-            df = df.with_columns(pl.col("rec_sample").alias("sample"))
-        return df, keys
 
     def reasoning(self, df: pl.DataFrame) -> pl.Series:
         """The reasoning field, dropped where the response already holds it (as the row path's
@@ -366,6 +389,35 @@ class _Columns:
             meta = {k: v for k, v in zip(names, values) if v is not None}
             out.append(orjson.dumps(meta).decode() if meta else None)
         return pl.Series("metadata", out, dtype=pl.String)
+
+
+def _samples(df: pl.DataFrame, counters: dict[tuple, int]
+             ) -> tuple[pl.DataFrame, dict[tuple, int]]:
+    """Sample numbers: the record's own, else the next free number of its (model, benchmark,
+    problem[, step]) counted across batches; the counters' new values are returned, for the
+    caller to commit once the whole chunk is known to be good."""
+    key_cols = ["model", "benchmark", "problem_id", "step"]
+    todo = df.filter(pl.col("rec_sample").is_null())
+    keys: dict[tuple, int] = {}
+    if len(todo):
+        groups = todo.group_by(key_cols, maintain_order=True).len()
+        start = []
+        for m, bch, p, st, k in groups.iter_rows():
+            key = (m, bch, p) if st is None else (m, bch, p, st)
+            first = counters.get(key, 0)
+            keys[key] = first + k
+            start.append(first)
+        groups = groups.with_columns(pl.Series("first", start, dtype=pl.Int64))
+        df = df.with_row_index("_row").join(groups.drop("len"), on=key_cols, how="left",
+                                            nulls_equal=True, maintain_order="left")
+        df = df.with_columns(
+            pl.when(pl.col("rec_sample").is_null())
+            .then(pl.col("first") + pl.int_range(pl.len()).over(
+                key_cols + [pl.col("rec_sample").is_null()]))
+            .otherwise(pl.col("rec_sample")).alias("sample")).drop("_row", "first")
+    else:
+        df = df.with_columns(pl.col("rec_sample").alias("sample"))
+    return df, keys
 
 
 def _blank(s: pl.Series) -> pl.Series:
@@ -438,4 +490,4 @@ def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
     return [full.alias("response"), out["reasoning"], out["answer"], out["think_closed"]]
 
 
-__all__ = ["chunk_frame", "eligible", "iter_jsonl_source", "split_columns"]
+__all__ = ["eligible", "finish_chunk", "iter_jsonl_source", "prepare_chunk", "split_columns"]

@@ -205,6 +205,7 @@ class _RowBuilder:
         # detected layouts pick up optional fields that later records carry and the first lacks
         self.detected = not (options.mapping_file or "response" in options.fields)
         self.pending = pending_keys(self.m, self.layout) if self.detected else frozenset()
+        self.version = 0  # counts the changes of the mapping (the columnar path checks it)
         self.options = options
         self.source = source
         self.default_model = options.model or mapping.default_model \
@@ -227,6 +228,7 @@ class _RowBuilder:
             self.m.update(extra)
             self.used_top |= {p.split("[]")[0].split(".")[0] for p in extra.values()}
             self.pending = pending_keys(self.m, self.layout)
+            self.version += 1
 
     def metadata(self, rec: dict) -> str | None:
         """The record's other scalar fields (strings up to 512 characters) as a JSON object with
