@@ -7,22 +7,25 @@ number of matches of ``reasonlens.lexicon.count.WORD_PATTERN`` in the text once 
 are taken out, and tests/test_lexicon_count.py checks both give the same totals.
 
 Counting per match costs a regex step per word (~175k per MB). Here the texts' Arrow buffer is
-read in blocks of whole texts (~2 MB, so the scratch memory stays in cache), with three passes
-over every byte and the rest on the few special bytes only:
+read in blocks of whole texts (~2 MB; numpy views, no copy), with a few numpy passes over every
+byte and the rest on the few special bytes only:
 
-1. ``bytes.translate`` maps each byte to its class (ASCII letter, digit or ``_``; joiner ``'``
-   ``-``; backslash; a byte of a multi-byte character; other); word bytes are 1, the rest 0, and
-   the positions of the special bytes (joiners, backslashes, multi-byte) are taken once;
+1. numpy comparisons (in 512 KB pieces, into reused scratch arrays, so they stay in the cache)
+   set word bytes (ASCII letters, digits, ``_``) to 1, the rest to 0, and give the positions of
+   the special bytes (``'`` ``-``, backslash, the bytes of multi-byte characters);
 2. the non-ASCII code points are decoded with numpy at their lead bytes and the bytes of every
    letter or digit (``unicodedata`` category L* or N*) are set to 1;
 3. the letters after a backslash (a LaTeX command, cut at the end of its text) are set to 0;
 4. a joiner with word characters on both sides inside one text is set to 1, so the joined runs
    make one run;
-5. words = runs of 1s per text = the 0 -> 1 steps, plus one when a text starts with a 1.
+5. words = runs of 1s per text: the bytes packed to bits, the run starts (a 1 after a 0) marked
+   with shifts and counted per text with bit counts, plus one when a text starts with a 1 after
+   a text that ends with one.
 
 The same pass also tells, per text, whether a letter or digit of another script touches an
 ASCII word character or a hyphen (:func:`touching_other_scripts`; the fast term path needs it).
-numpy releases the GIL in its loops, so slices of the texts can be scanned in threads.
+numpy releases the GIL in its loops, so slices of the texts are scanned in threads
+(:func:`reasonlens.lexicon.count.fast_count`).
 """
 
 from __future__ import annotations
