@@ -191,7 +191,7 @@ def _runs(m: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     np.bitwise_not(rs[:-1], out=rs[:-1])
     np.bitwise_and(rs[:-1], bits, out=rs[:-1])
     lane = np.append(starts // 8, size // 8)                  # lane <= len(bits) < len(rs)
-    whole = np.add.reduceat(_popcount(rs), lane, dtype=np.int64)[:-1]
+    whole = np.add.reduceat(_popcount(rs), lane, dtype=np.uint32)[:-1].astype(np.int64)
     whole[lane[:-1] == lane[1:]] = 0                          # reduceat gives rs[i] there
 
     def below(x: np.ndarray) -> np.ndarray:                   # run starts in x's packed byte
