@@ -55,7 +55,7 @@ def test_byte_scan_with_any_block_cut_equals_the_regexes(monkeypatch, block):
     monkeypatch.setattr(words_mod, "BLOCK_BYTES", block)
     monkeypatch.setattr(words_mod, "_SCRATCH", words_mod._Scratch())
     texts = pl.concat([_random_texts(block, 1500), pl.Series(ODD * 3, dtype=pl.String)])
-    totals, touching = words_mod.scan_texts(texts)
+    totals, touching = words_mod.scan_texts(texts)[:2]
     assert totals.tolist() == _regex_words(texts) and totals.sum() > 3000
     assert touching.tolist() == _touching(texts) and 50 < touching.sum() < len(texts)
     assert words_mod.count_words(texts).tolist() == totals.tolist()
@@ -143,3 +143,36 @@ def test_a_term_in_two_lexicons_through_the_units(monkeypatch):
     assert len(long) == 50 * 5 + 50 * 3
     per_row = long.group_by("row").agg(pl.col("count").sum()).sort("row")
     assert np.array_equal(per_row["count"].to_numpy(), np.tile([7, 3], 50))
+
+
+def test_latex_terms_from_the_byte_scan_equal_the_latex_regex_pass(monkeypatch, shared_data):
+    """LaTeX terms counted from the commands the byte scan finds (a command counts when its
+    whole name is a term's) equal the LaTeX regex pass: case, longer commands (\\cdots for
+    \\cdot), 1 and 10 letters, doubled backslashes, commands at text and block ends; a term
+    of more than 10 letters falls back to the regex pass."""
+    from reasonlens.lexicon import Lexicon
+
+    short = compile_lexicons([
+        Lexicon.from_terms("a", ["\\frac", "\\Frac", "\\sum", "\\cdot", "\\a", "\\abcdefghij",
+                                 "wait", "but"]),
+        Lexicon.from_terms("b", ["\\cdots", "\\frac", "so"])])
+    long_name = compile_lexicons([Lexicon.from_terms("c", ["\\abcdefghijk", "\\frac", "so"])])
+    assert count_mod._latex_codes(short) is not None
+    assert count_mod._latex_codes(long_name) is None
+    rng = random.Random(5)
+    parts = ["\\", "\\\\", "frac", "Frac", "sum", "cdot", "cdots", "a", "abcdefghij",
+             "abcdefghijk", "x", "1", " ", "{", "}", "é", "wait", "_", "-"]
+    texts = pl.Series(["".join(rng.choice(parts) for _ in range(rng.randint(0, 30)))
+                       if rng.random() > 0.1 else None for _ in range(3000)]
+                      + _real_texts(shared_data)[:200], dtype=pl.String)
+    for m in (short, long_name, compile_lexicons(ALL)):
+        for unit_bytes in (1 << 40, 997):
+            monkeypatch.setattr(count_mod, "UNIT_BYTES", unit_bytes)
+            monkeypatch.setattr(count_mod, "LATEX_FROM_SCAN", True)
+            scanned, words = fast_count(texts, m, words=True, threads=2)
+            no_words, _ = fast_count(texts, m, threads=2)
+            monkeypatch.setattr(count_mod, "LATEX_FROM_SCAN", False)
+            regex, regex_words = fast_count(texts, m, words=True, threads=2)
+            assert scanned.equals(regex) and no_words.equals(regex)
+            assert words.equals(regex_words)
+            assert regex.filter(pl.col("term").str.starts_with("\\"))["count"].sum() > 300

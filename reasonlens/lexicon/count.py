@@ -144,6 +144,7 @@ def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
 
 
 UNIT_BYTES = 8 << 20   # text bytes per work unit of the fast path
+LATEX_FROM_SCAN = True  # LaTeX terms counted from the byte scan's commands (else a regex pass)
 
 
 def _units(texts: pl.Series, threads: int) -> list[tuple[int, int]]:
@@ -195,10 +196,10 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
     return hit_rows[keep] * n_terms + ids[keep]
 
 
-def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: np.ndarray
-                ) -> list[np.ndarray]:
-    """The hit keys of one slice of the texts (rows numbered from 0): the word-term pass and the
-    LaTeX pass.
+def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: np.ndarray,
+                latex: bool = True) -> list[np.ndarray]:
+    """The hit keys of one slice of the texts (rows numbered from 0): the word-term pass and
+    (``latex``) the LaTeX pass.
 
     Texts in which a letter or digit of another script touches an ASCII word or a hyphen
     (``mixed``: :func:`reasonlens.lexicon.words.scan_texts`, a few percent of real traces) get
@@ -221,10 +222,38 @@ def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: n
                 pattern = matcher.pattern
             keys.append(_hit_keys(texts.str.extract_all(pattern), tid, False, len(tid),
                                   rows if sel.all() else rows[sel]))
-    if matcher.latex_pattern:
+    if matcher.latex_pattern and latex:
         keys.append(_hit_keys(part.str.extract_all(matcher.latex_pattern), tid, True, len(tid),
                               rows))
     return keys
+
+
+@functools.lru_cache(maxsize=32)
+def _latex_codes(matcher: Matcher) -> tuple[np.ndarray, np.ndarray] | None:
+    """The LaTeX terms' command codes (sorted) and their term ids, when every LaTeX term's name
+    has at most ``words.CODED_LETTERS`` letters (else None: the LaTeX regex pass counts them).
+    A command counts for a term when its whole name (the letters after the backslash) is the
+    term's name, exactly what the LaTeX pass finds: the name followed by more letters is a
+    longer command."""
+    from reasonlens.lexicon.words import CODED_LETTERS, command_code
+
+    tid, _ = _term_ids(matcher)
+    terms = sorted({t for lx in matcher.lexicons for t in lx.terms if is_latex(t)})
+    if not terms or any(len(t) - 1 > CODED_LETTERS for t in terms):
+        return None
+    codes = np.array([command_code(t[1:]) for t in terms], np.int64)
+    ids = np.array([tid[normalize_term(t)] for t in terms], np.int64)
+    order = np.argsort(codes)
+    return codes[order], ids[order]
+
+
+def _command_keys(rows: np.ndarray, codes: np.ndarray, latex: tuple[np.ndarray, np.ndarray],
+                  n_terms: int) -> np.ndarray:
+    """Hit keys of the LaTeX commands found by the byte scan whose name is a LaTeX term."""
+    term_codes, term_ids = latex
+    at = np.minimum(np.searchsorted(term_codes, codes), len(term_codes) - 1)
+    hit = term_codes[at] == codes
+    return rows[hit] * n_terms + term_ids[at[hit]]
 
 
 def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,12 +272,12 @@ def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool
 
     tid, table = _term_ids(matcher)
     n_terms = max(len(tid), 1)
-    need_mixed = bool(matcher.pattern)
-    if words or need_mixed:
-        word_totals, mixed = scan_texts(part, words=words, touch=need_mixed)
-    else:
-        word_totals, mixed = None, np.zeros(len(part), bool)
-    keys = _slice_keys(part, matcher, tid, mixed)
+    latex = _latex_codes(matcher) if LATEX_FROM_SCAN else None
+    scan = scan_texts(part, words=words, touch=bool(matcher.pattern), commands=latex is not None)
+    keys = _slice_keys(part, matcher, tid, scan.touching, latex=latex is None)
+    if latex is not None:
+        keys.append(_command_keys(scan.command_rows, scan.command_codes, latex, n_terms))
+    word_totals = scan.words
     uniq, counts = _tally(np.concatenate([np.zeros(0, np.int64), *keys]))
     hits = pl.DataFrame({"row": (uniq // n_terms + offset).astype(np.uint32),
                          "tid": (uniq % n_terms).astype(np.uint32),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import threading
 import unicodedata
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -96,19 +97,45 @@ def _decode(raw: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return lead, n, cp
 
 
-def _clear_latex(raw: np.ndarray, m: np.ndarray, bs: np.ndarray, ends: np.ndarray) -> None:
-    """Set the letters of every LaTeX command (backslash ``bs`` + ASCII letters) to 0, within
-    its text: one vectorised step per letter position (commands are short: ~2 letters on
-    average in real traces, so the positions still open shrink fast)."""
-    stop = ends[np.searchsorted(ends, bs, side="right")]   # end of the backslash's text
+CODED_LETTERS = 10     # LaTeX command names of up to this many letters get an exact code
+_LETTER_CODE = np.array([i - 64 if 65 <= i <= 90 else i - 70 if 97 <= i <= 122 else 0
+                         for i in range(256)], np.int64)   # A-Z 1-26, a-z 27-52
+
+
+def command_code(name: str) -> int:
+    """The code of a LaTeX command name of 1 to ``CODED_LETTERS`` ASCII letters: its letters
+    as digits 1-52 of a base-64 number (bijective, so equal codes mean equal names)."""
+    code = 0
+    for ch in name:
+        code = code * 64 + int(_LETTER_CODE[ord(ch)])
+    return code
+
+
+def _clear_latex(raw: np.ndarray, m: np.ndarray | None, bs: np.ndarray, ends: np.ndarray,
+                 commands: list | None = None) -> None:
+    """Set the letters of every LaTeX command (backslash ``bs`` + ASCII letters) to 0 in ``m``,
+    within its text: one vectorised step per letter position (commands are short: ~2 letters on
+    average in real traces, so the positions still open shrink fast). With ``commands``, append
+    (text index, :func:`command_code`) of every command of 1 to ``CODED_LETTERS`` letters."""
+    k = np.searchsorted(ends, bs, side="right")             # the backslash's text
+    stop = ends[k]
     cur = bs + 1
-    for _ in range(32):
+    code = np.zeros(len(cur), np.int64)
+    for n in range(32):
         keep = (cur < stop) & _LETTER[raw.take(cur, mode="clip")]
-        cur, stop = cur[keep], stop[keep]
+        if commands is not None and 0 < n <= CODED_LETTERS:
+            ended = ~keep
+            commands.append((k[ended], code[ended]))
+        cur, stop, k, code = cur[keep], stop[keep], k[keep], code[keep]
         if not cur.size:
             return
-        m[cur] = 0
+        if m is not None:
+            m[cur] = 0
+        if commands is not None and n < CODED_LETTERS:
+            code = code * 64 + _LETTER_CODE[raw[cur]]
         cur += 1
+    if m is None:
+        return
     for p, s in zip(cur.tolist(), stop.tolist()):            # the rare longer commands
         letters = _LETTER[raw[p:s]]
         m[p:p + (len(letters) if letters.all() else int(np.argmin(letters)))] = 0
@@ -240,48 +267,53 @@ def _classify_block(raw: np.ndarray, m: np.ndarray, t: np.ndarray, u: np.ndarray
     return np.concatenate(parts)
 
 
-def _scan_block(raw: np.ndarray, o: np.ndarray, words: bool, touch: bool
-                ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Words per text of one block of bytes (``o``: the texts' offsets in the block, o[0] == 0)
-    and, with ``touch``, the texts in which another script's letter touches an ASCII word or a
-    hyphen."""
+def _scan_block(raw: np.ndarray, o: np.ndarray, words: bool, touch: bool, commands: bool
+                ) -> tuple[np.ndarray | None, np.ndarray | None, list]:
+    """One block of bytes (``o``: the texts' offsets in the block, o[0] == 0): words per text;
+    with ``touch``, the texts in which another script's letter touches an ASCII word or a
+    hyphen; with ``commands``, (text, code) arrays of the LaTeX commands."""
     size = len(raw)
     m, t, u = _SCRATCH.arrays(size)
     if words:
         special = _classify_block(raw, m, t, u)
     else:
-        special = np.flatnonzero(np.greater_equal(raw, 0x80, out=u.view(bool)))
+        ub, tb = u.view(bool), t.view(bool)
+        np.greater_equal(raw, 0x80, out=ub)
+        if commands:
+            ub |= np.equal(raw, 92, out=tb)
+        special = np.flatnonzero(ub)
     starts, ends = o[:-1], o[1:]
     touched = None
-    if special.size:
-        sv = raw[special]
-        joins: list[tuple[np.ndarray, np.ndarray]] = []
-        hi = special[sv >= 0x80]
-        if hi.size:
-            lead, n, cp = _decode(raw, hi)
-            word = _word_cps(cp)
-            wl, wn = lead[word], n[word]
-            if touch and wl.size:
-                touched = _touching(raw, wl, wl + wn, o)
-            if not words:
-                return None, touched
+    found: list = []
+    if not special.size:
+        return (_runs(m, starts, ends) if words else None), touched, found
+    sv = raw[special]
+    joins: list[tuple[np.ndarray, np.ndarray]] = []
+    hi = special[sv >= 0x80]
+    if hi.size:
+        lead, n, cp = _decode(raw, hi)
+        word = _word_cps(cp)
+        wl, wn = lead[word], n[word]
+        if touch and wl.size:
+            touched = _touching(raw, wl, wl + wn, o)
+        if words:
             for k in range(4):
                 m[wl[wn > k] + k] = 1
             jn = (cp == _JOINER_CPS[0]) | (cp == _JOINER_CPS[1]) | (cp == _JOINER_CPS[2])
             if jn.any():
                 joins.append((lead[jn], lead[jn] + 3))
-        if not words:
-            return None, touched
-        bs = special[sv == 92]
-        if bs.size:
-            _clear_latex(raw, m, bs, ends)
-        aj = special[(sv == 39) | (sv == 45)]
-        if aj.size:
-            joins.append((aj, aj + 1))
-        if joins:
-            _join(m, np.concatenate([a for a, _ in joins]), np.concatenate([b for _, b in joins]),
-                  starts, ends)
-    return (_runs(m, starts, ends) if words else None), touched
+    bs = special[sv == 92]
+    if bs.size and (words or commands):
+        _clear_latex(raw, m if words else None, bs, ends, found if commands else None)
+    if not words:
+        return None, touched, found
+    aj = special[(sv == 39) | (sv == 45)]
+    if aj.size:
+        joins.append((aj, aj + 1))
+    if joins:
+        _join(m, np.concatenate([a for a, _ in joins]), np.concatenate([b for _, b in joins]),
+              starts, ends)
+    return _runs(m, starts, ends), touched, found
 
 
 def _blocks(texts: pl.Series):
@@ -300,31 +332,44 @@ def _blocks(texts: pl.Series):
         i = j
 
 
-def scan_texts(texts: pl.Series, *, words: bool = True, touch: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Words per text (int64; null counts as 0 words; all 0 unless ``words``) and, per text,
+class Scan(NamedTuple):
+    """What one pass over the bytes of the texts found (see :func:`scan_texts`)."""
+
+    words: np.ndarray            # words per text (int64; null texts have 0)
+    touching: np.ndarray         # per text: another script's letter touches an ASCII word
+    command_rows: np.ndarray     # per LaTeX command of 1 to CODED_LETTERS letters: its text
+    command_codes: np.ndarray    # ... and its name's command_code
+
+
+def scan_texts(texts: pl.Series, *, words: bool = True, touch: bool = True,
+               commands: bool = False) -> Scan:
+    """One pass over the texts' bytes: words per text (all 0 unless ``words``); per text,
     whether a letter or digit of another script touches an ASCII word character or a hyphen
-    (all False unless ``touch``), in one pass over the bytes."""
+    (all False unless ``touch``); with ``commands``, the LaTeX commands (a backslash and the
+    ASCII letters after it, within a text) of 1 to ``CODED_LETTERS`` letters: their texts and
+    name codes."""
     totals = np.zeros(len(texts), np.int64)
     touching = np.zeros(len(texts), bool)
-    if not (words or touch):
-        return totals, touching
-    for i, j, blk, o in _blocks(texts):
-        w, t = _scan_block(blk, o, words, touch)
-        if w is not None:
-            totals[i:j] = w
-        if t is not None:
-            touching[i + t] = True
-    return totals, touching
+    rows, codes = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    if words or touch or commands:
+        for i, j, blk, o in _blocks(texts):
+            w, t, found = _scan_block(blk, o, words, touch, commands)
+            if w is not None:
+                totals[i:j] = w
+            if t is not None:
+                touching[i + t] = True
+            rows += [k + i for k, _ in found]
+            codes += [c for _, c in found]
+    return Scan(totals, touching, np.concatenate(rows), np.concatenate(codes))
 
 
 def count_words(texts: pl.Series) -> np.ndarray:
     """Words per text (int64 numpy array; null counts as 0 words)."""
-    return scan_texts(texts, touch=False)[0]
+    return scan_texts(texts, touch=False).words
 
 
 def touching_other_scripts(texts: pl.Series) -> np.ndarray:
     """Per text: does a letter or digit of another script than ASCII touch an ASCII letter,
     digit, ``_`` or a hyphen (``-`` ``‐`` ``‑``)? Only in such texts can a term's neighbour be
     a word character that an ASCII word boundary does not see (``résumé``, ``所以wait``)."""
-    return scan_texts(texts, words=False)[1]
+    return scan_texts(texts, words=False).touching
