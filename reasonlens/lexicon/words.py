@@ -122,17 +122,18 @@ def _clear_latex(raw: np.ndarray, m: np.ndarray | None, bs: np.ndarray, ends: np
     cur = bs + 1
     code = np.zeros(len(cur), np.int64)
     for n in range(32):
-        keep = (cur < stop) & _LETTER[raw.take(cur, mode="clip")]
+        byte = raw.take(cur, mode="clip")
+        keep = (cur < stop) & _LETTER[byte]
         if commands is not None and 0 < n <= CODED_LETTERS:
             ended = ~keep
             commands.append((k[ended], code[ended]))
-        cur, stop, k, code = cur[keep], stop[keep], k[keep], code[keep]
+        cur, stop = cur[keep], stop[keep]
         if not cur.size:
             return
         if m is not None:
             m[cur] = 0
         if commands is not None and n < CODED_LETTERS:
-            code = code * 64 + _LETTER_CODE[raw[cur]]
+            k, code = k[keep], code[keep] * 64 + _LETTER_CODE[byte[keep]]
         cur += 1
     if m is None:
         return
