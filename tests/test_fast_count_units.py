@@ -176,3 +176,21 @@ def test_latex_terms_from_the_byte_scan_equal_the_latex_regex_pass(monkeypatch, 
             assert scanned.equals(regex) and no_words.equals(regex)
             assert words.equals(regex_words)
             assert regex.filter(pl.col("term").str.starts_with("\\"))["count"].sum() > 300
+
+
+def test_regex_before_the_byte_scan_counts_the_same(shared_data):
+    """A unit that runs its regex pass first (every other unit when only a few start at once)
+    re-counts the mixed texts once the scan has found them: the same long counts, also for a
+    lexicon with a non-ASCII term (the full Unicode pattern) and for the LaTeX regex pass."""
+    from reasonlens.lexicon import Lexicon
+
+    texts = pl.Series(_real_texts(shared_data) + ODD * 5, dtype=pl.String)
+    lexicons = [compile_lexicons(ALL),
+                compile_lexicons([Lexicon.from_terms("n", ["naïve", "wait", "so", "\\frac"])]),
+                compile_lexicons([Lexicon.from_terms("c", ["\\abcdefghijk", "\\frac", "but"])])]
+    for m in lexicons:
+        plain, w1 = count_mod._unit_counts(texts, 7, m, True)
+        first, w2 = count_mod._unit_counts(texts, 7, m, True, regex_first=True)
+        assert first.equals(plain) and np.array_equal(w1, w2)
+        assert plain["row"].min() >= 7 and plain["count"].sum() > 100
+    assert sum(_touching(texts)) > 10        # mixed texts are there to be re-counted

@@ -144,6 +144,7 @@ def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
 
 
 UNIT_BYTES = 8 << 20   # text bytes per work unit of the fast path
+REGEX_FIRST = True      # a few units: every other one runs its regex pass before its scan
 LATEX_FROM_SCAN = True  # LaTeX terms counted from the byte scan's commands (else a regex pass)
 
 
@@ -197,7 +198,8 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
 
 
 def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: np.ndarray,
-                latex: bool = True) -> list[np.ndarray]:
+                latex: bool = True, passes: tuple[bool, ...] = (False, True)
+                ) -> list[np.ndarray]:
     """The hit keys of one slice of the texts (rows numbered from 0): the word-term pass and
     (``latex``) the LaTeX pass.
 
@@ -210,7 +212,7 @@ def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: n
     rows = np.arange(len(part), dtype=np.int64)
     keys = []
     if matcher.pattern:
-        for is_mixed in (False, True):
+        for is_mixed in passes:
             sel = mixed if is_mixed else ~mixed
             if not sel.any():
                 continue
@@ -264,17 +266,30 @@ def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_counts=True)
 
 
-def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool
-                 ) -> tuple[pl.DataFrame, np.ndarray | None]:
+def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
+                 regex_first: bool = False) -> tuple[pl.DataFrame, np.ndarray | None]:
     """One work unit (texts ``offset`` on): its long counts (rows numbered from ``offset``) and
-    its word totals."""
+    its word totals. ``regex_first``: the word-term pass runs over all texts before the byte
+    scan and the mixed texts (known after the scan) are counted again with other scripts'
+    letters replaced, their first hits dropped; the same counts, but two units started at once
+    are then in different phases (one scanning, one in the GIL-free regex) instead of both
+    scanning."""
     from reasonlens.lexicon.words import scan_texts
 
     tid, table = _term_ids(matcher)
     n_terms = max(len(tid), 1)
     latex = _latex_codes(matcher) if LATEX_FROM_SCAN else None
+    early = None
+    if regex_first and matcher.pattern:
+        early = _hit_keys(part.str.extract_all(matcher.ascii_pattern or matcher.pattern), tid,
+                          False, len(tid), np.arange(len(part), dtype=np.int64))
     scan = scan_texts(part, words=words, touch=bool(matcher.pattern), commands=latex is not None)
-    keys = _slice_keys(part, matcher, tid, scan.touching, latex=latex is None)
+    if early is None:
+        keys = _slice_keys(part, matcher, tid, scan.touching, latex=latex is None)
+    else:
+        mixed = scan.touching if matcher.ascii_pattern else np.zeros(len(part), bool)
+        keys = [early[~mixed[early // n_terms]] if mixed.any() else early]
+        keys += _slice_keys(part, matcher, tid, mixed, latex=latex is None, passes=(True,))
     if latex is not None:
         keys.append(_command_keys(scan.command_rows, scan.command_codes, latex, n_terms))
     word_totals = scan.words
@@ -301,14 +316,20 @@ def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
     threads = threads or pl.thread_pool_size()
     units = _units(texts, threads)
 
-    def run(unit: tuple[int, int]):
-        return _unit_counts(texts.slice(unit[0], unit[1] - unit[0]), unit[0], matcher, words)
+    # a few units (one batch of score) start at once: every other one runs its regex first,
+    # so that they are not all in the byte scan together; many units drift apart by themselves
+    stagger = REGEX_FIRST and len(units) <= 2 * threads
+
+    def run(i: int):
+        a, b = units[i]
+        return _unit_counts(texts.slice(a, b - a), a, matcher, words,
+                            regex_first=stagger and i % 2 == 1)
 
     if len(units) > 1:
         with ThreadPoolExecutor(max_workers=min(len(units), threads)) as pool:
-            results = list(pool.map(run, units))
+            results = list(pool.map(run, range(len(units))))
     else:
-        results = [run(u) for u in units]
+        results = [run(i) for i in range(len(units))]
     if not results:
         results = [_unit_counts(texts, 0, matcher, words)]
     long = pl.concat([r[0] for r in results], rechunk=False) if len(results) > 1 \
