@@ -242,3 +242,53 @@ def test_chunks_prepared_ahead_with_a_mapping_changed_by_an_earlier_chunk(tmp_pa
         m.setattr(columnar._ChunkSize, "next", lambda self: 120)
         frame = load_traces(str(path), opts)
     assert frame["gold"].to_list()[-5:] == ["7"] * 5 and frame["gold"][0] is None
+
+
+def test_batch_slices_are_equal_parts():
+    from reasonlens.traces.columnar import batch_slices
+
+    assert batch_slices(4099, 4096) == [(0, 2050), (2050, 2049)]
+    assert batch_slices(4096, 4096) == [(0, 4096)]
+    assert batch_slices(10, 3) == [(0, 3), (3, 3), (6, 2), (8, 2)]
+    for n in (1, 7, 100, 8193):
+        for b in (1, 2, 7, 4096):
+            parts = batch_slices(n, b)
+            assert sum(k for _, k in parts) == n and max(k for _, k in parts) <= b
+            assert max(k for _, k in parts) - min(k for _, k in parts) <= 1
+
+
+def test_chunk_size_is_fixed_by_the_first_chunk():
+    from reasonlens.traces.columnar import _ChunkSize
+
+    size = _ChunkSize(4096)
+    assert size.next() == 16 << 20
+    size.seen(4_000_000, 1000)          # 4,000 bytes per row -> 4096 rows = 16,384,000 bytes
+    first = size.next()
+    size.seen(100, 1000)                # later chunks do not move it
+    assert size.next() == first == 16_384_000
+    big = _ChunkSize(4096)
+    big.seen(30_000_000, 1000)          # 30 KB traces: capped at 16 MiB (fewer rows a batch)
+    assert big.next() == 16 << 20
+
+
+def test_batch_cuts_do_not_depend_on_timing(tmp_path, monkeypatch):
+    """Chunks prepared ahead in threads finish at any time; the batches are the same."""
+    import time
+
+    from reasonlens.traces.load import iter_trace_batches
+
+    rng = random.Random(5)
+    path = tmp_path / "t.jsonl"
+    recs = [{"response": _text(rng) + " x", "problem_id": f"p{i % 13}"} for i in range(3000)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    opts = LoadOptions(batch_rows=256)
+
+    def cuts() -> list[int]:
+        return [len(b) for b in iter_trace_batches(str(path), opts)]
+
+    plain = cuts()
+    real = columnar.prepare_chunk
+    delays = iter([rng.random() / 50 for _ in range(10_000)])
+    monkeypatch.setattr(columnar, "prepare_chunk",
+                        lambda *a: time.sleep(next(delays)) or real(*a))
+    assert cuts() == plain and sum(plain) == 3000 and len(plain) > 3

@@ -144,8 +144,8 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
             if frame is not None:
                 size.seen(len(chunk), len(frame))
                 report.n_records += len(frame)
-                for start in range(0, len(frame), options.batch_rows):
-                    part = frame.slice(start, options.batch_rows)
+                for start, length in batch_slices(len(frame), options.batch_rows):
+                    part = frame.slice(start, length)
                     report.n_rows += len(part)
                     yield part
                 return
@@ -178,19 +178,35 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
 
 
 class _ChunkSize:
-    """Bytes to read next: about one batch of rows at the rows' average size so far, from 1 to
-    16 MB (polars parses chunks of ~10 MB fastest here; longer traces make smaller batches)."""
+    """Bytes to read next: about one batch of rows, from 1 to 16 MB (polars parses chunks of
+    ~10 MB fastest here; longer traces make smaller batches), at 4 KB per row until the first
+    chunk read through the columnar path gives its bytes per row. Fixed from then on, so batch
+    cuts depend on the input only, never on timing."""
 
     def __init__(self, batch_rows: int):
-        self.batch_rows, self.bytes, self.rows = batch_rows, 0, 0
+        self.batch_rows, self.fixed = batch_rows, False
+        self.size = self._clamp(4096 * batch_rows)
+
+    @staticmethod
+    def _clamp(n: float) -> int:
+        return int(min(max(n, 1 << 20), 16 << 20))
 
     def next(self) -> int:
-        per_row = self.bytes / self.rows if self.rows else 4096
-        return int(min(max(per_row * self.batch_rows, 1 << 20), 16 << 20))
+        return self.size
 
     def seen(self, n_bytes: int, n_rows: int) -> None:
-        self.bytes += n_bytes
-        self.rows += n_rows
+        if not self.fixed and n_rows:
+            self.size = self._clamp(n_bytes / n_rows * self.batch_rows)
+            self.fixed = True
+
+
+def batch_slices(n: int, batch_rows: int) -> list[tuple[int, int]]:
+    """(offset, length) of equal parts of at most ``batch_rows`` rows (4,099 rows make two
+    batches of 2,050 and 2,049, not 4,096 and 3)."""
+    parts = max(1, -(-n // batch_rows))
+    sizes = [n // parts + (i < n % parts) for i in range(parts)]
+    starts = [sum(sizes[:i]) for i in range(parts)]
+    return [(a, k) for a, k in zip(starts, sizes) if k]
 
 
 def _first_builder(chunk: bytes, first_line: int, source: str, options: LoadOptions,
