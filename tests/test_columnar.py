@@ -9,6 +9,7 @@ escaped surrogates, floats, metadata), the bad-input corpus, and real trace file
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -129,6 +130,10 @@ def test_random_files_load_the_same_both_ways(tmp_path, monkeypatch, seed):
                                 on_duplicate="keep-first")):
         assert_same([str(path)], options, monkeypatch=monkeypatch)
         assert_same([str(path)], options, monkeypatch=monkeypatch, chunk=rng.choice([300, 2000]))
+    gz = tmp_path / "t.jsonl.gz"   # the same lines gzip-compressed: the same rows
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert_same([str(gz)], LoadOptions(on_error="skip", on_duplicate="keep-first"),
+                monkeypatch=monkeypatch, chunk=500)
 
 
 def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
