@@ -110,9 +110,10 @@ def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: set[str]
                          .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
     df = df.with_columns(pl.coalesce("rec_id", made).alias("id"))
     ids = df["id"]
-    if ids.is_duplicated().any() or not seen.isdisjoint(ids.to_list()):
+    id_list = ids.to_list()
+    if ids.is_duplicated().any() or not seen.isdisjoint(id_list):
         return None  # the row path names the line (or drops it: keep-first)
-    seen.update(ids.to_list())
+    seen.update(id_list)
     builder.counters.update(keys)
     return df.select([pl.col(k).cast(v) for k, v in TRACE_SCHEMA.items()])
 
