@@ -95,26 +95,13 @@ def decode_error(raw: bytes, exc: Exception) -> str:
 
 
 def iter_jsonl(path: str | Path, progress: Progress = None) -> Iterator[Item]:
-    """JSONL lines as ``(line, record_or_InputError, raw)``; blank lines are skipped."""
-    p = Path(path)
-    gz = is_gzip(p)
-    done = 0
-    lineno = 0
-    try:
-        with _open(p) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                done += len(raw)
-                if lineno == 1 and raw.startswith(BOM):
-                    raw = raw[len(BOM):]
-                if progress is not None and lineno % 256 == 0:
-                    progress(str(p), fh.fileobj.tell() if gz else done)  # type: ignore[union-attr]
-                if raw.strip():
-                    yield parse_line(raw, str(p), lineno)
-    except _GZIP_ERRORS as exc:
-        yield lineno + 1, gzip_error(p, exc, lineno + 1), None
-        return
-    if progress is not None:
-        progress(str(p), p.stat().st_size)
+    """JSONL lines as ``(line, record_or_InputError, raw)``; blank lines are skipped. Read in
+    chunks of whole lines (:func:`iter_jsonl_chunks`, the loader's reader too)."""
+    for first_line, chunk, _lines in iter_jsonl_chunks(path, lambda: 4 << 20, progress):
+        if isinstance(chunk, InputError):
+            yield first_line, chunk, None
+        else:
+            yield from chunk_lines(chunk, first_line, str(path))
 
 
 def parse_line(raw: bytes, path: str, lineno: int) -> Item:
