@@ -15,7 +15,8 @@ process and its peak RSS is read from os.wait4 (the child and the processes it w
 - stats over the score, grade and judge outputs;
 - report over --report-responses short real responses (MATH-500 solutions, two models; see
   score_bench.build_responses), with score, grade and judge run on them first (their peak RSS
-  at that many responses is printed too). A child above MEM_CAP_MB is stopped (shared machine).
+  at that many responses is printed too, and stats over them: STAGE@N). A child above
+  MEM_CAP_MB is stopped (shared machine).
 Targets (issue 12): each stage < 2 GB for 1 GB in; report over 10^6 responses < 4 GB.
 """
 
@@ -156,6 +157,11 @@ def main() -> None:
             for name, r in runs.items():
                 res[name] = r
                 _print(name, r, res["baseline"], mb)
+            n = args.report_responses
+            res[f"stats@{n}"] = child(rl("stats", *map(str, dirs), "--out",
+                                         str(out / "stats-report-input")), args.timeout)
+            res[f"stats@{n}"]["what"] = f"reasonlens stats over the report's {n} responses"
+            _print(f"stats@{n}", res[f"stats@{n}"], res["baseline"], mb)
             res["report"] = child(rl("report", *map(str, dirs), "-o", str(out / "report.html")),
                                   args.timeout)
             res["report"]["what"] = (f"report over {args.report_responses} responses "

@@ -51,3 +51,18 @@ def test_no_gold_responses_are_left_out_alike():
     assert grade["n_problems"] == acc["n_problems"] == 3
     assert grade["accuracy"] == pytest.approx(acc["accuracy"]) == pytest.approx(0.5)
     assert pass_at_k_table(g, ks=[1], config=FAST)["pass_at_k"][0] == pytest.approx(0.5)
+
+
+def test_pass_at_k_rows_come_in_model_and_benchmark_order_whatever_the_input_order():
+    """The row order was the order in which an unstable sort by problem id met the models, so
+    two runs over the same outputs could write their rows in different orders."""
+    base = _uneven()
+    g = pl.concat([base.with_columns(pl.lit(m).alias("model"), pl.lit(b).alias("benchmark"),
+                                     (pl.lit(f"{m}{b}:") + pl.col("id")).alias("id"))
+                   for m in ("zeta", "alpha") for b in ("y", "x")])
+    want = [("alpha", "x"), ("alpha", "y"), ("zeta", "x"), ("zeta", "y")]
+    for seed in range(4):
+        out = pass_at_k_table(g.sample(fraction=1.0, shuffle=True, seed=seed), ks=[1, 2],
+                              config=FAST)
+        got = list(dict.fromkeys(out.select("model", "benchmark").iter_rows()))
+        assert got == want

@@ -164,3 +164,17 @@ def test_log_odds_sign_points_to_the_model_that_overuses():
     assert z["wait"] > 2 and z["so"] < -2
     assert lo.columns[:8] == ["category", "term", "count_a", "count_b", "per_1k_a", "per_1k_b",
                               "log_odds", "z"]
+
+
+def test_wide_frames_give_the_same_ratios_as_narrow_ones():
+    """The fits work on a narrow copy of the columns they need (at 10^6 responses every
+    per-category filter copied all columns), so extra columns change nothing."""
+    df = simulate(rr=0.5).with_columns(cat2=pl.col("cat") + 1,
+                                       cat2_per_1k=pl.col("cat_per_1k"))
+    wide = df.with_columns(pl.lit("x" * 50).alias(f"text{i}") for i in range(5))
+    out = compare_models(wide, ["cat", "cat2"], reference="a")
+    assert out.height == 2 and out["status"].to_list() == ["ok", "ok"]
+    narrow = compare_models(df.select("id", "model", "benchmark", "problem_id", "words", "cat",
+                                      "cat2"), ["cat", "cat2"], reference="a")
+    assert out.select("rate_ratio", "ci_low", "p_value").equals(
+        narrow.select("rate_ratio", "ci_low", "p_value"))

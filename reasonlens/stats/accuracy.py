@@ -117,7 +117,8 @@ def pass_at_k_table(graded: pl.DataFrame, ks: list[int] | None = None,
     per = df.group_by("model", "benchmark", "problem_id").agg(
         pl.col("correct").cast(pl.Int64).sum().alias("c"), pl.len().alias("n"))
     rows = []
-    for (m, b), sub in per.sort("problem_id").group_by("model", "benchmark", maintain_order=True):
+    for (m, b), sub in per.sort("model", "benchmark", "problem_id").group_by(
+            "model", "benchmark", maintain_order=True):  # rows in model, benchmark order
         n, c = sub["n"].to_numpy(), sub["c"].to_numpy()
         kk = ks if ks is not None else default_ks(int(n.min()))
         kk = [k for k in kk if (n >= k).any()]

@@ -112,9 +112,11 @@ def _analyse(inputs: Inputs, config: StatsConfig, *, reference: str | None,
         beh = behaviours_in(j)
         if words is not None and beh and j["model"].n_unique() > 1:
             step("behaviour comparisons")
-            jj = j.join(r.select("id", "words", *[c for c in ("benchmark", "problem_id")
-                                                  if c not in j.columns]), on="id", how="inner")
             cc = {b: f"{b}_count" for b in beh}
+            keys = [c for c in ("id", "model", "benchmark", "problem_id") if c in j.columns]
+            jj = j.select(*keys, *cc.values()).join(  # narrow: 10^6 rows are joined
+                r.select("id", "words", *[c for c in ("benchmark", "problem_id")
+                                          if c not in j.columns]), on="id", how="inner")
             out["behaviour_comparisons"] = exact_for_zero_rows(
                 md.compare_models(jj, reference=ref, count_columns=cc, config=config), jj,
                 level=config.level, count_columns=cc)

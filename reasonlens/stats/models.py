@@ -21,8 +21,10 @@ statsmodels and scipy are imported inside the functions.
 
 from __future__ import annotations
 
+import gc
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -66,18 +68,18 @@ def _stable(coef: float, se: float, limit: float = 30.0) -> bool:
 
 def _design(df: pl.DataFrame, models: list[str], reference: str, with_bench: bool
             ) -> tuple[np.ndarray, list[str]]:
-    cols, names = [np.ones(df.height)], ["const"]
-    m = df["model"].to_numpy()
+    """Intercept, model indicators (reference left out) and, with ``with_bench``, benchmark
+    indicators (first benchmark left out), built by polars (no per-row Python strings)."""
+    exprs, names = [pl.lit(1.0).alias("const")], ["const"]
     for x in models:
         if x != reference:
-            cols.append((m == x).astype(float))
             names.append(f"model[{x}]")
+            exprs.append((pl.col("model") == x).cast(pl.Float64).alias(names[-1]))
     if with_bench:
-        b = df["benchmark"].to_numpy()
-        for x in sorted(set(b.tolist()))[1:]:
-            cols.append((b == x).astype(float))
+        for x in sorted(df["benchmark"].unique().to_list())[1:]:
             names.append(f"benchmark[{x}]")
-    return np.column_stack(cols), names
+            exprs.append((pl.col("benchmark") == x).cast(pl.Float64).alias(names[-1]))
+    return df.select(exprs).to_numpy(), names
 
 
 def _groups(df: pl.DataFrame) -> np.ndarray:
@@ -138,6 +140,18 @@ def _fit_counts(sub: pl.DataFrame, col: str, present: list[str], ref: str, with_
         return nb, "negbin", alpha, names
 
 
+class _Estimates(NamedTuple):
+    params: np.ndarray
+    bse: np.ndarray
+    pvalues: np.ndarray
+
+
+def _estimates(res) -> _Estimates:
+    """The three arrays a comparison reports (copies), so the statsmodels result can go."""
+    return _Estimates(*(np.asarray(a, dtype=float).copy() for a in (res.params, res.bse,
+                                                                    res.pvalues)))
+
+
 def _fit_mixed(y: np.ndarray, X: np.ndarray, words: np.ndarray, groups: np.ndarray):
     from statsmodels.regression.mixed_linear_model import MixedLM
 
@@ -146,6 +160,20 @@ def _fit_mixed(y: np.ndarray, X: np.ndarray, words: np.ndarray, groups: np.ndarr
         warnings.simplefilter("ignore")
         res = MixedLM(lograte, X, groups=groups).fit(reml=True)
     return res
+
+
+def _count_frame(responses: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The columns a comparison needs, rows with words, the problem cluster as an integer code:
+    a narrow frame, so the per-category fits on 10^6 responses copy a few columns, not all."""
+    keys = [c for c in ("id", "benchmark", "problem_id") if c in responses.columns]
+    df = responses.select("model", *keys, "words", *dict.fromkeys(columns)).filter(
+        pl.col("words").is_not_null() & (pl.col("words") > 0))
+    if "benchmark" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("benchmark"))
+    df = df.with_columns(cluster_key(df, "problem"), pl.col("model").cast(pl.String),
+                         pl.col("benchmark").cast(pl.String).fill_null("(none)"))
+    return df.with_columns(pl.col("_cluster").rank("dense").cast(pl.Int64)).drop(
+        c for c in ("id", "problem_id") if c in df.columns)
 
 
 def compare_models(responses: pl.DataFrame, categories: list[str] | None = None, *,
@@ -167,9 +195,7 @@ def compare_models(responses: pl.DataFrame, categories: list[str] | None = None,
         tidy frame (COMPARE_SCHEMA) plus ``p_holm`` and ``p_bh`` over all its rows.
     """
     cols = count_columns or {c: c for c in (categories or categories_in(responses))}
-    df = responses.filter(pl.col("words").is_not_null() & (pl.col("words") > 0))
-    df = df.with_columns(cluster_key(df, "problem"), pl.col("model").cast(pl.String),
-                         pl.col("benchmark").cast(pl.String).fill_null("(none)"))
+    df = _count_frame(responses, list(cols.values()))
     models = sorted(df["model"].unique().to_list())
     rows: list[dict] = []
     if len(models) < 2:
@@ -186,7 +212,8 @@ def compare_models(responses: pl.DataFrame, categories: list[str] | None = None,
     z = _z(config.level)
     for label, col in cols.items():
         for scope, sub in scopes:
-            sub = sub.filter(pl.col(col).is_not_null())
+            sub = sub.select("model", "benchmark", "_cluster", "words", col).filter(
+                pl.col(col).is_not_null())
             present = sorted(sub["model"].unique().to_list())
             if ref not in present or len(present) < 2:
                 continue
@@ -206,8 +233,13 @@ def compare_models(responses: pl.DataFrame, categories: list[str] | None = None,
                     else:
                         res, family, alpha, names = _fit_counts(sub, col, present, ref,
                                                                 with_bench, config.method)
+                    res = _estimates(res)
                 except Exception as exc:  # noqa: BLE001 - a failed fit is a recorded status
                     status = f"fit failed: {type(exc).__name__}: {exc}"[:200]
+                # statsmodels results and models reference each other: without a collection
+                # each per-response fit (hundreds of MB at 10^6 responses) stayed in memory
+                # until the end of the comparisons
+                gc.collect()
             base = {"category": label, "benchmark": scope, "reference": ref,
                     "n_problems": int(np.unique(groups).size), "family": family,
                     "alpha": alpha, "level": config.level}
@@ -257,16 +289,18 @@ def correctness_model(responses: pl.DataFrame, graded: pl.DataFrame,
               "ci_high": pl.Float64, "p_value": pl.Float64, "n_responses": pl.Int64,
               "n_problems": pl.Int64, "transform": pl.String, "status": pl.String,
               "level": pl.Float64}
-    df = responses.join(graded.select("id", pl.col("correct").cast(pl.Boolean)).unique("id"),
-                        on="id", how="inner")
-    preds = list(predictors) if predictors is not None else categories_in(responses)
-    if judgments is not None:
-        beh = behaviours_in(judgments)
-        new = [f"{b}_count" for b in beh if f"{b}_count" not in df.columns]
-        if new:  # score --behaviours may already carry them
-            df = df.join(judgments.select("id", *new), on="id", how="left")
-        if predictors is None:
-            preds += [f"{b}_count" for b in beh]
+    beh = behaviours_in(judgments) if judgments is not None else []
+    preds = list(predictors) if predictors is not None else (
+        categories_in(responses) + [f"{b}_count" for b in beh])
+    keys = [c for c in ("id", "model", "benchmark", "problem_id", "words")
+            if c in responses.columns]
+    df = responses.select(*keys, *[p for p in dict.fromkeys(preds) if p in responses.columns
+                                   and p not in keys]).join(  # narrow: 10^6 rows are joined
+        graded.select("id", pl.col("correct").cast(pl.Boolean)).unique("id"), on="id",
+        how="inner")
+    new = [f"{b}_count" for b in beh if f"{b}_count" not in df.columns]
+    if new:  # score --behaviours may already carry them
+        df = df.join(judgments.select("id", *new), on="id", how="left")
     preds = [p for p in preds if p in df.columns]
     df = df.filter(pl.col("correct").is_not_null() & (pl.col("words") > 0)).drop_nulls(preds)
     if df.height < 10 or df["correct"].n_unique() < 2 or not preds:

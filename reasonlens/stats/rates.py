@@ -102,7 +102,13 @@ def _with_pooled(df: pl.DataFrame, pooled_over: str | None) -> pl.DataFrame:
     return pl.concat([df, df.with_columns(pl.lit(ALL).alias(pooled_over))], how="vertical")
 
 
-def _prepare(df: pl.DataFrame, by: tuple[str, ...], config: StatsConfig) -> pl.DataFrame:
+def _prepare(df: pl.DataFrame, by: tuple[str, ...], config: StatsConfig,
+             columns: list[str] | None = None) -> pl.DataFrame:
+    """``df`` with ``_cluster``, ``_one`` and the ``by`` columns as strings. With ``columns``,
+    only those and the key columns are kept: the pooled copy of 10^6 rows is then narrow."""
+    if columns is not None:
+        df = df.select(c for c in dict.fromkeys([*by, "id", "benchmark", "problem_id",
+                                                 *columns]) if c in df.columns)
     out = df.with_columns(cluster_key(df, config.cluster), pl.lit(1.0).alias("_one"))
     for c in by:
         if c not in out.columns:
@@ -133,7 +139,8 @@ def category_rates(responses: pl.DataFrame, categories: list[str] | None = None,
     wcol = _words_col(part)
     if wcol not in responses.columns:
         wcol = "words"
-    df = _with_pooled(_prepare(responses, by, config), pooled_over)
+    df = _with_pooled(_prepare(responses, by, config, [_count_col(c, part) for c in cats]
+                               + [wcol]), pooled_over)
     quantities = []
     for c in cats:
         col = _count_col(c, part)
@@ -162,10 +169,11 @@ def behaviour_rates(judgments: pl.DataFrame, behaviours: list[str] | None = None
     With ``words`` (id, words) also emits ``per_1k_words``.
     """
     behaviours = behaviours if behaviours is not None else behaviours_in(judgments)
-    df = judgments
+    counts = [f"{b}_count" for b in behaviours]
+    df = _prepare(judgments, by, config, counts + ["words"])
     if words is not None and "words" not in df.columns:
         df = df.join(words.select("id", "words"), on="id", how="left")
-    df = _with_pooled(_prepare(df, by, config), pooled_over)
+    df = _with_pooled(df, pooled_over)
     qs: list[tuple] = []
     for b in behaviours:  # one bootstrap per group for all behaviours; missing rows masked out
         col = f"{b}_count"
