@@ -58,8 +58,12 @@ INT_FIELDS = ("sample", "prompt_tokens", "completion_tokens", "step")
 # the values that could be such text have their lines parsed again to learn their JSON type.
 # Any number is suspect in a text field; for gold answers and labels only the numbers whose text
 # differs between the two notations (an integer reads "27" either way, as 3.21 does).
-_MAYBE_NOT_STRING = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false)$|^[\[{]"
-_MAYBE_NOT_LABEL = r"^(?:-?0\.0000[0-9]*|-?[0-9]{16,}(?:\.[0-9]*)?|-0|true|false)$|^[\[{]"
+# A list or an object reads "[...]" or "{...}". The patterns are anchored at the start, so
+# the regex gives up on the first character of almost every text (one pass, no sieve).
+_LIST_OR_OBJECT = r"|^\[[\s\S]*\]$|^\{[\s\S]*\}$"
+_MAYBE_NOT_STRING = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false)$" + _LIST_OR_OBJECT
+_MAYBE_NOT_LABEL = r"^(?:-?0\.0000[0-9]*|-?[0-9]{16,}(?:\.[0-9]*)?|-0|true|false)$" \
+    + _LIST_OR_OBJECT
 _META_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean)
 PREPARE_AHEAD = 2   # chunks parsed and prepared in threads ahead of the one handed over
 
@@ -304,16 +308,10 @@ class _Columns:
     def check_strings(self, s: pl.Series, key: str, pattern: str = _MAYBE_NOT_STRING) -> None:
         """The values of a column of strings that could be the text of another JSON type are
         looked up in their own lines: any that is not a JSON string sends the chunk away."""
-        first, last = s.str.head(1), s.str.tail(1)
-        maybe = (first.is_in(list("-0123456789tf"))   # a cheap first sieve: a number, a
-                 | ((first == "[") & (last == "]"))   # boolean, a list or an object
-                 | ((first == "{") & (last == "}"))).fill_null(False)
-        if not maybe.any():
+        hit = s.str.contains(pattern).fill_null(False)
+        if not hit.any():
             return
-        rows = np.flatnonzero(maybe.to_numpy())
-        hit = s.gather(rows).str.contains(pattern).fill_null(False).to_numpy()
-        rows = rows[hit]
-        for r in rows.tolist():
+        for r in np.flatnonzero(hit.to_numpy()).tolist():
             rec = loads(self.line(r))
             if not isinstance(rec, dict) or not isinstance(rec.get(key), str):
                 raise NotColumnar
@@ -459,40 +457,40 @@ def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
     """``response``, ``reasoning``, ``answer`` and ``think_closed`` as
     :func:`reasonlens.traces.model.split_reasoning` and ``join_reasoning`` give them per row.
 
-    The tags are found as byte offsets (``str.find``) and the parts cut from the UTF-8 bytes
-    (the tags are ASCII, so every cut is at a character boundary). Branches that no row needs
-    (a separate reasoning field, a think block never closed) are left out of the expressions,
-    as polars computes every branch of a ``when`` for every row."""
+    The tags are found as byte offsets (``str.find``) and each part is one byte range of the
+    response (the tags are ASCII, so every cut is at a character boundary): the branches are
+    chosen on the integer offsets, so each part is cut and stripped once per row (polars
+    computes every branch of a ``when`` for every row). The separate-reasoning branches are
+    left out when no row has a reasoning field."""
     ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
     frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
     with_rc = bool((frame["rc"].fill_null("") != "").any())
-    close = pl.col("resp").str.find(THINK_CLOSE, literal=True)
-    opened = pl.col("resp").str.find(THINK_OPEN, literal=True)
-    frame = frame.with_columns(close.alias("close"), opened.alias("open"),
+    frame = frame.with_columns(pl.col("resp").str.find(THINK_CLOSE, literal=True).alias("close"),
+                               pl.col("resp").str.find(THINK_OPEN, literal=True).alias("open"),
                                (pl.col("rc").fill_null("") != "").alias("has_rc"))
     close, opened, has_rc = pl.col("close"), pl.col("open"), pl.col("has_rc")
-    closed = close.is_not_null()
-    only_open = bool(frame.select((~closed & opened.is_not_null()).any()).item())
-    start = pl.when(opened + n_open <= close).then(opened + n_open).otherwise(0)
-    stop = close
-    if only_open:
-        start = pl.when(closed).then(start).otherwise(opened + n_open)
-        stop = pl.when(closed).then(close).otherwise(pl.col("resp").str.len_bytes())
+    closed, only_open = close.is_not_null(), close.is_null() & opened.is_not_null()
+    end = pl.col("resp").str.len_bytes()
+    # the parts as byte ranges: think block [t_start, t_start + t_len), answer [a_start, end)
+    inner = opened + n_open
+    t_start = pl.when(closed).then(pl.when(inner <= close).then(inner).otherwise(0)) \
+        .when(only_open).then(inner).otherwise(0)
+    frame = frame.with_columns(t_start.cast(pl.Int64).alias("t_start"))
+    t_len = pl.when(closed).then(close - pl.col("t_start")) \
+        .when(only_open).then(end - pl.col("t_start")).otherwise(0)
+    a_start = pl.when(closed).then(close + n_close).when(only_open).then(end).otherwise(0)
+    if with_rc:  # a separate reasoning field: the response is the answer, whole
+        t_len = pl.when(has_rc).then(0).otherwise(t_len)
+        a_start = pl.when(has_rc).then(0).otherwise(a_start)
     raw = pl.col("resp").cast(pl.Binary)
-    think = raw.bin.slice(start, stop - start).cast(pl.String).str.strip_chars(ws)
-    after = raw.bin.slice(close + n_close).cast(pl.String).str.strip_chars(ws)
-    whole = pl.col("resp").str.strip_chars(ws)
-    reasoning_e = pl.when(closed | opened.is_not_null()).then(think).otherwise(pl.lit(""))
-    answer_e = pl.when(closed).then(after)
-    if only_open:
-        answer_e = answer_e.when(opened.is_not_null()).then(pl.lit(""))
-    answer_e = answer_e.otherwise(whole)
+    reasoning_e = raw.bin.slice(pl.col("t_start"), t_len.cast(pl.Int64)).cast(pl.String) \
+        .str.strip_chars(ws)
+    answer_e = raw.bin.slice(a_start.cast(pl.Int64)).cast(pl.String).str.strip_chars(ws)
     closed_e = pl.when(closed).then(pl.lit(True)).when(opened.is_not_null()) \
         .then(pl.lit(False)).otherwise(pl.lit(None, dtype=pl.Boolean))
     if with_rc:
         reasoning_e = pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws)) \
             .otherwise(reasoning_e)
-        answer_e = pl.when(has_rc).then(whole).otherwise(answer_e)
         closed_e = pl.when(has_rc).then(pl.lit(True)).otherwise(closed_e)
     out = frame.select(reasoning_e.alias("reasoning"), answer_e.alias("answer"),
                        closed_e.alias("think_closed"), pl.col("resp"), has_rc)
