@@ -316,3 +316,28 @@ def test_score_behaviours_with_failed_judgments_exits_non_zero(tmp_path):
         _fail_on_behaviour_failures(p)
     pl.DataFrame({"id": ["a"], "metacognitive_status": ["ok"]}).write_parquet(p)
     _fail_on_behaviour_failures(p)  # all ok: nothing raised
+
+
+def _pool_size(cmd: str, env_threads: str | None) -> int:
+    """polars' pool size in a fresh process on (at most) 2 CPUs after the CLI's pre-import hook
+    for ``cmd``."""
+    import os
+
+    code = ("import os; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2]); "
+            "from reasonlens.cli import before_polars; before_polars(%r); "
+            "import polars as pl; print(pl.thread_pool_size())" % cmd)
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+    if env_threads is not None:
+        env["POLARS_MAX_THREADS"] = env_threads
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.strip())
+
+
+def test_score_on_two_cpus_runs_polars_on_one_thread_unless_told_otherwise():
+    """On 2 CPUs score's own threads fill the cores (a second polars thread made it 9% slower);
+    other commands keep polars' default pool, and POLARS_MAX_THREADS always wins."""
+    default = _pool_size("grade", None)
+    assert _pool_size("score", None) == 1
+    assert _pool_size("score", str(default)) == default
+    assert _pool_size("stats", None) == default

@@ -39,8 +39,29 @@ class LazyGroup(click.Group):
         mod_name = "cmd_" + cmd_name.replace("-", "_")
         if not (_HERE / f"{mod_name}.py").exists():
             return None
+        before_polars(cmd_name)
         module = importlib.import_module(f"reasonlens.cli.{mod_name}")
         return checked_numbers(module.command)
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def before_polars(cmd_name: str) -> None:
+    """What must be set before polars is imported (its thread pool is sized then).
+
+    ``score`` on at most 2 usable CPUs gets a polars pool of one thread, unless
+    ``POLARS_MAX_THREADS`` is set: its own threads (two batches counted at once, two chunks
+    parsed ahead, the writer) already fill two cores, and a pool of two more threads competing
+    for them made it 9% slower end to end (benchmarks/scoring.md). On more CPUs polars keeps
+    its default pool."""
+    if cmd_name == "score" and "polars" not in sys.modules \
+            and "POLARS_MAX_THREADS" not in os.environ and usable_cpus() <= 2:
+        os.environ["POLARS_MAX_THREADS"] = "1"
 
 
 _INT64 = 2**63
