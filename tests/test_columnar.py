@@ -156,6 +156,33 @@ def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
     assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
 
 
+def test_rl_rollouts_with_whole_number_rewards_take_the_columnar_path(tmp_path, monkeypatch):
+    """Rewards of 0.0 / 1.0 (and a 1 among them) are metadata both paths write as integers:
+    such files no longer fall back to the record-by-record path (3x slower), and an integer
+    beyond 2**53 next to floats, which polars may have rounded, still does."""
+    path = tmp_path / "rollouts.jsonl"
+    recs = [{"model": "grpo", "problem_id": f"p{i % 5}", "response": "so wait x",
+             "reward": [1.0, 0.0, 1][i % 3], "advantage": [0.25, -1.5, 2.0][i % 3],
+             "temperature": 0.6, "run": "seed1"} for i in range(300)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    with monkeypatch.context() as m:
+        got = []
+        real = columnar.finish_chunk
+        m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
+        frame = load_traces(str(path))
+    assert got and all(f is not None for f in got)
+    assert json.loads(frame["metadata"][0]) == {"advantage": 0.25, "reward": 1, "run": "seed1",
+                                                "temperature": 0.6}
+    assert frame["metadata"][1] == '{"advantage":-1.5,"reward":0,"run":"seed1","temperature":0.6}'
+    assert json.loads(frame["metadata"][2])["advantage"] == 2
+    assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+    big = tmp_path / "big.jsonl"
+    big.write_text('{"response": "a", "x": 0.5}\n{"response": "b", "x": 9007199254740993}\n',
+                   encoding="utf-8")
+    assert json.loads(load_traces(str(big))["metadata"][1]) == {"x": 9007199254740993}
+    assert assert_same([str(big)], monkeypatch=monkeypatch) >= 1
+
+
 def test_numbers_where_text_is_expected_go_to_the_row_path(tmp_path, monkeypatch):
     """polars would read 5 as "5" in a column of strings; the row path names the field."""
     path = tmp_path / "num.jsonl"

@@ -41,7 +41,7 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
-from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN, gold_text
+from reasonlens.traces.model import INTEGER_FLOATS, THINK_CLOSE, THINK_OPEN, gold_text
 
 if TYPE_CHECKING:
     from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
@@ -390,12 +390,17 @@ class _Columns:
                 if s.dtype in (pl.Int128, pl.UInt64, pl.Decimal):
                     raise NotColumnar
                 continue
-            if s.dtype == pl.Float64 and (s.drop_nulls() % 1 == 0).any():
-                raise NotColumnar  # 5 and 5.0 are one float to polars, not to the row path
+            values = None
+            if s.dtype == pl.Float64:  # ints and floats mixed in a column are all floats here
+                whole = (s % 1 == 0).fill_null(False)
+                if (whole & (s.abs() >= INTEGER_FLOATS)).any():
+                    raise NotColumnar  # maybe an integer beyond 2**53, rounded by polars
+                if whole.any():  # written as integers, as the row path writes them
+                    values = [int(v) if w else v for v, w in zip(s.to_list(), whole.to_list())]
             if s.dtype == pl.String:
                 self.check_strings(s, c)
                 s = s.set(s.str.len_chars() > 512, None)
-            cols.append((c, s.to_list()))
+            cols.append((c, s.to_list() if values is None else values))
         if not cols:
             return pl.Series("metadata", [None] * self.n, dtype=pl.String)
         names = [c for c, _ in cols]

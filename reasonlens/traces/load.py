@@ -27,8 +27,8 @@ from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields,
                                        pending_keys)
-from reasonlens.traces.model import (THINK_CLOSE, THINK_OPEN, gold_text, join_reasoning,
-                                     split_reasoning, user_text)
+from reasonlens.traces.model import (INTEGER_FLOATS, THINK_CLOSE, THINK_OPEN, gold_text,
+                                     join_reasoning, split_reasoning, user_text)
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -333,8 +333,15 @@ class _RowBuilder:
 
 
 def _meta_value(v: Any) -> Any:
-    """Integers beyond 64 bits (JSON allows them, the JSON writer does not) as their digits."""
-    return str(v) if isinstance(v, int) and not -2**63 <= v < 2**64 else v
+    """A metadata value as written: integers beyond 64 bits (JSON allows them, the JSON writer
+    does not) as their digits, and integer-valued numbers as integers (``1.0`` -> ``1``: a
+    reward written 1.0 in one record and 1 in another is one value, and the columnar reader,
+    which cannot tell them apart, writes the same)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v) if not -2**63 <= v < 2**64 else v
+    if isinstance(v, float) and v.is_integer() and abs(v) < INTEGER_FLOATS:
+        return int(v)
+    return v
 
 
 def already_holds(response: str, reasoning: str) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+#: below it every integer is exactly a float, so metadata's 1.0 is written 1 and loses nothing
+INTEGER_FLOATS = 2**53
 
 
 @dataclass(frozen=True)
