@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from reasonlens.errors import InputError
-from reasonlens.traces import columnar
+from reasonlens.traces import columnar, columns
 from reasonlens.traces.load import LoadOptions, LoadReport, load_traces
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -203,7 +203,7 @@ def test_field_first_carried_by_a_later_record_is_read(tmp_path, monkeypatch):
 
 
 def test_python_whitespace_constant():
-    assert columnar.PY_WHITESPACE == "".join(chr(c) for c in range(0x110000)
+    assert columns.PY_WHITESPACE == "".join(chr(c) for c in range(0x110000)
                                              if chr(c).isspace())
 
 
@@ -214,7 +214,7 @@ def test_split_columns_equals_split_reasoning():
     resp = [_text(rng) for _ in range(3000)] + ["<think>a</think>b", "x<think>a", "</think>",
                                                 "<think></think>", "a</think><think>b"]
     rc = [rng.choice([None, "", " ", _text(rng)]) for _ in resp]
-    full, reasoning, answer, closed = columnar.split_columns(
+    full, reasoning, answer, closed = columns.split_columns(
         pl.Series(resp, dtype=pl.String), pl.Series(rc, dtype=pl.String))
     for i, (r, c) in enumerate(zip(resp, rc)):
         s = split_reasoning(r, c)

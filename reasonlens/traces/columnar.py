@@ -41,15 +41,12 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
-from reasonlens.traces.model import INTEGER_FLOATS, THINK_CLOSE, THINK_OPEN, gold_text
+from reasonlens.traces.columns import blank, empty_as_null, or_default, split_columns
+from reasonlens.traces.model import INTEGER_FLOATS, gold_text
 
 if TYPE_CHECKING:
     from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
 
-# Python's str.strip() whitespace, every c with chr(c).isspace() (polars' default strip leaves
-# U+001C..U+001F in place); tests/test_columnar.py checks the list
-PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-                 "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 TEXT_FIELDS = ("response", "reasoning", "prompt")
 LABEL_FIELDS = ("id", "model", "benchmark", "problem_id", "finish_reason")
 INT_FIELDS = ("sample", "prompt_tokens", "completion_tokens", "step")
@@ -334,11 +331,11 @@ class _Columns:
                              dtype=pl.Int64)
         prompt = self.text("prompt")
         df = pl.DataFrame({
-            "model": _or_default(self.label("model"), b.default_model),
-            "benchmark": _or_default(self.label("benchmark"), b.default_benchmark),
+            "model": or_default(self.label("model"), b.default_model),
+            "benchmark": or_default(self.label("benchmark"), b.default_benchmark),
             "problem_id": self.problem_ids(self.label("problem_id"), prompt, lines),
             "step": self.integer("step"), "rec_sample": self.integer("sample"),
-            "rec_id": _empty_as_null(self.label("id")), "response_in": self.text("response"),
+            "rec_id": empty_as_null(self.label("id")), "response_in": self.text("response"),
             "reasoning_in": self.text("reasoning")})
         parts = split_columns(df["response_in"], self.reasoning(df))
         return df.drop("response_in", "reasoning_in").with_columns(
@@ -368,10 +365,10 @@ class _Columns:
         from reasonlens.traces.load import already_holds
 
         resp, rsn = df["response_in"], df["reasoning_in"]
-        blank_r = _blank(rsn.fill_null(""))
+        blank_r = blank(rsn.fill_null(""))
         if (resp.is_null() & blank_r).any():
             raise NotColumnar
-        if not self.b.options.allow_empty and (_blank(resp) & blank_r).any():
+        if not self.b.options.allow_empty and (blank(resp) & blank_r).any():
             raise NotColumnar
         if rsn.null_count() == len(rsn):
             return rsn
@@ -440,74 +437,4 @@ def _samples(df: pl.DataFrame, counters: dict[tuple, int]
     return df, keys
 
 
-def _blank(s: pl.Series) -> pl.Series:
-    """Empty or whitespace only (Python's whitespace); only texts that start with whitespace
-    (or are empty) are stripped to see."""
-    first = s.str.head(1)
-    maybe = (first == "") | first.is_in(list(PY_WHITESPACE))
-    if not maybe.any():
-        return maybe
-    return maybe & (s.str.strip_chars(PY_WHITESPACE) == "")
-
-
-def _empty_as_null(s: pl.Series) -> pl.Series:
-    return pl.select(pl.when(s == "").then(None).otherwise(s).alias(s.name)).to_series()
-
-
-def _or_default(s: pl.Series, default: str) -> pl.Series:
-    return s.fill_null(default).replace("", default)
-
-
-def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
-    """``response``, ``reasoning``, ``answer`` and ``think_closed`` as
-    :func:`reasonlens.traces.model.split_reasoning` and ``join_reasoning`` give them per row.
-
-    The tags are found as byte offsets (``str.find``) and each part is one byte range of the
-    response (the tags are ASCII, so every cut is at a character boundary): the branches are
-    chosen on the integer offsets, so each part is cut and stripped once per row (polars
-    computes every branch of a ``when`` for every row). The separate-reasoning branches are
-    left out when no row has a reasoning field."""
-    ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
-    frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
-    with_rc = bool((frame["rc"].fill_null("") != "").any())
-    frame = frame.with_columns(pl.col("resp").str.find(THINK_CLOSE, literal=True).alias("close"),
-                               pl.col("resp").str.find(THINK_OPEN, literal=True).alias("open"),
-                               (pl.col("rc").fill_null("") != "").alias("has_rc"))
-    close, opened, has_rc = pl.col("close"), pl.col("open"), pl.col("has_rc")
-    closed, only_open = close.is_not_null(), close.is_null() & opened.is_not_null()
-    end = pl.col("resp").str.len_bytes()
-    # the parts as byte ranges: think block [t_start, t_start + t_len), answer [a_start, end)
-    inner = opened + n_open
-    t_start = pl.when(closed).then(pl.when(inner <= close).then(inner).otherwise(0)) \
-        .when(only_open).then(inner).otherwise(0)
-    frame = frame.with_columns(t_start.cast(pl.Int64).alias("t_start"))
-    t_len = pl.when(closed).then(close - pl.col("t_start")) \
-        .when(only_open).then(end - pl.col("t_start")).otherwise(0)
-    a_start = pl.when(closed).then(close + n_close).when(only_open).then(end).otherwise(0)
-    if with_rc:  # a separate reasoning field: the response is the answer, whole
-        t_len = pl.when(has_rc).then(0).otherwise(t_len)
-        a_start = pl.when(has_rc).then(0).otherwise(a_start)
-    raw = pl.col("resp").cast(pl.Binary)
-    reasoning_e = raw.bin.slice(pl.col("t_start"), t_len.cast(pl.Int64)).cast(pl.String) \
-        .str.strip_chars(ws)
-    answer_e = raw.bin.slice(a_start.cast(pl.Int64)).cast(pl.String).str.strip_chars(ws)
-    closed_e = pl.when(closed).then(pl.lit(True)).when(opened.is_not_null()) \
-        .then(pl.lit(False)).otherwise(pl.lit(None, dtype=pl.Boolean))
-    if with_rc:
-        reasoning_e = pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws)) \
-            .otherwise(reasoning_e)
-        closed_e = pl.when(has_rc).then(pl.lit(True)).otherwise(closed_e)
-    out = frame.select(reasoning_e.alias("reasoning"), answer_e.alias("answer"),
-                       closed_e.alias("think_closed"), pl.col("resp"), has_rc)
-    full = out["resp"]
-    if with_rc:
-        full = out.select(
-            pl.when(~pl.col("has_rc")).then(pl.col("resp"))
-            .when(pl.col("reasoning") == "").then(pl.col("answer"))
-            .otherwise(pl.concat_str(pl.lit(THINK_OPEN + "\n"), pl.col("reasoning"),
-                                     pl.lit("\n" + THINK_CLOSE + "\n\n"), pl.col("answer")))
-            .alias("response"))["response"]
-    return [full.alias("response"), out["reasoning"], out["answer"], out["think_closed"]]
-
-
-__all__ = ["eligible", "finish_chunk", "iter_jsonl_source", "prepare_chunk", "split_columns"]
+__all__ = ["eligible", "finish_chunk", "iter_jsonl_source", "prepare_chunk"]

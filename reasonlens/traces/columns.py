@@ -1,0 +1,86 @@
+"""Column helpers of the loader's columnar path: Python's whitespace, blanks, defaults and the
+think split of a column of responses (``split_columns``), as the record-by-record path gives
+them per row (:mod:`reasonlens.traces.model`)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN
+
+# Python's str.strip() whitespace, every c with chr(c).isspace() (polars' default strip leaves
+# U+001C..U+001F in place); tests/test_columnar.py checks the list
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+                 "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+def blank(s: pl.Series) -> pl.Series:
+    """Empty or whitespace only (Python's whitespace); only texts that start with whitespace
+    (or are empty) are stripped to see."""
+    first = s.str.head(1)
+    maybe = (first == "") | first.is_in(list(PY_WHITESPACE))
+    if not maybe.any():
+        return maybe
+    return maybe & (s.str.strip_chars(PY_WHITESPACE) == "")
+
+
+def empty_as_null(s: pl.Series) -> pl.Series:
+    return pl.select(pl.when(s == "").then(None).otherwise(s).alias(s.name)).to_series()
+
+
+def or_default(s: pl.Series, default: str) -> pl.Series:
+    return s.fill_null(default).replace("", default)
+
+
+def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
+    """``response``, ``reasoning``, ``answer`` and ``think_closed`` as
+    :func:`reasonlens.traces.model.split_reasoning` and ``join_reasoning`` give them per row.
+
+    The tags are found as byte offsets (``str.find``) and each part is one byte range of the
+    response (the tags are ASCII, so every cut is at a character boundary): the branches are
+    chosen on the integer offsets, so each part is cut and stripped once per row (polars
+    computes every branch of a ``when`` for every row). The separate-reasoning branches are
+    left out when no row has a reasoning field."""
+    ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
+    frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
+    with_rc = bool((frame["rc"].fill_null("") != "").any())
+    frame = frame.with_columns(pl.col("resp").str.find(THINK_CLOSE, literal=True).alias("close"),
+                               pl.col("resp").str.find(THINK_OPEN, literal=True).alias("open"),
+                               (pl.col("rc").fill_null("") != "").alias("has_rc"))
+    close, opened, has_rc = pl.col("close"), pl.col("open"), pl.col("has_rc")
+    closed, only_open = close.is_not_null(), close.is_null() & opened.is_not_null()
+    end = pl.col("resp").str.len_bytes()
+    # the parts as byte ranges: think block [t_start, t_start + t_len), answer [a_start, end)
+    inner = opened + n_open
+    t_start = pl.when(closed).then(pl.when(inner <= close).then(inner).otherwise(0)) \
+        .when(only_open).then(inner).otherwise(0)
+    frame = frame.with_columns(t_start.cast(pl.Int64).alias("t_start"))
+    t_len = pl.when(closed).then(close - pl.col("t_start")) \
+        .when(only_open).then(end - pl.col("t_start")).otherwise(0)
+    a_start = pl.when(closed).then(close + n_close).when(only_open).then(end).otherwise(0)
+    if with_rc:  # a separate reasoning field: the response is the answer, whole
+        t_len = pl.when(has_rc).then(0).otherwise(t_len)
+        a_start = pl.when(has_rc).then(0).otherwise(a_start)
+    raw = pl.col("resp").cast(pl.Binary)
+    reasoning_e = raw.bin.slice(pl.col("t_start"), t_len.cast(pl.Int64)).cast(pl.String) \
+        .str.strip_chars(ws)
+    answer_e = raw.bin.slice(a_start.cast(pl.Int64)).cast(pl.String).str.strip_chars(ws)
+    closed_e = pl.when(closed).then(pl.lit(True)).when(opened.is_not_null()) \
+        .then(pl.lit(False)).otherwise(pl.lit(None, dtype=pl.Boolean))
+    if with_rc:
+        reasoning_e = pl.when(has_rc).then(pl.col("rc").str.strip_chars(ws)) \
+            .otherwise(reasoning_e)
+        closed_e = pl.when(has_rc).then(pl.lit(True)).otherwise(closed_e)
+    out = frame.select(reasoning_e.alias("reasoning"), answer_e.alias("answer"),
+                       closed_e.alias("think_closed"), pl.col("resp"), has_rc)
+    full = out["resp"]
+    if with_rc:
+        full = out.select(
+            pl.when(~pl.col("has_rc")).then(pl.col("resp"))
+            .when(pl.col("reasoning") == "").then(pl.col("answer"))
+            .otherwise(pl.concat_str(pl.lit(THINK_OPEN + "\n"), pl.col("reasoning"),
+                                     pl.lit("\n" + THINK_CLOSE + "\n\n"), pl.col("answer")))
+            .alias("response"))["response"]
+    return [full.alias("response"), out["reasoning"], out["answer"], out["think_closed"]]
+
+
+__all__ = ["PY_WHITESPACE", "blank", "empty_as_null", "or_default", "split_columns"]
