@@ -136,6 +136,89 @@ def test_random_files_load_the_same_both_ways(tmp_path, monkeypatch, seed):
                 monkeypatch=monkeypatch, chunk=500)
 
 
+def _odd_or(rng: random.Random, plain: float, value, kind: str):
+    return value if rng.random() < plain else _value(rng, kind)
+
+
+def _nested_record(rng: random.Random, i: int, plain: float, layout: str) -> dict:
+    """One record of an OpenAI chat / completion, vLLM or multi-response dump: 1-3 responses,
+    odd values anywhere (numbers for texts, null or empty lists, a message that is text, ...)."""
+    n = rng.choice([1, 1, 2, 3])
+
+    def text():
+        return _odd_or(rng, plain, _text(rng) + " wait", "text")
+
+    rec: dict = {"model": _odd_or(rng, plain, f"m{rng.randint(0, 1)}", "label"),
+                 "problem_id": _odd_or(rng, plain, f"p{rng.randint(0, 4)}", "label"),
+                 "prompt": text()}
+    if rng.random() < 0.3:
+        rec["id"] = _odd_or(rng, plain, f"r{i}", "label")
+    if layout == "chat":
+        def choice(k):
+            msg = {"role": "assistant", "content": text()}
+            if rng.random() < 0.3:
+                msg["reasoning_content"] = text()
+            return {"index": k, "message": msg if rng.random() < plain else
+                    rng.choice([None, "text", {"content": 5}]),
+                    "finish_reason": _odd_or(rng, plain, "stop", "label")}
+        rec["choices"] = [choice(k) for k in range(n)]
+        rec["object"], rec["created"] = "chat.completion", 1700000000 + i
+        if rng.random() < 0.8:
+            rec["usage"] = {"prompt_tokens": _odd_or(rng, plain, 12, "int"),
+                            "completion_tokens": _odd_or(rng, plain, 30 + i, "int")}
+    elif layout == "completion":
+        rec["choices"] = [{"text": text(), "finish_reason": "length"} for _ in range(n)]
+    elif layout == "vllm":
+        rec["outputs"] = [{"text": text(), "finish_reason": "stop",
+                           "token_ids": _odd_or(rng, plain, list(range(rng.randint(0, 5))),
+                                                "int")} for _ in range(n)]
+    else:
+        rec["responses"] = [text() for _ in range(n)]
+    axis = {"chat": "choices", "completion": "choices", "vllm": "outputs"}.get(layout,
+                                                                             "responses")
+    if rng.random() > plain:
+        rec[axis] = rng.choice([None, [], "x", [None], [1, 2]])
+    return rec
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_nested_layouts_load_the_same_both_ways(tmp_path, monkeypatch, seed):
+    """OpenAI chat and completion, vLLM and multi-response dumps (one row per element of the
+    list) give the record-by-record path's rows, reports and errors."""
+    rng = random.Random(1000 + seed)
+    layout = ["chat", "completion", "vllm", "multi"][seed % 4]
+    path = tmp_path / f"{layout}.jsonl"
+    plain = rng.choice([0.9, 0.97, 1.0])
+    recs = [_nested_record(rng, i, plain, layout) for i in range(rng.choice([5, 60, 300]))]
+    if layout == "chat":  # the first record decides the mapping: give it reasoning_content
+        recs[0] = {**recs[0], "choices": [{"message": {"content": "a", "reasoning_content": "b"},
+                                           "finish_reason": "stop"}]}
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    for options in (LoadOptions(), LoadOptions(on_error="skip", on_duplicate="keep-first")):
+        assert_same([str(path)], options, monkeypatch=monkeypatch)
+        assert_same([str(path)], options, monkeypatch=monkeypatch, chunk=rng.choice([300, 2000]))
+
+
+def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch):
+    rng = random.Random(7)
+    for layout in ("chat", "completion", "vllm", "multi"):
+        path = tmp_path / f"{layout}.jsonl"
+        recs = [_nested_record(rng, i, 1.0, layout) for i in range(200)]
+        for r in recs:  # one key set (an id first seen later is mapped by the row path)
+            r.pop("id", None)
+        path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+        with monkeypatch.context() as m:
+            got = []
+            real = columnar.finish_chunk
+            m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
+            frame = load_traces(str(path))
+        assert got and all(f is not None for f in got), layout
+        n_rows = sum(len(r[{"vllm": "outputs", "multi": "responses"}.get(layout, "choices")])
+                     for r in recs)
+        assert len(frame) == n_rows > 200
+        assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+
+
 def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
     """Not only equal: well-formed files really take the columnar path (and still match)."""
     rng = random.Random(1)

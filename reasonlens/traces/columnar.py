@@ -1,9 +1,11 @@
-"""The loader's columnar path: a chunk of JSONL lines of flat records straight into a trace frame.
+"""The loader's columnar path: a chunk of JSONL lines straight into a trace frame.
 
 Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
-(benchmarks/scoring.md). For the common input, a JSONL file of flat records whose fields are
-top-level keys, :func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in
-Rust, on every core, without the GIL) and derives every trace column with polars expressions;
+(benchmarks/scoring.md). For the common inputs, JSONL files whose fields are paths of keys
+(flat records; OpenAI chat and completion, vLLM and multi-response dumps, with one row per
+element of their list, :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
+with ``pl.read_ndjson`` (in Rust, without the GIL) and derives every trace column with polars
+expressions (struct fields for nested keys, an explode for the list);
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
 chunks are prepared in threads (:func:`iter_jsonl_source`).
 
@@ -42,6 +44,7 @@ from reasonlens.errors import InputError
 from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.columns import blank, empty_as_null, or_default, split_columns
+from reasonlens.traces.layouts import _split_path, get_path
 from reasonlens.traces.model import INTEGER_FLOATS, gold_text
 
 if TYPE_CHECKING:
@@ -70,10 +73,17 @@ class NotColumnar(Exception):
 
 
 def eligible(builder: _RowBuilder) -> bool:
-    """A mapping the columnar path can read: every field a top-level key of flat records."""
+    """A mapping the columnar path can read: every field a path of keys (no list index), with
+    the sample axis, if any, a top-level list (``choices[].message.content``,
+    ``outputs[].text``, ``usage.prompt_tokens``)."""
     if builder.layout.startswith(("chat-messages", "lighteval")):
         return False
-    return all("[]" not in p and "." not in p for p in builder.m.values())
+    for p in builder.m.values():
+        head, sub = _split_path(p)
+        if ("[]" in p and "." in head) or any(
+                seg.lstrip("-").isdigit() for seg in f"{head}.{sub}".split(".")):
+            return False
+    return True
 
 
 @dataclass
@@ -145,7 +155,7 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
                 frame = finish_chunk(prepared, builder, seen)
             if frame is not None:
                 size.seen(len(chunk), len(frame))
-                report.n_records += len(frame)
+                report.n_records += lines
                 for start, length in batch_slices(len(frame), options.batch_rows):
                     part = frame.slice(start, length)
                     report.n_rows += len(part)
@@ -244,23 +254,52 @@ def _parse(chunk: bytes, lines: int) -> pl.DataFrame:
 
 
 class _Columns:
-    """The trace columns of one parsed chunk (raises NotColumnar for anything unusual)."""
+    """The trace columns of one parsed chunk (raises NotColumnar for anything unusual).
+
+    With a sample axis (``choices[]``) there is one row per element of that list: ``rec`` and
+    ``elem`` give each row its record and its element, ``n_elems`` its record's list length;
+    record-level fields are gathered onto the rows."""
 
     def __init__(self, df: pl.DataFrame, chunk: bytes, first_line: int, builder: _RowBuilder):
         self.df, self.chunk, self.first_line, self.b = df, chunk, first_line, builder
-        self.n = len(df)
         self._line_starts: np.ndarray | None = None
-        if any(k in df.columns and df[k].null_count() < self.n for k in builder.pending):
+        if any(k in df.columns and df[k].null_count() < len(df) for k in builder.pending):
             raise NotColumnar  # a record carries a field the mapping lacks: the row path maps it
         self.meta_cols = [c for c in df.columns if c not in builder.used_top]
+        self.rec = self.elem = self.n_elems = self.elements = None
+        if builder.expand_prefix is not None:
+            self._expand(builder.expand_prefix)
+        self.n = len(df) if self.rec is None else len(self.rec)
+
+    def _expand(self, prefix: str) -> None:
+        s = self.df.get_column(prefix) if prefix in self.df.columns else None
+        if s is None or not isinstance(s.dtype, pl.List) or s.null_count():
+            raise NotColumnar  # missing, null or not a list: the row path's error
+        lens = s.list.len()
+        if (lens == 0).any():
+            raise NotColumnar
+        counts = lens.to_numpy().astype(np.int64)
+        self.rec = np.repeat(np.arange(len(s), dtype=np.int64), counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        self.elem = pl.Series("elem", np.arange(len(self.rec), dtype=np.int64) - starts)
+        self.n_elems = pl.Series("n_elems", counts[self.rec])
+        self.elements = s.explode()
 
     # --- typed fields ----------------------------------------------------------------------
 
     def raw(self, name: str) -> pl.Series:
+        """The values at the field's path, one per row (a Null series when no record has it)."""
         path = self.b.m.get(name)
-        if path is None or path not in self.df.columns:
+        if path is None:
             return pl.Series(name, [None] * self.n, dtype=pl.Null)
-        return self.df[path]
+        head, sub = _split_path(path)
+        if "[]" in path:
+            return _field(self.elements, sub, self.n)
+        top, _, rest = head.partition(".")
+        if top not in self.df.columns:
+            return pl.Series(name, [None] * self.n, dtype=pl.Null)
+        s = _field(self.df[top], rest, len(self.df))
+        return s if self.rec is None else s.gather(self.rec)
 
     def text(self, name: str, pattern: str = _MAYBE_NOT_STRING) -> pl.Series:
         s = self.raw(name)
@@ -268,7 +307,10 @@ class _Columns:
             return s.cast(pl.String)
         if s.dtype != pl.String:
             raise NotColumnar
-        self.check_strings(s, self.b.m[name], pattern)
+        path = self.b.m[name]
+        if ("." in path or "[]" in path) and s.str.contains("\x00", literal=True).any():
+            raise NotColumnar  # a nested text: not looked at by _parse (see there)
+        self.check_strings(s, path, pattern)
         return s
 
     def label(self, name: str) -> pl.Series:
@@ -279,10 +321,18 @@ class _Columns:
 
     def integer(self, name: str) -> pl.Series:
         s = self.raw(name)
+        if isinstance(s.dtype, pl.List) and name == "completion_tokens" \
+                and self.b.layout == "vllm":
+            if s.null_count():
+                raise NotColumnar
+            s = s.list.len().cast(pl.Int64)  # vLLM's token_ids: their number
         if s.dtype == pl.Null:
             return s.cast(pl.Int64)
         if s.dtype != pl.Int64 or (s.min() or 0) < 0:
             raise NotColumnar
+        if name == "completion_tokens" and self.rec is not None \
+                and "[]" not in self.b.m[name]:  # one count for several responses: none
+            s = pl.select(pl.when(self.n_elems == 1).then(s)).to_series().alias(name)
         return s
 
     def gold(self) -> pl.Series:
@@ -302,15 +352,24 @@ class _Columns:
         return s.replace_strict({u: gold_text(u) for u in uniq}, default=None,
                                 return_dtype=pl.String)
 
-    def check_strings(self, s: pl.Series, key: str, pattern: str = _MAYBE_NOT_STRING) -> None:
+    def check_strings(self, s: pl.Series, path: str, pattern: str = _MAYBE_NOT_STRING, *,
+                      per_record: bool = False) -> None:
         """The values of a column of strings that could be the text of another JSON type are
-        looked up in their own lines: any that is not a JSON string sends the chunk away."""
+        looked up in their own lines: any that is not a JSON string sends the chunk away.
+        ``s`` has one value per row (per record with ``per_record``) at ``path``."""
         hit = s.str.contains(pattern).fill_null(False)
         if not hit.any():
             return
+        head, sub = _split_path(path)
         for r in np.flatnonzero(hit.to_numpy()).tolist():
-            rec = loads(self.line(r))
-            if not isinstance(rec, dict) or not isinstance(rec.get(key), str):
+            record = r if per_record or self.rec is None else int(self.rec[r])
+            rec = loads(self.line(record))
+            value = get_path(rec, head) if isinstance(rec, dict) else None
+            if "[]" in path:
+                i = int(self.elem[r])
+                value = get_path(value[i], sub) if isinstance(value, list) and i < len(value) \
+                    else None
+            if not isinstance(value, str):
                 raise NotColumnar
 
     def line(self, row: int) -> bytes:
@@ -327,8 +386,10 @@ class _Columns:
     def prepare(self) -> pl.DataFrame:
         """Every trace column but the sample numbers and ids (those need the batches before)."""
         b = self.b
-        lines = pl.int_range(self.first_line, self.first_line + self.n, eager=True,
+        lines = pl.int_range(self.first_line, self.first_line + len(self.df), eager=True,
                              dtype=pl.Int64)
+        if self.rec is not None:
+            lines = lines.gather(self.rec)
         prompt = self.text("prompt")
         df = pl.DataFrame({
             "model": or_default(self.label("model"), b.default_model),
@@ -337,6 +398,11 @@ class _Columns:
             "step": self.integer("step"), "rec_sample": self.integer("sample"),
             "rec_id": empty_as_null(self.label("id")), "response_in": self.text("response"),
             "reasoning_in": self.text("reasoning")})
+        if self.rec is not None:  # element i of a record: sample + i, id#i when several
+            elem = pl.lit(self.elem)
+            df = df.with_columns(pl.col("rec_sample") + elem, pl.when(pl.lit(self.n_elems) > 1)
+                                 .then(pl.format("{}#{}", "rec_id", elem))
+                                 .otherwise(pl.col("rec_id")).alias("rec_id"))
         parts = split_columns(df["response_in"], self.reasoning(df))
         return df.drop("response_in", "reasoning_in").with_columns(
             prompt.fill_null("").alias("prompt"), *parts, self.gold().alias("gold"),
@@ -395,7 +461,7 @@ class _Columns:
                 if whole.any():  # written as integers, as the row path writes them
                     values = [int(v) if w else v for v, w in zip(s.to_list(), whole.to_list())]
             if s.dtype == pl.String:
-                self.check_strings(s, c)
+                self.check_strings(s, c, per_record=True)
                 s = s.set(s.str.len_chars() > 512, None)
             cols.append((c, s.to_list() if values is None else values))
         if not cols:
@@ -405,7 +471,22 @@ class _Columns:
         for values in zip(*(v for _, v in cols)):
             meta = {k: v for k, v in zip(names, values) if v is not None}
             out.append(orjson.dumps(meta).decode() if meta else None)
-        return pl.Series("metadata", out, dtype=pl.String)
+        meta = pl.Series("metadata", out, dtype=pl.String)  # one per record
+        return meta if self.rec is None else meta.gather(self.rec)
+
+
+def _field(s: pl.Series, sub: str, n: int) -> pl.Series:
+    """The struct fields along ``sub`` (dotted keys) of ``s``; a field no record has is a Null
+    series (as the row path reads a missing key); a non-object on the way: the row path."""
+    for seg in sub.split(".") if sub else ():
+        if s.dtype == pl.Null:
+            break
+        if not isinstance(s.dtype, pl.Struct):
+            raise NotColumnar
+        if seg not in {f.name for f in s.dtype.fields}:
+            return pl.Series(seg, [None] * n, dtype=pl.Null)
+        s = s.struct.field(seg)
+    return s
 
 
 def _samples(df: pl.DataFrame, counters: dict[tuple, int]
