@@ -62,6 +62,16 @@ def assert_same(paths, options=None, *, monkeypatch, chunk: int | None = None) -
     return calls
 
 
+def load_columnar(path: Path, monkeypatch) -> tuple[pl.DataFrame, bool]:
+    """Load ``path``; also whether every chunk went through the columnar path."""
+    with monkeypatch.context() as m:
+        got = []
+        real = columnar.finish_chunk
+        m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
+        frame = load_traces(str(path))
+    return frame, bool(got) and all(f is not None for f in got)
+
+
 WORDS = ["wait", "maybe", "but", "so", "résumé", "所以wait我们", "let me", "x", "\\frac{1}{2}",
          "’", "-", "\t", "\n", " ", "\u00a0", "\x1c", "\u3000", "<think>", "</think>", "ok."]
 
@@ -207,12 +217,8 @@ def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch
         for r in recs:  # one key set (an id first seen later is mapped by the row path)
             r.pop("id", None)
         path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-        with monkeypatch.context() as m:
-            got = []
-            real = columnar.finish_chunk
-            m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
-            frame = load_traces(str(path))
-        assert got and all(f is not None for f in got), layout
+        frame, all_columnar = load_columnar(path, monkeypatch)
+        assert all_columnar, layout
         n_rows = sum(len(r[{"vllm": "outputs", "multi": "responses"}.get(layout, "choices")])
                      for r in recs)
         assert len(frame) == n_rows > 200
@@ -230,12 +236,7 @@ def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):
     path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
     frame = load_traces(str(path))
     assert len(frame) == 500
-    with monkeypatch.context() as m:
-        got = []
-        real = columnar.finish_chunk
-        m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
-        load_traces(str(path))
-    assert got and all(f is not None for f in got)
+    assert load_columnar(path, monkeypatch)[1]
     assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
 
 
@@ -248,12 +249,8 @@ def test_rl_rollouts_with_whole_number_rewards_take_the_columnar_path(tmp_path, 
              "reward": [1.0, 0.0, 1][i % 3], "advantage": [0.25, -1.5, 2.0][i % 3],
              "temperature": 0.6, "run": "seed1"} for i in range(300)]
     path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-    with monkeypatch.context() as m:
-        got = []
-        real = columnar.finish_chunk
-        m.setattr(columnar, "finish_chunk", lambda *a: got.append(real(*a)) or got[-1])
-        frame = load_traces(str(path))
-    assert got and all(f is not None for f in got)
+    frame, all_columnar = load_columnar(path, monkeypatch)
+    assert all_columnar
     assert json.loads(frame["metadata"][0]) == {"advantage": 0.25, "reward": 1, "run": "seed1",
                                                 "temperature": 0.6}
     assert frame["metadata"][1] == '{"advantage":-1.5,"reward":0,"run":"seed1","temperature":0.6}'
