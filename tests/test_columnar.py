@@ -263,6 +263,40 @@ def test_rl_rollouts_with_whole_number_rewards_take_the_columnar_path(tmp_path, 
     assert assert_same([str(big)], monkeypatch=monkeypatch) >= 1
 
 
+def test_metadata_json_is_built_by_columns_as_orjson_writes_it(tmp_path, monkeypatch):
+    """Every character orjson escapes, quotes, backslashes, other scripts, long strings (left
+    out), empty strings, booleans, large and small numbers, nulls and absent keys."""
+    rng = random.Random(3)
+    chars = [chr(c) for c in range(1, 32)] + [  # (a NUL sends a chunk to the row path)
+        '"', "\\", "é", "所", "\u2028", "\x7f", "😀", "a"]
+    recs = []
+    for i in range(400):
+        rec = {"response": "so wait", "problem_id": f"p{i}"}
+        for key, make in (("note", lambda: "".join(rng.choice(chars) for _ in range(5))),
+                          ("empty", lambda: ""), ("long", lambda: "x" * rng.choice([3, 600])),
+                          ("flag", lambda: rng.random() < 0.5), ("n", lambda: rng.randint(-9, 9)),
+                          ("x", lambda: rng.choice([1e-7, -2.5, 0.1, 3.0, 1e15, 123456.789])),
+                          ('q"k\\', lambda: "v")):
+            if rng.random() < 0.8:
+                rec[key] = make() if rng.random() < 0.9 else None
+        recs.append(rec)
+    path = tmp_path / "meta.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    for r in recs:
+        r.pop("problem_id"), r.pop("response")
+        for k in [k for k, v in r.items() if v is None or (isinstance(v, str) and len(v) > 512)]:
+            r.pop(k)
+    frame, all_columnar = load_columnar(path, monkeypatch)
+    assert all_columnar
+    def typed(d):  # values with their JSON types (1 and 1.0 compare equal in Python)
+        return None if not d else sorted((k, type(v).__name__, v) for k, v in d.items())
+
+    want = [typed({k: int(v) if isinstance(v, float) and v.is_integer() else v
+                   for k, v in r.items()}) for r in recs]
+    assert [typed(json.loads(m) if m else None) for m in frame["metadata"].to_list()] == want
+    assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+
+
 def test_numbers_where_text_is_expected_go_to_the_row_path(tmp_path, monkeypatch):
     """polars would read 5 as "5" in a column of strings; the row path names the field."""
     path = tmp_path / "num.jsonl"

@@ -443,36 +443,43 @@ class _Columns:
         return pl.Series("reasoning_in", vals, dtype=pl.String)
 
     def metadata(self) -> pl.Series:
-        """The other scalar fields as the row path writes them (sorted keys, no nulls)."""
+        """The other scalar fields as the row path writes them: a JSON object per record, keys
+        sorted, nulls left out, built by column expressions (orjson's text for every value:
+        its escapes, and polars' shortest float notation, which is orjson's)."""
         import orjson
 
-        cols = []
+        parts = []
         for c in sorted(self.meta_cols):
             s = self.df[c]
             if s.dtype == pl.Null or s.dtype not in _META_TYPES:
                 if s.dtype in (pl.Int128, pl.UInt64, pl.Decimal):
                     raise NotColumnar
                 continue
-            values = None
             if s.dtype == pl.Float64:  # ints and floats mixed in a column are all floats here
                 whole = (s % 1 == 0).fill_null(False)
                 if (whole & (s.abs() >= INTEGER_FLOATS)).any():
                     raise NotColumnar  # maybe an integer beyond 2**53, rounded by polars
-                if whole.any():  # written as integers, as the row path writes them
-                    values = [int(v) if w else v for v, w in zip(s.to_list(), whole.to_list())]
-            if s.dtype == pl.String:
+                value = pl.when(pl.lit(whole)).then(pl.lit(s.cast(pl.Int64).cast(pl.String))) \
+                    .otherwise(pl.lit(s.cast(pl.String)))  # whole numbers as integers
+            elif s.dtype == pl.String:
                 self.check_strings(s, c, per_record=True)
-                s = s.set(s.str.len_chars() > 512, None)
-            cols.append((c, s.to_list() if values is None else values))
-        if not cols:
+                value = pl.lit('"') + pl.lit(s.set(s.str.len_chars() > 512, None)).str \
+                    .replace_many(_JSON_ESCAPES) + pl.lit('"')
+            else:
+                value = pl.lit(s.cast(pl.String))
+            parts.append(pl.lit(orjson.dumps(c).decode() + ":") + value)
+        if not parts:
             return pl.Series("metadata", [None] * self.n, dtype=pl.String)
-        names = [c for c, _ in cols]
-        out = []
-        for values in zip(*(v for _, v in cols)):
-            meta = {k: v for k, v in zip(names, values) if v is not None}
-            out.append(orjson.dumps(meta).decode() if meta else None)
-        meta = pl.Series("metadata", out, dtype=pl.String)  # one per record
+        joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+        meta = pl.select(pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
+                         .alias("metadata")).to_series()  # one per record
         return meta if self.rec is None else meta.gather(self.rec)
+
+
+#: what orjson escapes in a string: the quote, the backslash and the control characters
+_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                 "\r": "\\r", "\t": "\\t",
+                 **{chr(c): f"\\u{c:04x}" for c in range(32) if chr(c) not in "\b\f\n\r\t"}}
 
 
 def _field(s: pl.Series, sub: str, n: int) -> pl.Series:
