@@ -181,7 +181,7 @@ def _behaviour_fn(behaviours: bool | Callable | None, parts: str = "all"):
 
 def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = "fast",
           lemma: bool = False, parts: str = "all", behaviours: bool | Callable = False,
-          batch_rows: int = 4096, progress: bool = False) -> StageResult:
+          batch_rows: int | None = None, progress: bool = False) -> StageResult:
     """Count lexicon terms per response (``reasonlens score``).
 
     Args:
@@ -196,7 +196,7 @@ def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = 
     """
     from reasonlens.lexcount.aggregate import summarise
     from reasonlens.lexcount.engine import ScoreConfig, empty_outputs, score_batch
-    from reasonlens.lexcount.run import _with_behaviours
+    from reasonlens.lexcount.run import SCORE_BATCH_ROWS, _with_behaviours
     from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
     from reasonlens.provenance import provenance
 
@@ -205,6 +205,7 @@ def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = 
     matcher = config.matcher()
     hook, info = _behaviour_fn(behaviours, parts)
     df = _traces(traces)
+    batch_rows = batch_rows or SCORE_BATCH_ROWS
     resp_parts, term_parts = [], []
     with _Bar(progress, "scoring", df.height) as tick:
         for start in range(0, df.height, batch_rows):

@@ -209,3 +209,19 @@ def test_fields_missing_from_the_first_record_are_still_picked_up(tmp_path):
     assert df["finish_reason"].to_list() == [None, "stop"]
     assert df["sample"].to_list()[1] == 4
     assert df["metadata"].to_list() == [None, None]
+
+
+def test_batches_read_record_by_record_also_end_at_a_text_budget(tmp_path, monkeypatch):
+    """Long responses from a source read record by record (here parquet) do not make batches
+    of batch_rows rows: a batch ends once it holds BATCH_BYTES characters of responses."""
+    from reasonlens.traces import load
+
+    monkeypatch.setattr(load, "BATCH_BYTES", 10_000)
+    path = tmp_path / "long.parquet"
+    pl.DataFrame({"response": [f"{i} " + "wait " * 999 for i in range(20)]}).write_parquet(path)
+    sizes = [len(b) for b in iter_trace_batches(str(path), LoadOptions(batch_rows=16384))]
+    assert sizes == [3] * 6 + [2]   # ~5,000 characters each: the third passes the budget
+    short = tmp_path / "short.parquet"
+    pl.DataFrame({"response": [f"{i} wait" for i in range(20)]}).write_parquet(short)
+    assert [len(b) for b in iter_trace_batches(str(short), LoadOptions(batch_rows=8))] \
+        == [8, 8, 4]

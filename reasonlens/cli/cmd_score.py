@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
+from reasonlens.lexcount.run import SCORE_BATCH_ROWS
 
 
 @click.command("score")
@@ -30,8 +31,10 @@ from reasonlens.cli._common import echo_table, load_options, progress, trace_inp
                    "(before </think> or reasoning_content) or only the answer. Per-part columns "
                    "are always written.")
 @trace_input_options
-@click.option("--batch-rows", type=click.IntRange(1), default=4096, show_default=True,
-              help="Responses per streamed batch (memory holds one batch).")
+@click.option("--batch-rows", type=click.IntRange(1), default=SCORE_BATCH_ROWS,
+              show_default=True,
+              help="Responses per streamed batch, at most: a batch also ends at about 16 MB "
+                   "of text (memory holds a few batches).")
 @click.option("--behaviours", is_flag=True,
               help="Also count the cognitive behaviours (the paper's multi_perspective and "
                    "metacognitive, or --taxonomy's labels) with the offline detector, or with "

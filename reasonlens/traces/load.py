@@ -442,11 +442,17 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
     yield from _iter_items(items, source, options, report, counters, seen, None)
 
 
+#: a batch read record by record also ends at about this many characters of responses (JSONL
+#: chunks of the columnar path are at most 16 MB): long traces do not make huge batches
+BATCH_BYTES = 16 << 20
+
+
 def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
                 counters: dict[tuple, int], seen: set[str], builder: _RowBuilder | None):
     """Records ``(line, record_or_error, raw)`` into frames, record by record; returns the
     builder (its mapping and counters carry on to the source's next chunk)."""
     buf: list[dict[str, Any]] = []
+    size = 0  # response bytes in buf (a batch ends at batch_rows rows or BATCH_BYTES)
     for line, rec, raw in items:
         report.n_records += 1
         try:
@@ -471,6 +477,7 @@ def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
                         field="id")
                 seen.add(r["id"])
                 buf.append(r)
+                size += len(r["response"])
         except DuplicateIdError:
             if buf:
                 report.n_rows += len(buf)
@@ -486,10 +493,10 @@ def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
                 raise err
             report.reject(err, raw)
             continue
-        if len(buf) >= options.batch_rows:
+        if len(buf) >= options.batch_rows or size >= BATCH_BYTES:
             report.n_rows += len(buf)
             yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
-            buf = []
+            buf, size = [], 0
     if buf:
         report.n_rows += len(buf)
         yield pl.DataFrame(buf, schema=TRACE_SCHEMA)
