@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 # name: (script, quick arguments, full arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "score": ("score_bench.py", ["--mb", "100"], ["--mb", "1000"]),
+    "layouts": ("layouts_bench.py", ["--mb", "20"], ["--mb", "300"]),
     "memory": ("memory_bench.py", ["--mb", "50", "--report-responses", "20000"],
                ["--mb", "1000", "--report-responses", "1000000"]),
     "scale": ("scale_bench.py", ["--mb", "20"], ["--mb", "50"]),

@@ -297,6 +297,33 @@ def test_metadata_json_is_built_by_columns_as_orjson_writes_it(tmp_path, monkeyp
     assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
 
 
+def test_number_like_strings_are_told_from_numbers_by_their_tokens(tmp_path, monkeypatch):
+    """A column of strings such as vLLM's request ids "17" stays on the columnar path (the key's
+    token shows a quote, no line is parsed again); a number among them, a nested key of the same
+    name or a key whose name ends in it are still told apart, as the row path does."""
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text("".join(json.dumps({"request_id": str(i), "response": "so wait"}) + "\n"
+                           for i in range(300)), encoding="utf-8")
+    parsed = []
+    with monkeypatch.context() as m:
+        m.setattr(columnar, "loads", lambda raw: parsed.append(raw) or json.loads(raw))
+        frame, all_columnar = load_columnar(ids, monkeypatch)
+    assert all_columnar and json.loads(frame["metadata"][7]) == {"request_id": "7"}
+    assert parsed == []  # no line parsed again (there were 300 before)
+    odd = ['{"request_id": 5, "response": "a"}', '{"request_id": "6", "response": "b"}',
+           '{"meta": {"request_id": "5"}, "request_id": "6", "response": "c"}',
+           '{"x\\"request_id": "1", "request_id" : 7, "response": "d"}',
+           '{"note": "\\"request_id\\": 5", "request_id": "8", "response": "e"}']
+    for i in range(len(odd)):
+        path = tmp_path / f"odd{i}.jsonl"
+        path.write_text("\n".join(odd[i:] + odd[:i]) + "\n", encoding="utf-8")
+        assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+        frame = load_traces(str(path))
+        meta = {r: json.loads(m) for r, m in zip(frame["response"], frame["metadata"])}
+        assert meta["a"]["request_id"] == 5 and meta["b"]["request_id"] == "6"
+        assert meta["d"]["request_id"] == 7 and meta["e"]["request_id"] == "8"
+
+
 def test_numbers_where_text_is_expected_go_to_the_row_path(tmp_path, monkeypatch):
     """polars would read 5 as "5" in a column of strings; the row path names the field."""
     path = tmp_path / "num.jsonl"

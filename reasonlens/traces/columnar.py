@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 import polars as pl
 
 from reasonlens.errors import InputError
@@ -360,9 +361,13 @@ class _Columns:
         hit = s.str.contains(pattern).fill_null(False)
         if not hit.any():
             return
+        rows = np.flatnonzero(hit.to_numpy())
+        records = rows if per_record or self.rec is None else self.rec[rows]
+        if "." not in path and "[]" not in path:  # a top-level key: its token's first byte
+            quoted = self.quoted_once(path)
+            rows, records = rows[~quoted[records]], records[~quoted[records]]
         head, sub = _split_path(path)
-        for r in np.flatnonzero(hit.to_numpy()).tolist():
-            record = r if per_record or self.rec is None else int(self.rec[r])
+        for r, record in zip(rows.tolist(), records.tolist()):
             rec = loads(self.line(record))
             value = get_path(rec, head) if isinstance(rec, dict) else None
             if "[]" in path:
@@ -372,10 +377,31 @@ class _Columns:
             if not isinstance(value, str):
                 raise NotColumnar
 
-    def line(self, row: int) -> bytes:
+    def quoted_once(self, key: str) -> np.ndarray:
+        """Per record: the key occurs once in its line and its value is a string token. The
+        key's own token ``"key":`` can only be a key (inside a string its quotes would be
+        escaped, and a string value is never followed by a colon); a line where it occurs
+        twice (a nested object with the same key) is parsed again instead."""
+        import re
+
+        pattern = re.escape(orjson.dumps(key)) + rb"\s*:\s*(.)"
+        starts = self.line_starts()
+        found = [(m.start(), m.group(1) == b'"') for m in re.finditer(pattern, self.chunk)]
+        where = np.array([p for p, _ in found], np.int64)
+        line = np.searchsorted(starts, where, side="right") - 1
+        count = np.bincount(line, minlength=len(self.df))
+        quote = np.bincount(line, weights=np.array([q for _, q in found], float),
+                            minlength=len(self.df))
+        return (count == 1) & (quote == 1)
+
+    def line_starts(self) -> np.ndarray:
         if self._line_starts is None:
             nl = np.flatnonzero(np.frombuffer(self.chunk, np.uint8) == 10)
             self._line_starts = np.concatenate([[0], nl + 1])
+        return self._line_starts
+
+    def line(self, row: int) -> bytes:
+        self.line_starts()
         start = int(self._line_starts[row])
         end = int(self._line_starts[row + 1]) if row + 1 < len(self._line_starts) \
             else len(self.chunk)
@@ -446,8 +472,6 @@ class _Columns:
         """The other scalar fields as the row path writes them: a JSON object per record, keys
         sorted, nulls left out, built by column expressions (orjson's text for every value:
         its escapes, and polars' shortest float notation, which is orjson's)."""
-        import orjson
-
         parts = []
         for c in sorted(self.meta_cols):
             s = self.df[c]
