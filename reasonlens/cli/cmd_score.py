@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
-from reasonlens.lexcount.run import SCORE_BATCH_ROWS
+from reasonlens.traces.load import SCORE_BATCH_ROWS
 
 
 @click.command("score")

@@ -33,10 +33,6 @@ from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches, 
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
 SCORE_WORKERS = 2   # batches counted at once
-#: responses per batch, at most: each batch costs ~15 ms of fixed work (group-bys, a parquet
-#: row group, thread hand-overs), so short responses go in big batches (300,000 MATH-500
-#: solutions: 3.55 s vs 4.28 s at 4,096); long ones stop earlier, at the loader's ~16 MB
-SCORE_BATCH_ROWS = 16384
 
 
 @dataclass

@@ -445,6 +445,10 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
 #: a batch read record by record also ends at about this many characters of responses (JSONL
 #: chunks of the columnar path are at most 16 MB): long traces do not make huge batches
 BATCH_BYTES = 16 << 20
+#: score's responses per batch, at most: each batch costs ~15 ms of fixed work (group-bys, a
+#: parquet row group, thread hand-overs), so short responses go in big batches (300,000
+#: MATH-500 solutions: 3.55 s vs 4.4 s at 4,096); long ones stop earlier, at ~16 MB
+SCORE_BATCH_ROWS = 16384
 
 
 def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
