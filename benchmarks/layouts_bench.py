@@ -5,7 +5,8 @@
 
 The flat input is score_bench's real texts (benchmarks/data/real_<MB>mb.jsonl). From it, in
 benchmarks/data/ (gitignored): the same records as vLLM dumps (`outputs[].text`), as OpenAI chat
-completions (`choices[].message.content`, `usage`), and as flat records with five metadata
+completions (`choices[].message.content`, `usage`), as chat messages (system, user, assistant
+turns; trl's conversational format), and as flat records with five metadata
 keys of an RL run (reward 0.0/1.0, advantage, temperature, run name, KL); and the same number of
 megabytes of short responses (score_bench.build_responses, ~1 KB each). For each input, in one
 run: loading alone through the columnar path and record by record (its ratio), and `reasonlens
@@ -38,6 +39,11 @@ def _convert(flat: Path, layout: str) -> Path:
             if layout == "vllm":
                 rec = {"request_id": str(i), **keep, "outputs": [
                     {"index": 0, "text": r["response"], "finish_reason": r["finish_reason"]}]}
+            elif layout == "chat-messages":
+                rec = {**{k: keep[k] for k in ("model", "benchmark", "problem_id", "gold")},
+                       "messages": [{"role": "system", "content": "Reason step by step."},
+                                    {"role": "user", "content": r["prompt"]},
+                                    {"role": "assistant", "content": r["response"]}]}
             elif layout == "openai-chat":
                 rec = {"id": f"chatcmpl-{i}", "object": "chat.completion", **keep,
                        "choices": [{"index": 0, "finish_reason": r["finish_reason"],
@@ -67,6 +73,7 @@ def main() -> None:
     flat = real_input(args.mb)
     inputs = {"flat": flat, "vllm": _convert(flat, "vllm"),
               "openai-chat": _convert(flat, "openai-chat"),
+              "chat messages": _convert(flat, "chat-messages"),
               "flat + RL metadata": _convert(flat, "rl-metadata"), "short responses": _short(
                   args.mb)}
     base = None

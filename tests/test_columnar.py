@@ -182,21 +182,34 @@ def _nested_record(rng: random.Random, i: int, plain: float, layout: str) -> dic
         rec["outputs"] = [{"text": text(), "finish_reason": "stop",
                            "token_ids": _odd_or(rng, plain, list(range(rng.randint(0, 5))),
                                                 "int")} for _ in range(n)]
+    elif layout == "messages":
+        def turn(role):
+            m = {"role": _odd_or(rng, plain, role, "label"), "content": text()}
+            for k in ("reasoning_content", "reasoning", "thinking"):
+                if rng.random() < 0.25:
+                    m[k] = rng.choice(["", "r " + _text(rng)]) if rng.random() < plain \
+                        else rng.choice([False, 0, 5, None, "5", ["x"]])
+            return m if rng.random() < plain else rng.choice([None, "text", {"role": "user"}])
+        roles = ["system", "user", "assistant", "user", "assistant"][rng.choice([0, 1]):]
+        ends = [i + 1 for i, r in enumerate(roles) if r == "assistant"]  # an answer last
+        rec["messages"] = [turn(r) for r in roles[:rng.choice(ends) if rng.random() < plain
+                                                  else rng.randint(1, len(roles))]]
     else:
         rec["responses"] = [text() for _ in range(n)]
-    axis = {"chat": "choices", "completion": "choices", "vllm": "outputs"}.get(layout,
-                                                                             "responses")
+    axis = {"chat": "choices", "completion": "choices", "vllm": "outputs",
+            "messages": "messages"}.get(layout, "responses")
     if rng.random() > plain:
         rec[axis] = rng.choice([None, [], "x", [None], [1, 2]])
     return rec
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(30))
 def test_random_nested_layouts_load_the_same_both_ways(tmp_path, monkeypatch, seed):
     """OpenAI chat and completion, vLLM and multi-response dumps (one row per element of the
-    list) give the record-by-record path's rows, reports and errors."""
+    list) and chat messages (the last assistant turn) give the record-by-record path's rows,
+    reports and errors."""
     rng = random.Random(1000 + seed)
-    layout = ["chat", "completion", "vllm", "multi"][seed % 4]
+    layout = ["chat", "completion", "vllm", "multi", "messages"][seed % 5]
     path = tmp_path / f"{layout}.jsonl"
     plain = rng.choice([0.9, 0.97, 1.0])
     recs = [_nested_record(rng, i, plain, layout) for i in range(rng.choice([5, 60, 300]))]
@@ -211,7 +224,7 @@ def test_random_nested_layouts_load_the_same_both_ways(tmp_path, monkeypatch, se
 
 def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch):
     rng = random.Random(7)
-    for layout in ("chat", "completion", "vllm", "multi"):
+    for layout in ("chat", "completion", "vllm", "multi", "messages"):
         path = tmp_path / f"{layout}.jsonl"
         recs = [_nested_record(rng, i, 1.0, layout) for i in range(200)]
         for r in recs:  # one key set (an id first seen later is mapped by the row path)
@@ -219,10 +232,35 @@ def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch
         path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
         frame, all_columnar = load_columnar(path, monkeypatch)
         assert all_columnar, layout
-        n_rows = sum(len(r[{"vllm": "outputs", "multi": "responses"}.get(layout, "choices")])
-                     for r in recs)
-        assert len(frame) == n_rows > 200
+        n_rows = 200 if layout == "messages" else sum(
+            len(r[{"vllm": "outputs", "multi": "responses"}.get(layout, "choices")])
+            for r in recs)
+        assert len(frame) == n_rows >= 200
         assert assert_same([str(path)], monkeypatch=monkeypatch) >= 1
+
+
+def test_chat_messages_number_like_texts_and_odd_reasoning_fields(tmp_path, monkeypatch):
+    """Chat messages: an answer "42" (a string) stays on the columnar path; a number 42, a
+    False reasoning_content before a string reasoning, or a nearest user turn that is a number
+    are read as the row path reads them (there: 42 is refused, False is skipped)."""
+    def rec(i, content="42", rc="", user="q"):
+        return {"problem_id": f"p{i}", "messages": [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": content, "reasoning_content": rc,
+             "reasoning": "think"}]}
+
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps(rec(i, user=str(i))) + "\n" for i in range(50)),
+                    encoding="utf-8")
+    frame, all_columnar = load_columnar(good, monkeypatch)
+    assert all_columnar and frame["answer"][0] == "42" and frame["prompt"][3] == "3"
+    assert frame["reasoning"][0] == "think"  # "" is skipped, as by the row path's `or`
+    for odd in (rec(99, content=42), rec(99, rc=False), rec(99, user=7), rec(99, rc=0)):
+        path = tmp_path / "odd.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in [rec(i) for i in range(9)]
+                                + [odd]), encoding="utf-8")
+        assert assert_same([str(path)], LoadOptions(on_error="skip"),
+                           monkeypatch=monkeypatch) >= 1
 
 
 def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
 (benchmarks/scoring.md). For the common inputs, JSONL files whose fields are paths of keys
 (flat records; OpenAI chat and completion, vLLM and multi-response dumps, with one row per
-element of their list, :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
+element of their list; chat messages, with their last assistant turn; :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
 with ``pl.read_ndjson`` (in Rust, without the GIL) and derives every trace column with polars
 expressions (struct fields for nested keys, an explode for the list);
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
@@ -44,7 +44,8 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
-from reasonlens.traces.columns import blank, empty_as_null, or_default, split_columns
+from reasonlens.traces.columns import (blank, chat_turns, empty_as_null, message_value,
+                                       or_default, split_columns)
 from reasonlens.traces.layouts import _split_path, get_path
 from reasonlens.traces.model import INTEGER_FLOATS, gold_text
 
@@ -77,7 +78,7 @@ def eligible(builder: _RowBuilder) -> bool:
     """A mapping the columnar path can read: every field a path of keys (no list index), with
     the sample axis, if any, a top-level list (``choices[].message.content``,
     ``outputs[].text``, ``usage.prompt_tokens``)."""
-    if builder.layout.startswith(("chat-messages", "lighteval")):
+    if builder.layout.startswith("lighteval"):
         return False
     for p in builder.m.values():
         head, sub = _split_path(p)
@@ -354,7 +355,7 @@ class _Columns:
                                 return_dtype=pl.String)
 
     def check_strings(self, s: pl.Series, path: str, pattern: str = _MAYBE_NOT_STRING, *,
-                      per_record: bool = False) -> None:
+                      per_record: bool = False, getter=None) -> None:
         """The values of a column of strings that could be the text of another JSON type are
         looked up in their own lines: any that is not a JSON string sends the chunk away.
         ``s`` has one value per row (per record with ``per_record``) at ``path``."""
@@ -363,12 +364,16 @@ class _Columns:
             return
         rows = np.flatnonzero(hit.to_numpy())
         records = rows if per_record or self.rec is None else self.rec[rows]
-        if "." not in path and "[]" not in path:  # a top-level key: its token's first byte
+        if getter is None and "." not in path and "[]" not in path:  # a top-level key
             quoted = self.quoted_once(path)
             rows, records = rows[~quoted[records]], records[~quoted[records]]
         head, sub = _split_path(path)
         for r, record in zip(rows.tolist(), records.tolist()):
             rec = loads(self.line(record))
+            if getter is not None:  # the row path's value, which must be this very string
+                if getter(rec, r) != s[r]:
+                    raise NotColumnar
+                continue
             value = get_path(rec, head) if isinstance(rec, dict) else None
             if "[]" in path:
                 i = int(self.elem[r])
@@ -417,19 +422,25 @@ class _Columns:
         if self.rec is not None:
             lines = lines.gather(self.rec)
         prompt = self.text("prompt")
+        chat = self.b.layout.startswith("chat-messages")
+        response, reasoning, mprompt = self.chat() if chat else (
+            self.text("response"), self.text("reasoning"), None)
         df = pl.DataFrame({
             "model": or_default(self.label("model"), b.default_model),
             "benchmark": or_default(self.label("benchmark"), b.default_benchmark),
             "problem_id": self.problem_ids(self.label("problem_id"), prompt, lines),
             "step": self.integer("step"), "rec_sample": self.integer("sample"),
-            "rec_id": empty_as_null(self.label("id")), "response_in": self.text("response"),
-            "reasoning_in": self.text("reasoning")})
+            "rec_id": empty_as_null(self.label("id")), "response_in": response,
+            "reasoning_in": reasoning})
+        if chat:  # the record's prompt field, else the user turn before the answer
+            prompt = pl.select(pl.when(pl.lit(prompt).fill_null("") != "").then(pl.lit(prompt))
+                               .otherwise(pl.lit(mprompt)).alias("prompt")).to_series()
         if self.rec is not None:  # element i of a record: sample + i, id#i when several
             elem = pl.lit(self.elem)
             df = df.with_columns(pl.col("rec_sample") + elem, pl.when(pl.lit(self.n_elems) > 1)
                                  .then(pl.format("{}#{}", "rec_id", elem))
                                  .otherwise(pl.col("rec_id")).alias("rec_id"))
-        parts = split_columns(df["response_in"], self.reasoning(df))
+        parts = split_columns(df["response_in"], self.reasoning(df, chat))
         return df.drop("response_in", "reasoning_in").with_columns(
             prompt.fill_null("").alias("prompt"), *parts, self.gold().alias("gold"),
             self.label("finish_reason").alias("finish_reason"),
@@ -437,6 +448,19 @@ class _Columns:
             self.integer("completion_tokens").alias("completion_tokens"),
             self.metadata().alias("metadata"), pl.lit(b.source).alias("source"),
             lines.alias("source_line"))
+
+    def chat(self) -> tuple[pl.Series, pl.Series, pl.Series]:
+        """(response, reasoning, prompt) per record from its ``messages``, as the row path's
+        ``_chat_messages`` reads them (:func:`reasonlens.traces.columns.chat_turns`)."""
+        turns = chat_turns(self.df["messages"]) if "messages" in self.df.columns else None
+        if turns is None or len(turns) != len(self.df):
+            raise NotColumnar  # not a list of turns, or a record without an assistant turn
+        for k in ("content", "reasoning", "prompt"):  # texts that could be another JSON type's
+            self.check_strings(turns[k], "messages", per_record=True,
+                               getter=message_value(k, turns["pos"]))
+        if turns["content"].null_count():
+            raise NotColumnar  # content is required
+        return turns["content"], turns["reasoning"], turns["prompt"]
 
     def problem_ids(self, pid: pl.Series, prompt: pl.Series, lines: pl.Series) -> pl.Series:
         if not pid.null_count():
@@ -450,10 +474,11 @@ class _Columns:
                                                           lines.to_list())]
         return pl.Series("problem_id", filled, dtype=pl.String)
 
-    def reasoning(self, df: pl.DataFrame) -> pl.Series:
+    def reasoning(self, df: pl.DataFrame, chat: bool = False) -> pl.Series:
         """The reasoning field, dropped where the response already holds it (as the row path's
-        ``already_holds``); a missing response with no reasoning or an empty response is the row
-        path's error (unless empty responses are allowed)."""
+        ``already_holds``; not for chat messages, as there); a missing response with no
+        reasoning or an empty response is the row path's error (unless empty responses are
+        allowed)."""
         from reasonlens.traces.load import already_holds
 
         resp, rsn = df["response_in"], df["reasoning_in"]
@@ -462,7 +487,7 @@ class _Columns:
             raise NotColumnar
         if not self.b.options.allow_empty and (blank(resp) & blank_r).any():
             raise NotColumnar
-        if rsn.null_count() == len(rsn):
+        if rsn.null_count() == len(rsn) or chat:
             return rsn
         vals = [None if (r and already_holds(p or "", r)) else r
                 for p, r in zip(resp.to_list(), rsn.to_list())]

@@ -4,6 +4,9 @@ them per row (:mod:`reasonlens.traces.model`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import polars as pl
 
 from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN
@@ -83,4 +86,61 @@ def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
     return [full.alias("response"), out["reasoning"], out["answer"], out["think_closed"]]
 
 
-__all__ = ["PY_WHITESPACE", "blank", "empty_as_null", "or_default", "split_columns"]
+CHAT_REASONING = ("reasoning_content", "reasoning", "thinking")
+
+
+def chat_turns(messages: pl.Series) -> pl.DataFrame | None:
+    """Per record with an assistant turn, in record order, what the row path's
+    ``_chat_messages`` takes from its ``messages``: ``pos`` of the last assistant turn, its
+    ``content``, its first non-empty ``reasoning_content`` / ``reasoning`` / ``thinking``
+    (``reasoning``) and the content of the nearest user turn before it (``prompt``). None
+    when the column is not a list of turns with text roles, contents and reasoning fields."""
+    dtype = messages.dtype
+    if not isinstance(dtype, pl.List) or messages.null_count() \
+            or not isinstance(dtype.inner, pl.Struct):
+        return None
+    types = {f.name: f.dtype for f in dtype.inner.fields}
+    extra = [k for k in CHAT_REASONING if k in types]
+    if types.get("role") != pl.String or types.get("content") != pl.String \
+            or any(types[k] not in (pl.String, pl.Null) for k in extra):
+        return None
+    counts = messages.list.len().to_numpy().astype(np.int64)
+    rec = np.repeat(np.arange(len(messages), dtype=np.int64), counts)
+    m = messages.explode(keep_nulls=False, empty_as_null=False)
+    f = pl.DataFrame({"rec": rec, "pos": np.arange(len(rec)) - np.repeat(
+        np.cumsum(counts) - counts, counts), "role": m.struct.field("role"),
+        "content": m.struct.field("content"),
+        **{k: m.struct.field(k).cast(pl.String) for k in extra}})
+    last = f.filter(pl.col("role") == "assistant").group_by("rec").agg(
+        pl.col("pos").max().alias("at"))
+    f = f.join(last, on="rec")
+    turn = f.filter(pl.col("pos") == pl.col("at")).sort("rec")
+    user = f.filter((pl.col("role") == "user") & (pl.col("pos") < pl.col("at"))).group_by(
+        "rec").agg(pl.col("content").sort_by("pos").last().alias("prompt"))
+    reasoning = pl.lit(None, dtype=pl.String)
+    for k in reversed(extra):  # the first non-empty of them
+        reasoning = pl.when(pl.col(k).fill_null("") != "").then(pl.col(k)).otherwise(reasoning)
+    return turn.join(user, on="rec", how="left", maintain_order="left").select(
+        "pos", "content", reasoning.alias("reasoning"), "prompt")
+
+
+def message_value(key: str, at: pl.Series):
+    """What the row path reads from record r's messages (``at``: its last assistant turn):
+    that turn's content, its first truthy reasoning field, or the nearest user turn's content
+    before it (``key``: content, reasoning, prompt)."""
+    def value(rec: Any, r: int) -> Any:
+        msgs = rec.get("messages") if isinstance(rec, dict) else None
+        i = int(at[r])
+        if not isinstance(msgs, list) or i >= len(msgs) or not isinstance(msgs[i], dict):
+            return None
+        if key == "content":
+            return msgs[i].get("content")
+        if key == "reasoning":
+            return next((msgs[i][k] for k in CHAT_REASONING if msgs[i].get(k)), None)
+        return next((msgs[j].get("content") for j in range(i - 1, -1, -1)
+                     if isinstance(msgs[j], dict) and msgs[j].get("role") == "user"), None)
+    return value
+
+
+__all__ = ["CHAT_REASONING", "PY_WHITESPACE", "blank", "chat_turns", "empty_as_null",
+           "message_value", "or_default", "split_columns"]
