@@ -3,9 +3,10 @@
 Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
 (benchmarks/scoring.md). For the common inputs, JSONL files whose fields are paths of keys
 (flat records; OpenAI chat and completion, vLLM and multi-response dumps, with one row per
-element of their list; chat messages, with their last assistant turn; :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
-with ``pl.read_ndjson`` (in Rust, without the GIL) and derives every trace column with polars
-expressions (struct fields for nested keys, an explode for the list);
+element of their list; chat messages, with their last assistant turn; :func:`eligible`),
+:func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in Rust, without
+the GIL) and derives every trace column with polars expressions (struct fields for nested
+keys, an explode for the list);
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
 chunks are prepared in threads (:func:`iter_jsonl_source`).
 
@@ -17,8 +18,9 @@ that chunk record by record (so errors name file, line and field as always). Suc
 - any line polars cannot parse, blank lines, NaN / Infinity, invalid UTF-8, a NUL in a text
   (polars reads a lone escaped surrogate, ``\\ud83d``, as NUL), integers beyond 64 bits;
 - a value of another JSON type than the field takes: polars turns numbers, booleans, lists and
-  objects found in a column of strings into their text (``5`` -> ``"5"``), so the lines of the
-  values that could be such text are parsed again with the project's reader and compared;
+  objects found in a column of strings into their text (``5`` -> ``"5"``), so the values that
+  could be such text are looked up: a top-level key's token in the chunk shows a quote after
+  its colon, or the line is parsed again with the project's reader and compared;
 - anything that is an error or a special case for the row path: missing or empty responses,
   negative counts, floats in integer fields, a duplicate id, list-valued fields, a field that a
   record is the first to carry (``optional_fields``), ids and labels given as floats or booleans.
