@@ -6,9 +6,10 @@
 The flat input is score_bench's real texts (benchmarks/data/real_<MB>mb.jsonl). From it, in
 benchmarks/data/ (gitignored): the same records as vLLM dumps (`outputs[].text`), as OpenAI chat
 completions (`choices[].message.content`, `usage`), as chat messages (system, user, assistant
-turns; trl's conversational format), and as flat records with five metadata
-keys of an RL run (reward 0.0/1.0, advantage, temperature, run name, KL); and the same number of
-megabytes of short responses (score_bench.build_responses, ~1 KB each). For each input, in one
+turns; trl's conversational format), as lm-eval-harness samples (`resps.0[]`), and as flat
+records with five metadata keys of an RL run (reward 0.0/1.0, advantage, temperature, run
+name, KL); and the same number of megabytes of short responses (score_bench.build_responses,
+~1 KB each). For each input, in one
 run: loading alone through the columnar path and record by record (its ratio), and `reasonlens
 score` end to end in a child process, with its ratio to the flat input's (the baseline).
 """
@@ -39,6 +40,9 @@ def _convert(flat: Path, layout: str) -> Path:
             if layout == "vllm":
                 rec = {"request_id": str(i), **keep, "outputs": [
                     {"index": 0, "text": r["response"], "finish_reason": r["finish_reason"]}]}
+            elif layout == "lm-eval":
+                rec = {"doc_id": i, "doc": {"problem": r["prompt"], "answer": r["gold"]},
+                       "resps": [[r["response"]]], "filtered_resps": [r["gold"]]}
             elif layout == "chat-messages":
                 rec = {**{k: keep[k] for k in ("model", "benchmark", "problem_id", "gold")},
                        "messages": [{"role": "system", "content": "Reason step by step."},
@@ -74,6 +78,7 @@ def main() -> None:
     inputs = {"flat": flat, "vllm": _convert(flat, "vllm"),
               "openai-chat": _convert(flat, "openai-chat"),
               "chat messages": _convert(flat, "chat-messages"),
+              "lm-eval samples": _convert(flat, "lm-eval"),
               "flat + RL metadata": _convert(flat, "rl-metadata"), "short responses": _short(
                   args.mb)}
     base = None

@@ -182,6 +182,10 @@ def _nested_record(rng: random.Random, i: int, plain: float, layout: str) -> dic
         rec["outputs"] = [{"text": text(), "finish_reason": "stop",
                            "token_ids": _odd_or(rng, plain, list(range(rng.randint(0, 5))),
                                                 "int")} for _ in range(n)]
+    elif layout == "lm-eval":  # lm-eval-harness samples: the doc, one list of repeats
+        rec = {"doc_id": _odd_or(rng, plain, rng.randint(0, 4), "label"),
+               "doc": {"problem": text(), "answer": _odd_or(rng, plain, "7", "gold")},
+               "resps": [[text() for _ in range(n)]], "filtered_resps": ["7"] * n}
     elif layout == "messages":
         def turn(role):
             m = {"role": _odd_or(rng, plain, role, "label"), "content": text()}
@@ -197,19 +201,19 @@ def _nested_record(rng: random.Random, i: int, plain: float, layout: str) -> dic
     else:
         rec["responses"] = [text() for _ in range(n)]
     axis = {"chat": "choices", "completion": "choices", "vllm": "outputs",
-            "messages": "messages"}.get(layout, "responses")
+            "messages": "messages", "lm-eval": "resps"}.get(layout, "responses")
     if rng.random() > plain:
         rec[axis] = rng.choice([None, [], "x", [None], [1, 2]])
     return rec
 
 
-@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("seed", range(36))
 def test_random_nested_layouts_load_the_same_both_ways(tmp_path, monkeypatch, seed):
     """OpenAI chat and completion, vLLM and multi-response dumps (one row per element of the
     list) and chat messages (the last assistant turn) give the record-by-record path's rows,
     reports and errors."""
     rng = random.Random(1000 + seed)
-    layout = ["chat", "completion", "vllm", "multi", "messages"][seed % 5]
+    layout = ["chat", "completion", "vllm", "multi", "messages", "lm-eval"][seed % 6]
     path = tmp_path / f"{layout}.jsonl"
     plain = rng.choice([0.9, 0.97, 1.0])
     recs = [_nested_record(rng, i, plain, layout) for i in range(rng.choice([5, 60, 300]))]
@@ -224,7 +228,7 @@ def test_random_nested_layouts_load_the_same_both_ways(tmp_path, monkeypatch, se
 
 def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch):
     rng = random.Random(7)
-    for layout in ("chat", "completion", "vllm", "multi", "messages"):
+    for layout in ("chat", "completion", "vllm", "multi", "messages", "lm-eval"):
         path = tmp_path / f"{layout}.jsonl"
         recs = [_nested_record(rng, i, 1.0, layout) for i in range(200)]
         for r in recs:  # one key set (an id first seen later is mapped by the row path)
@@ -232,7 +236,8 @@ def test_clean_nested_layouts_go_through_the_columnar_path(tmp_path, monkeypatch
         path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
         frame, all_columnar = load_columnar(path, monkeypatch)
         assert all_columnar, layout
-        n_rows = 200 if layout == "messages" else sum(
+        n_rows = 200 if layout == "messages" else sum(len(r["resps"][0]) for r in recs) \
+            if layout == "lm-eval" else sum(
             len(r[{"vllm": "outputs", "multi": "responses"}.get(layout, "choices")])
             for r in recs)
         assert len(frame) == n_rows >= 200
@@ -261,6 +266,24 @@ def test_chat_messages_number_like_texts_and_odd_reasoning_fields(tmp_path, monk
                                 + [odd]), encoding="utf-8")
         assert assert_same([str(path)], LoadOptions(on_error="skip"),
                            monkeypatch=monkeypatch) >= 1
+
+
+def test_a_bad_first_record_gets_the_same_error_however_the_file_is_chunked(tmp_path,
+                                                                          monkeypatch):
+    """The mapping comes from the first good record in input order: a chunk read ahead while
+    the first chunk (whose first record has no response anywhere) is still pending does not
+    lend it its mapping, so the error (or, skipped, the rejection) does not depend on chunking."""
+    path = tmp_path / "bad_first.jsonl"
+    lines = [json.dumps({"outputs": [1, 2], "pad": "x" * 200})]
+    lines += [json.dumps({"outputs": [{"text": f"so wait {i}"}], "problem_id": f"p{i}"})
+              for i in range(40)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for chunk in (None, 300, 2000):
+        for options in (LoadOptions(), LoadOptions(on_error="skip")):
+            assert_same([str(path)], options, monkeypatch=monkeypatch, chunk=chunk)
+    _, err, _, _ = _load([str(path)], LoadOptions(), fast=True, monkeypatch=monkeypatch,
+                         chunk=300)
+    assert "cannot find the response text" in err[0] and err[2] == 1  # not a vLLM error
 
 
 def test_clean_files_go_through_the_columnar_path(tmp_path, monkeypatch):

@@ -2,8 +2,8 @@
 
 Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
 (benchmarks/scoring.md). For the common inputs, JSONL files whose fields are paths of keys
-(flat records; OpenAI chat and completion, vLLM and multi-response dumps, with one row per
-element of their list; chat messages, with their last assistant turn; :func:`eligible`),
+(flat records; OpenAI chat and completion, vLLM, lm-eval and multi-response dumps, with one
+row per element of their list; chat messages, with their last assistant turn; :func:`eligible`),
 :func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in Rust, without
 the GIL) and derives every trace column with polars expressions (struct fields for nested
 keys, an explode for the list);
@@ -77,17 +77,10 @@ class NotColumnar(Exception):
 
 
 def eligible(builder: _RowBuilder) -> bool:
-    """A mapping the columnar path can read: every field a path of keys (no list index), with
-    the sample axis, if any, a top-level list (``choices[].message.content``,
-    ``outputs[].text``, ``usage.prompt_tokens``)."""
-    if builder.layout.startswith("lighteval"):
-        return False
-    for p in builder.m.values():
-        head, sub = _split_path(p)
-        if ("[]" in p and "." in head) or any(
-                seg.lstrip("-").isdigit() for seg in f"{head}.{sub}".split(".")):
-            return False
-    return True
+    """A mapping the columnar path can read: every field a path of keys and list indices, with
+    at most one list as the sample axis (``choices[].message.content``, ``outputs[].text``,
+    ``usage.prompt_tokens``, ``resps.0[]``); lighteval details are read record by record."""
+    return not builder.layout.startswith("lighteval")
 
 
 @dataclass
@@ -152,9 +145,11 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
             items = iter([(first_line, chunk, None)])
         else:
             frame = None
-            if fut is not None and builder is not None and eligible(builder):
-                prepared = fut.result()
-                if prepared.version != builder.version:  # an earlier chunk mapped a new field
+            if builder is not None and eligible(builder):
+                prepared = fut.result() if fut is not None else None
+                if prepared is None or prepared.version != builder.version:
+                    # read ahead before the mapping was known, or made with a mapping that an
+                    # earlier chunk has changed since
                     prepared = prepare_chunk(chunk, first_line, lines, builder)
                 frame = finish_chunk(prepared, builder, seen)
             if frame is not None:
@@ -174,7 +169,10 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
             for first_line, chunk, lines in iter_jsonl_chunks(source, size.next,
                                                               report._progress):
                 builder = state["builder"]
-                if builder is None and not isinstance(chunk, InputError):
+                # the mapping comes from the first good record in input order: a chunk read
+                # ahead of one still to be read record by record (its first record was bad)
+                # does not set it
+                if builder is None and not window and not isinstance(chunk, InputError):
                     builder = state["builder"] = _first_builder(chunk, first_line, source,
                                                                 options, counters)
                     if builder is not None:
@@ -252,7 +250,7 @@ def _parse(chunk: bytes, lines: int) -> pl.DataFrame:
     # polars reads a lone escaped surrogate ("\ud83d" then no low one) as NUL, the project's
     # reader refuses it: a NUL anywhere sends the chunk to the row path
     nul = df.select(pl.col(pl.String).str.contains("\x00", literal=True).any())
-    if any("\x00" in c for c in df.columns) or any(nul.row(0)):
+    if any("\x00" in c for c in df.columns) or (nul.width and any(nul.row(0))):
         raise NotColumnar
     return df
 
@@ -276,7 +274,8 @@ class _Columns:
         self.n = len(df) if self.rec is None else len(self.rec)
 
     def _expand(self, prefix: str) -> None:
-        s = self.df.get_column(prefix) if prefix in self.df.columns else None
+        top, _, rest = prefix.partition(".")
+        s = _field(self.df[top], rest, len(self.df)) if top in self.df.columns else None
         if s is None or not isinstance(s.dtype, pl.List) or s.null_count():
             raise NotColumnar  # missing, null or not a list: the row path's error
         lens = s.list.len()
@@ -534,11 +533,15 @@ _JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n"
 
 
 def _field(s: pl.Series, sub: str, n: int) -> pl.Series:
-    """The struct fields along ``sub`` (dotted keys) of ``s``; a field no record has is a Null
-    series (as the row path reads a missing key); a non-object on the way: the row path."""
+    """The struct fields and list elements along ``sub`` (dotted keys and indices) of ``s``; a
+    field no record has is a Null series and an index past a list's end a null (as the row path
+    reads a missing key or element); anything else on the way: the row path."""
     for seg in sub.split(".") if sub else ():
         if s.dtype == pl.Null:
             break
+        if isinstance(s.dtype, pl.List) and seg.lstrip("-").isdigit():
+            s = s.list.get(int(seg), null_on_oob=True)
+            continue
         if not isinstance(s.dtype, pl.Struct):
             raise NotColumnar
         if seg not in {f.name for f in s.dtype.fields}:
