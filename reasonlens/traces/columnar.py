@@ -49,7 +49,7 @@ from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.columns import (blank, chat_turns, empty_as_null, message_value,
                                        or_default, split_columns)
 from reasonlens.traces.layouts import _split_path, get_path
-from reasonlens.traces.model import INTEGER_FLOATS, gold_text
+from reasonlens.traces.model import BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, gold_text
 
 if TYPE_CHECKING:
     from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
@@ -203,7 +203,7 @@ class _ChunkSize:
 
     @staticmethod
     def _clamp(n: float) -> int:
-        return int(min(max(n, 1 << 20), 16 << 20))
+        return int(min(max(n, 1 << 20), BATCH_BYTES))
 
     def next(self) -> int:
         return self.size
@@ -513,7 +513,7 @@ class _Columns:
                     .otherwise(pl.lit(s.cast(pl.String)))  # whole numbers as integers
             elif s.dtype == pl.String:
                 self.check_strings(s, c, per_record=True)
-                value = pl.lit('"') + pl.lit(s.set(s.str.len_chars() > 512, None)).str \
+                value = pl.lit('"') + pl.lit(s.set(s.str.len_chars() > META_TEXT_MAX, None)).str \
                     .replace_many(_JSON_ESCAPES) + pl.lit('"')
             else:
                 value = pl.lit(s.cast(pl.String))

@@ -27,8 +27,9 @@ from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields,
                                        pending_keys)
-from reasonlens.traces.model import (INTEGER_FLOATS, THINK_CLOSE, THINK_OPEN, gold_text,
-                                     join_reasoning, split_reasoning, user_text)
+from reasonlens.traces.model import (BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, THINK_CLOSE,
+                                     THINK_OPEN, gold_text, join_reasoning, split_reasoning,
+                                     user_text)
 from reasonlens.traces.readers import expand_sources, iter_records
 
 
@@ -231,11 +232,11 @@ class _RowBuilder:
             self.version += 1
 
     def metadata(self, rec: dict) -> str | None:
-        """The record's other scalar fields (strings up to 512 characters) as a JSON object with
-        sorted keys; null values are left out (the same as an absent key)."""
+        """The record's other scalar fields (strings up to META_TEXT_MAX characters) as a JSON
+        object with sorted keys; null values are left out (the same as an absent key)."""
         meta = {k: _meta_value(v) for k, v in rec.items() if k not in self.used_top
                 and v is not None and (isinstance(v, (bool, int, float))
-                                       or (isinstance(v, str) and len(v) <= 512))}
+                                       or (isinstance(v, str) and len(v) <= META_TEXT_MAX))}
         return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode() if meta else None
 
     def _get(self, rec: Any, name: str, element: Any = None) -> Any:
@@ -442,9 +443,6 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
     yield from _iter_items(items, source, options, report, counters, seen, None)
 
 
-#: a batch read record by record also ends at about this many characters of responses (JSONL
-#: chunks of the columnar path are at most 16 MB): long traces do not make huge batches
-BATCH_BYTES = 16 << 20
 #: score's responses per batch, at most: each batch costs ~15 ms of fixed work (group-bys, a
 #: parquet row group, thread hand-overs), so short responses go in big batches (300,000
 #: MATH-500 solutions: 3.55 s vs 4.4 s at 4,096); long ones stop earlier, at ~16 MB

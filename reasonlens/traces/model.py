@@ -10,6 +10,11 @@ THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 #: below it every integer is exactly a float, so metadata's 1.0 is written 1 and loses nothing
 INTEGER_FLOATS = 2**53
+#: metadata keeps strings up to this many characters (longer ones are texts, not labels)
+META_TEXT_MAX = 512
+#: a batch holds at most about this many bytes of text (JSONL chunks of the columnar path, and
+#: the responses of a batch read record by record), so long traces do not make huge batches
+BATCH_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
