@@ -17,8 +17,12 @@ Figures (MB = 10^6 bytes of JSONL input unless said otherwise):
 - `reasonlens score FILE --out DIR` end to end in a child process (start-up, loading, counting,
   writing the parquet files, hashing the input, the summary): MB/s, ratio to the bare pipeline,
   and the child's peak RSS;
+- the same without the compiled counting kernel (REASONLENS_KERNEL=0), as a baseline (best of
+  two interleaved runs each);
 - counting stage alone (the engine's fast path on texts already in memory: three default
-  lexicons, per-term counts and word totals): MB of reasoning+answer text per second;
+  lexicons, per-term counts and word totals): MB of reasoning+answer text per second, through
+  the compiled kernel and through the regex and numpy path (which must give the same hits and
+  words);
 - start-up: `reasonlens score --help` (best of 5; wall and CPU seconds);
 - loading alone (traces into frames): the columnar path against the record-by-record path on
   the same file (ratio).
@@ -149,10 +153,12 @@ def bare_pipeline(path: Path) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
-def run_child(cmd: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds of one child process."""
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of one child process (``env``: added to
+    this process's environment)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -171,12 +177,13 @@ def startup() -> tuple[float, float]:
     return min(r[0] for r in runs), min(r[2] for r in runs)
 
 
-def counting_alone(inp: Path, max_mb: int) -> tuple[float, float, float, int, int]:
-    """(MB of text, wall s, CPU s, hits, words) of the fast path over texts in memory."""
+def counting_alone(inp: Path, max_mb: int) -> dict[str, tuple[float, float, int, int]]:
+    """MB of text and, per engine (the compiled kernel, the regex and numpy path), (wall s,
+    CPU s, hits, words) of the fast path over the same texts in memory."""
     import polars as pl
 
     from reasonlens.lexicon import compile_lexicons
-    from reasonlens.lexicon.count import fast_count
+    from reasonlens.lexicon import count as count_mod
     from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
     from reasonlens.traces import iter_trace_batches
 
@@ -189,11 +196,17 @@ def counting_alone(inp: Path, max_mb: int) -> tuple[float, float, float, int, in
             break
     texts = pl.concat(chunks).rechunk()
     matcher = compile_lexicons(DEFAULT_LEXICONS)
-    fast_count(texts.head(50), matcher, words=True)  # warm-up (regex compilation)
-    c0, t0 = time.process_time(), time.perf_counter()
-    long, words = fast_count(texts, matcher, words=True)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return size / 1e6, wall, cpu, int(long["count"].sum()), int(words.sum())
+    out = {}
+    for use_kernel in (True, False):
+        count_mod.USE_KERNEL = use_kernel
+        name = count_mod.engine(matcher)
+        count_mod.fast_count(texts.head(50), matcher, words=True)  # warm-up (compilation)
+        c0, t0 = time.process_time(), time.perf_counter()
+        long, words = count_mod.fast_count(texts, matcher, words=True)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        out[name] = (wall, cpu, int(long["count"].sum()), int(words.sum()))
+    count_mod.USE_KERNEL = True
+    return size / 1e6, out
 
 
 def loading_alone(inp: Path) -> tuple[float, float, float, float]:
@@ -241,26 +254,42 @@ def main() -> None:
     start, start_cpu = startup()   # while this process is small (forking a big one is slow)
     print(f"start-up (`reasonlens score --help`, best of 5): {start:.3f} s wall, "
           f"{start_cpu:.3f} s CPU")
-    wall, rss, cpu = run_child(reasonlens_cmd("score", str(inp), "--out", str(DATA / "score_out"),
-                                              "--quiet"))
+    score = reasonlens_cmd("score", str(inp), "--out", str(DATA / "score_out"), "--quiet")
+    # with and without the compiled kernel, interleaved, the best of two each (one run of
+    # each alone differed by more than the kernel's gain)
+    runs = [(run_child(score), run_child(score, {"REASONLENS_KERNEL": "0"})) for _ in range(2)]
+    wall, rss, cpu = min((k for k, _ in runs), key=lambda r: r[0])
+    rwall_e2e, _, rcpu_e2e = min((r for _, r in runs), key=lambda r: r[0])
     e2e = mb / wall
     bare_s2, _ = bare_pipeline(inp)   # once more after, so load drift hits both sides
     bare = mb / min(bare_s, bare_s2)
     print(f"bare pipeline again: {bare_s2:.2f} s; best {bare:.0f} MB/s")
     print(f"`reasonlens score` end to end: {wall:.2f} s = {e2e:.0f} MB/s ({mb / cpu:.0f} MB per "
           f"CPU-s); ratio to bare pipeline {e2e / bare:.2f}; peak RSS {rss:.0f} MB")
-    text_mb, cwall, ccpu, hits, words = counting_alone(inp, args.count_max_mb)
-    count = text_mb / cwall
-    print(f"counting alone (3 lexicons, per-term counts + words): {text_mb:.1f} MB of text in "
-          f"{cwall:.2f} s = {count:.0f} MB/s ({text_mb / ccpu:.0f} MB per CPU-s); {hits} hits, "
-          f"{words} words")
+    print(f"  ... without the compiled kernel (REASONLENS_KERNEL=0): {rwall_e2e:.2f} s = "
+          f"{mb / rwall_e2e:.0f} MB/s ({mb / rcpu_e2e:.0f} MB per CPU-s); the kernel "
+          f"{rwall_e2e / wall:.2f}x")
+    text_mb, engines = counting_alone(inp, args.count_max_mb)
+    if len(set((h, w) for _, _, h, w in engines.values())) != 1:
+        raise SystemExit(f"the engines disagree: {engines}")
+    for name, (cwall, ccpu, hits, words) in engines.items():
+        print(f"counting alone ({name}; 3 lexicons, per-term counts + words): {text_mb:.1f} MB "
+              f"of text in {cwall:.2f} s = {text_mb / cwall:.0f} MB/s ({text_mb / ccpu:.0f} MB "
+              f"per CPU-s); {hits} hits, {words} words")
+    first = next(iter(engines))
+    count = text_mb / engines[first][0]
+    if len(engines) > 1:
+        print(f"  counting: {first} {engines['regex'][0] / engines[first][0]:.2f}x the regex "
+              "and numpy path")
     lwall, lcpu, rwall, rcpu = loading_alone(inp)
     print(f"loading alone (traces into frames): {mb / lwall:.0f} MB/s ({mb / lcpu:.0f} MB per "
           f"CPU-s); record by record {mb / rwall:.0f} MB/s ({mb / rcpu:.0f} MB per CPU-s); "
           f"ratio {rwall / lwall:.1f}x")
     figures = {
         "input_mb": mb, "bare_mb_s": bare, "score_mb_s": e2e, "score_ratio_to_bare": e2e / bare,
-        "score_peak_rss_mb": rss, "counting_mb_s": count, "startup_s": start,
+        "score_peak_rss_mb": rss, "score_without_kernel_mb_s": mb / rwall_e2e,
+        "counting_mb_s": count, "counting_engine": first,
+        "counting_regex_path_mb_s": text_mb / engines["regex"][0], "startup_s": start,
         "startup_cpu_s": start_cpu, "loading_mb_s": mb / lwall,
         "loading_row_path_mb_s": mb / rwall,
         "load_average": os.getloadavg()[0]}

@@ -157,6 +157,7 @@ def test_latex_terms_from_the_byte_scan_equal_the_latex_regex_pass(monkeypatch, 
                                  "wait", "but"]),
         Lexicon.from_terms("b", ["\\cdots", "\\frac", "so"])])
     long_name = compile_lexicons([Lexicon.from_terms("c", ["\\abcdefghijk", "\\frac", "so"])])
+    monkeypatch.setattr(count_mod, "USE_KERNEL", False)     # the regex and numpy path
     assert count_mod._latex_codes(short) is not None
     assert count_mod._latex_codes(long_name) is None
     rng = random.Random(5)
@@ -178,12 +179,13 @@ def test_latex_terms_from_the_byte_scan_equal_the_latex_regex_pass(monkeypatch, 
             assert regex.filter(pl.col("term").str.starts_with("\\"))["count"].sum() > 300
 
 
-def test_regex_before_the_byte_scan_counts_the_same(shared_data):
+def test_regex_before_the_byte_scan_counts_the_same(shared_data, monkeypatch):
     """A unit that runs its regex pass first (every other unit when only a few start at once)
     re-counts the mixed texts once the scan has found them: the same long counts, also for a
     lexicon with a non-ASCII term (the full Unicode pattern) and for the LaTeX regex pass."""
     from reasonlens.lexicon import Lexicon
 
+    monkeypatch.setattr(count_mod, "USE_KERNEL", False)     # the regex and numpy path
     texts = pl.Series(_real_texts(shared_data) + ODD * 5, dtype=pl.String)
     lexicons = [compile_lexicons(ALL),
                 compile_lexicons([Lexicon.from_terms("n", ["naïve", "wait", "so", "\\frac"])]),

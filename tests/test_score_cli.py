@@ -135,6 +135,7 @@ def test_score_example_writes_the_declared_files(tmp_path):
     assert prov["inputs"][0]["hash"].startswith("sha256:")
     assert prov["config"]["score"] == {"lexicons": list(CATS), "mode": "fast", "lemma": False,
                                        "parts": "all"}
+    assert summary["engine"] == "kernel"        # the compiled kernel counted (make test builds it)
     assert parquet_provenance(out / "responses.parquet")["config_hash"] == prov["config_hash"]
     assert parquet_provenance(out / "terms.parquet")["data_files"] == prov["data_files"]
 
@@ -175,12 +176,29 @@ def test_real_file_300_problems_two_models(tmp_path, shared_data):
             assert got == pytest.approx(rate, rel=1e-12), (c, model)
 
 
+def test_without_the_kernel_score_writes_the_same_outputs(tmp_path, monkeypatch):
+    """The regex and numpy path (no compiled kernel) writes the same frames and summary; the
+    summary says which counted."""
+    from reasonlens.lexicon import count as count_mod
+
+    out, summary = _score(tmp_path / "k", str(EXAMPLE))
+    monkeypatch.setattr(count_mod, "USE_KERNEL", False)
+    out_r, summary_r = _score(tmp_path / "r", str(EXAMPLE))
+    for name in ("responses.parquet", "terms.parquet"):
+        assert pl.read_parquet(out / name).equals(pl.read_parquet(out_r / name))
+    assert (summary["engine"], summary_r["engine"]) == ("kernel", "regex")
+    strip = ("engine", "provenance")
+    assert {k: v for k, v in summary.items() if k not in strip} == \
+        {k: v for k, v in summary_r.items() if k not in strip}
+
+
 def test_exact_mode_parts_and_user_lexicon(tmp_path):
     _, fast = _score(tmp_path / "f", str(EXAMPLE))
     _, exact = _score(tmp_path / "e", str(EXAMPLE), "--mode", "exact")
     for m in fast["models"]:
         assert exact["models"][m]["categories"] == fast["models"][m]["categories"]
     assert exact["provenance"]["config"]["score"]["mode"] == "exact"
+    assert exact["engine"] == "spacy"
 
     lex = tmp_path / "checks.toml"
     lex.write_text('name = "checks"\nversion = "0.1"\nterms = ["double-check", "verify"]\n')

@@ -2,10 +2,12 @@
 
 Two paths with the same matching rules (``docs/scoring.md``):
 
-- ``fast`` (default): one pass of a single compiled alternation of the word terms per text
-  through polars' vectorised Rust regex (``str.extract_all``), ASCII word boundaries
-  ``(?-u:\\b)``, plus a pass for LaTeX terms (prefiltered on the backslash); the distinct matched
-  spans are normalised and mapped to terms.
+- ``fast`` (default): the compiled kernel (:mod:`reasonlens.lexicon.kernel`: words, word terms
+  and LaTeX terms in one pass over the bytes) where it is installed and takes the lexicon;
+  else one pass of a single compiled alternation of the word terms per text through polars'
+  vectorised Rust regex (``str.extract_all``), ASCII word boundaries ``(?-u:\\b)``, plus a
+  pass for LaTeX terms (prefiltered on the backslash), the distinct matched spans normalised
+  and mapped to terms, and words from a numpy byte scan. Both count the same (tested).
 - ``exact``: spaCy tokens (``spacy.blank("en")`` with tokenizer rules aligned to the same word
   boundaries) matched as token sequences, leftmost-longest; optional ``lemma`` mode with the
   offline lookup lemmatizer from spacy-lookups-data. Agrees with the fast path (tested).
@@ -266,6 +268,49 @@ def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_counts=True)
 
 
+USE_KERNEL = True       # count through the compiled kernel where it can (tests switch it off)
+
+
+def _kernel(matcher: Matcher):
+    """The compiled kernel for the matcher (:mod:`reasonlens.lexicon.kernel`), or None when it
+    is not installed, switched off (``REASONLENS_KERNEL=0``, ``USE_KERNEL``) or cannot match
+    the lexicon's word terms: then the regex and numpy path counts."""
+    return _matcher_kernel(matcher) if USE_KERNEL else None
+
+
+@functools.lru_cache(maxsize=32)
+def _matcher_kernel(matcher: Matcher):
+    from reasonlens.lexicon import kernel
+
+    if not kernel.available():
+        return None
+    tid, _ = _term_ids(matcher)
+    k = kernel.kernel_for(tuple((t, i) for t, i in tid.items() if not is_latex(t)),
+                          tuple((t[1:], i) for t, i in tid.items() if is_latex(t)))
+    return k if k.matches_words else None
+
+
+def engine(matcher: Matcher, mode: Mode = "fast") -> str:
+    """What counts: ``kernel`` (the compiled kernel), ``regex`` (the regex and numpy path; the
+    same counts) or ``spacy`` (the exact path)."""
+    if mode == "exact":
+        return "spacy"
+    return "kernel" if _kernel(matcher) is not None else "regex"
+
+
+def _kernel_counts(part: pl.Series, offset: int, matcher: Matcher, kern
+                   ) -> tuple[pl.DataFrame, np.ndarray]:
+    """One work unit through the compiled kernel: its long counts and word totals."""
+    from reasonlens.lexicon.words import _arrow_buffers
+
+    tid, table = _term_ids(matcher)
+    data, off = _arrow_buffers(part)
+    words, rows, tids, counts = kern.run(np.frombuffer(data, np.uint8), off, len(tid))
+    hits = pl.DataFrame({"row": (rows + offset).astype(np.uint32),
+                         "tid": tids.astype(np.uint32), "count": counts.astype(np.uint32)})
+    return _with_terms(hits, table), words
+
+
 def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
                  regex_first: bool = False) -> tuple[pl.DataFrame, np.ndarray | None]:
     """One work unit (texts ``offset`` on): its long counts (rows numbered from ``offset``) and
@@ -276,6 +321,10 @@ def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
     scanning."""
     from reasonlens.lexicon.words import scan_texts
 
+    kern = _kernel(matcher)
+    if kern is not None:
+        long, totals = _kernel_counts(part, offset, matcher, kern)
+        return long, totals if words else None
     tid, table = _term_ids(matcher)
     n_terms = max(len(tid), 1)
     latex = _latex_codes(matcher) if LATEX_FROM_SCAN else None
@@ -305,11 +354,12 @@ def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
     """The fast path: long term counts and (optionally) word counts for ``texts``.
 
     The texts are cut into work units of about equal bytes (:func:`_units`), run on one thread
-    per polars thread: each unit's byte scan (word totals, and which texts need other scripts'
+    per polars thread. Each unit goes through the compiled kernel (:func:`_kernel_counts`) or,
+    without it, through its byte scan (word totals, and which texts need other scripts'
     letters replaced; :func:`reasonlens.lexicon.words.scan_texts`), its regex passes
-    (``str.extract_all``), the mapping and tally of its hits (integer keys row x term id,
-    ``np.unique``) and its rows of the long frame. numpy and polars release the GIL in their
-    loops, so the threads run in parallel. ``threads``: default polars' thread pool size.
+    (``str.extract_all``) and the mapping and tally of its hits (integer keys row x term id,
+    ``np.unique``); then its rows of the long frame. The kernel, numpy and polars release the
+    GIL, so the threads run in parallel. ``threads``: default polars' thread pool size.
     """
     from concurrent.futures import ThreadPoolExecutor
 

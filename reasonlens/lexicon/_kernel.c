@@ -1,0 +1,374 @@
+/* The compiled counting kernel of reasonlens' fast path (see kernel.py, which builds the
+ * tables, loads this library with ctypes and documents the matching rules).
+ *
+ * One pass over the UTF-8 bytes of each text splits it into runs of word characters (ASCII
+ * letters, digits, '_', letters and digits of any script) and the separators between them;
+ * it counts the words and LaTeX terms on the way, then matches the word terms over the runs
+ * with the leftmost-first semantics of the fast path's regex. Plain C, no Python API: the
+ * module init below exists only so that setuptools builds this file as an extension module.
+ */
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORD 1
+#define SPACE 2
+#define APOS 4
+#define HYPHEN 8
+#define SEP_SPACE 0
+#define SEP_APOS 1
+#define SEP_HYPHEN 2
+#define SEP_OTHER 3
+#define ASTRAL_END 0x40000
+
+typedef struct {
+    const int32_t *ttrans;    /* token trie over bytes: ttrans[state * 36 + symbol] */
+    const int32_t *ttok;      /* token id at a state or -1 */
+    const int32_t *trans;     /* term trie: trans[state * width + sep * n_tok + token] */
+    const int32_t *term;      /* term id at a state or -1 */
+    int64_t width;
+    int64_t n_tok;
+    const int32_t *ltrans;    /* LaTeX names: ltrans[state * 52 + letter] */
+    const int32_t *lterm;
+    int64_t latex;            /* any LaTeX term */
+    int64_t match_words;      /* match the word terms here */
+    const uint8_t *bmp;       /* letter or digit, U+0000 .. U+FFFF */
+    const uint8_t *astral;    /* ... U+10000 .. ASTRAL_END, or NULL */
+} tables_t;
+
+typedef struct {
+    int64_t *tok;             /* per run: token id or -1 */
+    uint8_t *sep;             /* the separator before it */
+    uint8_t *bsl;             /* a backslash just before it */
+    int64_t cap;
+} runs_t;
+
+/* ASCII: -1 not a word character, 0 '_', else the byte lower-cased */
+static int16_t ALNUM[128];
+/* ASCII non-word characters: the separator kind each makes alone */
+static uint8_t SEPS[128];
+/* ASCII: the token trie's symbol (a-z 0-25, 0-9 26-35), -1 none */
+static int8_t SYMS[128];
+
+static int ready = 0;
+
+static void init_tables(void) {
+    if (ready)
+        return;
+    for (int b = 0; b < 128; b++) {
+        int alnum = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+        ALNUM[b] = b == '_' ? 0 : !alnum ? -1 : (b >= 'A' && b <= 'Z') ? b + 32 : b;
+        SYMS[b] = (b >= 'a' && b <= 'z') ? b - 'a' : (b >= 'A' && b <= 'Z') ? b - 'A'
+                  : (b >= '0' && b <= '9') ? 26 + b - '0' : -1;
+        SEPS[b] = (b == ' ' || (b >= 9 && b <= 13)) ? SEP_SPACE : b == '\'' ? SEP_APOS
+                  : b == '-' ? SEP_HYPHEN : SEP_OTHER;
+    }
+    ready = 1;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Eight ASCII bytes (no high bit set): the high bit of each word byte (a letter, digit or
+ * '_'), by byte-wise range checks that cannot carry from byte to byte. */
+static inline uint64_t word_bytes(uint64_t v) {
+    uint64_t lower = v | (0x20 * ONES);
+    uint64_t alpha = (lower + 0x1F * ONES) & ~(lower + 0x05 * ONES);   /* 0x61 .. 0x7A */
+    uint64_t digit = (v + 0x50 * ONES) & ~(v + 0x46 * ONES);           /* 0x30 .. 0x39 */
+    uint64_t t = v ^ (0x5F * ONES);                                     /* '_' */
+    uint64_t under = ~(((t & 0x7F * ONES) + 0x7F * ONES) | t | 0x7F * ONES);
+    return (alpha | digit | under) & HIGHS;
+}
+
+/* The end of the ASCII word bytes from raw[x]: the first byte that is not one (or >= 0x80);
+ * eight bytes at a time, so that the loop's exit is one branch per word. */
+static inline int64_t ascii_run_end(const uint8_t *raw, int64_t x, int64_t end) {
+    while (x + 8 <= end) {
+        uint64_t v;
+        memcpy(&v, raw + x, 8);
+        if (v & HIGHS)
+            break;
+        uint64_t stop = ~word_bytes(v) & HIGHS;
+        if (stop)
+            return x + (__builtin_ctzll(stop) >> 3);
+        x += 8;
+    }
+    while (x < end && raw[x] < 0x80 && ALNUM[raw[x]] >= 0)
+        x++;
+    return x;
+}
+
+/* class bits of the multi-byte character at raw[i] (end: the text's end); *n its length */
+static int wide(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end, int *n) {
+    uint32_t b = raw[i], cp;
+    int len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+    if (i + len > end || b < 0xC0) {  /* not valid UTF-8 (Arrow strings are): not a word */
+        *n = 1;
+        return 0;
+    }
+    if (len == 2)
+        cp = ((b & 0x1F) << 6) | (raw[i + 1] & 0x3F);
+    else if (len == 3)
+        cp = ((b & 0x0F) << 12) | ((raw[i + 1] & 0x3F) << 6) | (raw[i + 2] & 0x3F);
+    else
+        cp = ((b & 0x07) << 18) | ((raw[i + 1] & 0x3F) << 12) | ((raw[i + 2] & 0x3F) << 6)
+             | (raw[i + 3] & 0x3F);
+    *n = len;
+    if (cp < 0x10000) {
+        if (tb->bmp[cp])
+            return WORD;
+    } else if (cp < ASTRAL_END && tb->astral && tb->astral[cp - 0x10000]) {
+        return WORD;
+    }
+    if (cp == 0x2019)
+        return APOS;
+    if (cp == 0x2010 || cp == 0x2011)
+        return HYPHEN;
+    if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A)
+        || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
+        return SPACE;
+    return 0;
+}
+
+static int64_t tally(int64_t tid, int64_t *counts, int64_t *touched, int64_t nt) {
+    if (counts[tid] == 0)
+        touched[nt++] = tid;
+    counts[tid]++;
+    return nt;
+}
+
+/* The LaTeX command name from raw[x]: its term id or -1; *after: the byte after its letters */
+static int64_t latex_name(const tables_t *tb, const uint8_t *raw, int64_t x, int64_t end,
+                          int64_t *after) {
+    int64_t state = 0;
+    for (; x < end; x++) {
+        uint8_t b = raw[x];
+        int sym = (b >= 'A' && b <= 'Z') ? b - 'A' : (b >= 'a' && b <= 'z') ? b - 'a' + 26 : -1;
+        if (sym < 0)
+            break;
+        if (state >= 0)
+            state = tb->ltrans[state * 52 + sym];
+    }
+    *after = x;
+    return state > 0 ? tb->lterm[state] : -1;
+}
+
+/* Split one text into runs; count its words, tally its LaTeX terms. Returns the runs, or -1
+ * when out of memory. */
+static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end,
+                          runs_t *rs, int64_t *words, int64_t *counts, int64_t *touched,
+                          int64_t *nt) {
+    int64_t nr = 0, nw = 0;
+    int prev_end_word = 0;
+    while (i < end) {
+        int kind = SEP_OTHER, s_len = 0, bs = 0, more = 1;
+        if (raw[i] == ' ' && i + 1 < end && raw[i + 1] < 0x80 && ALNUM[raw[i + 1]] >= 0) {
+            kind = SEP_SPACE;                   /* the most common separator: one space */
+            s_len = 1;
+            more = 0;
+            i++;
+        }
+        while (more && i < end) {               /* the separator */
+            uint8_t b = raw[i];
+            int k, n = 1;
+            if (b < 0x80) {
+                if (ALNUM[b] >= 0)
+                    break;
+                k = SEPS[b];
+            } else {
+                int c = wide(tb, raw, i, end, &n);
+                if (c & WORD)
+                    break;
+                k = (c & SPACE) ? SEP_SPACE : (c & APOS) ? SEP_APOS
+                    : (c & HYPHEN) ? SEP_HYPHEN : SEP_OTHER;
+            }
+            kind = s_len == 0 ? k : (kind == SEP_SPACE && k == SEP_SPACE) ? SEP_SPACE : SEP_OTHER;
+            s_len++;
+            bs = b == '\\';
+            i += n;
+        }
+        if (i >= end)
+            break;
+        if (nr == rs->cap) {
+            int64_t cap = rs->cap * 2;
+            int64_t *tok = realloc(rs->tok, cap * sizeof(int64_t));
+            if (!tok)
+                return -1;
+            rs->tok = tok;
+            uint8_t *sep = realloc(rs->sep, cap), *bsl;
+            if (!sep)
+                return -1;
+            rs->sep = sep;
+            if (!(bsl = realloc(rs->bsl, cap)))
+                return -1;
+            rs->bsl = bsl;
+            rs->cap = cap;
+        }
+        int64_t word_from = i;                  /* a LaTeX command's letters are not words */
+        if (bs) {
+            int64_t tid = latex_name(tb, raw, i, end, &word_from);
+            if (tb->latex && tid >= 0)
+                *nt = tally(tid, counts, touched, *nt);
+        }
+        int64_t x = i, state = tb->match_words ? 0 : -1;
+        while (x < end && state >= 0) {         /* the run, while it may be a token */
+            uint8_t b = raw[x];
+            if (b >= 0x80 || ALNUM[b] < 0)
+                break;
+            int sym = SYMS[b];
+            state = sym < 0 ? -1 : tb->ttrans[state * 36 + sym];
+            x++;
+        }
+        while (x < end) {                       /* the rest of the run */
+            x = ascii_run_end(raw, x, end);
+            if (x >= end || raw[x] < 0x80)
+                break;
+            {
+                int n;
+                if (!(wide(tb, raw, x, end, &n) & WORD))
+                    break;
+                state = -1;
+                x += n;
+            }
+        }
+        if (nr == 0)
+            kind = SEP_OTHER;
+        int has_word = word_from < x;
+        int joined = word_from == i && prev_end_word && (kind == SEP_APOS || kind == SEP_HYPHEN);
+        nw += has_word && !joined;
+        prev_end_word = has_word;
+        rs->tok[nr] = state >= 0 ? tb->ttok[state] : -1;
+        rs->sep[nr] = (uint8_t)kind;
+        rs->bsl[nr] = (uint8_t)bs;
+        nr++;
+        i = x;
+    }
+    *words = nw;
+    return nr;
+}
+
+/* The longest term made of the runs from r: its id (or -1); *last its last run */
+static int64_t longest(const tables_t *tb, const runs_t *rs, int64_t r, int64_t nr,
+                       int64_t *last) {
+    if (rs->tok[r] < 0)
+        return -1;
+    int64_t state = tb->trans[rs->tok[r]], best = -1;
+    for (int64_t x = r; state >= 0;) {
+        if (tb->term[state] >= 0) {
+            best = tb->term[state];
+            *last = x;
+        }
+        x++;
+        if (x >= nr || rs->tok[x] < 0 || rs->sep[x] == SEP_OTHER)
+            break;
+        state = tb->trans[state * tb->width + rs->sep[x] * tb->n_tok + rs->tok[x]];
+    }
+    return best;
+}
+
+/* The term made of exactly the runs r .. y, or -1 */
+static int64_t exact(const tables_t *tb, const runs_t *rs, int64_t r, int64_t y) {
+    int64_t state = 0;
+    for (int64_t x = r; x <= y; x++) {
+        if (rs->tok[x] < 0 || (x > r && rs->sep[x] == SEP_OTHER))
+            return -1;
+        state = tb->trans[state * tb->width + (x > r ? rs->sep[x] * tb->n_tok : 0) + rs->tok[x]];
+        if (state < 0)
+            return -1;
+    }
+    return tb->term[state];
+}
+
+/* Tally the word terms of one text's runs, compound (runs joined by hyphens) by compound, as
+ * the regex finds them: the term starting at the compound's last possible run first, the
+ * longest term; hyphen-joined runs before or after it, or a backslash before the compound,
+ * make the match count only when all of it is a term; matching goes on after the match. */
+static int64_t match_runs(const tables_t *tb, const runs_t *rs, int64_t nr, int64_t *counts,
+                          int64_t *touched, int64_t nt) {
+    int64_t r0 = 0;
+    while (r0 < nr) {
+        int64_t rk = r0;
+        while (rk + 1 < nr && rs->sep[rk + 1] == SEP_HYPHEN)
+            rk++;
+        int64_t next = rk + 1;
+        for (int64_t g = rk; g >= r0; g--) {
+            int64_t last = -1, tid = longest(tb, rs, g, nr, &last);
+            if (tid < 0)
+                continue;
+            int64_t y = last;
+            while (y + 1 < nr && rs->sep[y + 1] == SEP_HYPHEN)
+                y++;
+            if (!rs->bsl[r0]) {
+                if (g != r0 || y != last)
+                    tid = exact(tb, rs, r0, y);
+                if (tid >= 0)
+                    nt = tally(tid, counts, touched, nt);
+            }
+            next = y + 1;
+            break;
+        }
+        r0 = next;
+    }
+    return nt;
+}
+
+/* Texts first .. last - 1 (byte offsets off): words into words[], hits (row, term id, count;
+ * per text by term id) into out_* from *n_out on, at most cap in all. Returns the next text
+ * to scan (< last when the output would overflow), or -1 when out of memory. counts (zeros)
+ * and touched have one slot per term id. */
+int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int64_t first,
+                int64_t last, int64_t n_terms, int64_t *words, int64_t *out_row,
+                int64_t *out_tid, int64_t *out_count, int64_t cap, int64_t *n_out,
+                int64_t *counts, int64_t *touched) {
+    runs_t rs;
+    init_tables();        /* done at import already; the same values if two threads race */
+    rs.cap = 1024;
+    rs.tok = malloc(rs.cap * sizeof(int64_t));
+    rs.sep = malloc(rs.cap);
+    rs.bsl = malloc(rs.cap);
+    int64_t t = first, status = 0;
+    if (!rs.tok || !rs.sep || !rs.bsl)
+        status = -1;
+    for (; status == 0 && t < last; t++) {
+        if (*n_out + n_terms > cap)
+            break;
+        int64_t nt = 0;
+        int64_t nr = split_runs(tb, raw, off[t], off[t + 1], &rs, &words[t], counts, touched,
+                                &nt);
+        if (nr < 0) {
+            status = -1;
+            break;
+        }
+        if (tb->match_words)
+            nt = match_runs(tb, &rs, nr, counts, touched, nt);
+        for (int64_t j = 1; j < nt; j++) {      /* the text's terms in id order */
+            int64_t v = touched[j], k = j - 1;
+            while (k >= 0 && touched[k] > v) {
+                touched[k + 1] = touched[k];
+                k--;
+            }
+            touched[k + 1] = v;
+        }
+        for (int64_t j = 0; j < nt; j++) {
+            out_row[*n_out] = t;
+            out_tid[*n_out] = touched[j];
+            out_count[*n_out] = counts[touched[j]];
+            counts[touched[j]] = 0;
+            (*n_out)++;
+        }
+    }
+    free(rs.tok);
+    free(rs.sep);
+    free(rs.bsl);
+    return status < 0 ? -1 : t;
+}
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel",
+                                    "reasonlens' counting kernel (called through ctypes)", -1,
+                                    NULL};
+
+PyMODINIT_FUNC PyInit__kernel(void) {
+    init_tables();
+    return PyModule_Create(&module);
+}

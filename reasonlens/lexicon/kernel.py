@@ -1,0 +1,203 @@
+"""The compiled counting kernel of the fast path: words, word terms and LaTeX terms in one pass.
+
+``_kernel.c`` (plain C, built at install time as an optional extension and called through
+ctypes, which releases the GIL) reads the texts' UTF-8 bytes (the Arrow buffer, no copy) as
+*runs*: maximal runs of word characters (ASCII ``[A-Za-z0-9_]`` or a letter or digit of any
+script) and what separates them. Per text it counts
+
+- words (docs/scoring.md): runs of letters or digits of any script or ``_``, where an inner
+  apostrophe (``'`` ``’``) or hyphen (``-`` ``‐`` ``‑``) between two such characters joins
+  runs, and the letters of a LaTeX command (``\\frac``) are not word characters;
+- word terms, with the leftmost-first semantics of the fast path's regex
+  (:func:`reasonlens.lexicon.count.build_pattern`). A term is a sequence of runs (lower-cased
+  ASCII letters and digits) with single separators: a space matches a run of Unicode
+  whitespace, ``'`` one ``'`` or ``’``, ``-`` one hyphen. Runs joined by hyphens form a
+  compound. At each compound, as in the regex, the term starting at its last possible run is
+  tried first and the longest term wins. Hyphen-joined runs before the term (``so-called``),
+  after it (``self-verify``) or a backslash before the compound (``\\sum``) become part of the
+  match, which then counts only if the whole match is itself a term (``double-check``), and
+  matching goes on after it. So terms never match inside LaTeX commands, hyphenated compounds
+  or words of any script;
+- LaTeX terms: a backslash and the ASCII letters after it, counted when the whole command name
+  equals a term's (case-sensitive; ``\\cdot`` is not in ``\\cdots``).
+
+The kernel takes every lexicon whose word terms are ASCII letters and digits with single
+separators after normalisation (all shipped lexicons). Other lexicons (``naïve``), an install
+without the compiled module, or ``REASONLENS_KERNEL=0`` use the regex and numpy path of
+:mod:`reasonlens.lexicon.count` and :mod:`reasonlens.lexicon.words`, which counts the same
+(tests/test_kernel.py checks both on real and generated texts).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import threading
+import unicodedata
+
+import numpy as np
+
+SEP_SPACE, SEP_APOS, SEP_HYPHEN = 0, 1, 2
+_TERM_SEPS = {" ": SEP_SPACE, "'": SEP_APOS, "-": SEP_HYPHEN}
+ASTRAL_END = 0x40000                   # no letter or digit lies beyond plane 3
+ENV = "REASONLENS_KERNEL"              # "0": count with the regex and numpy path
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+
+
+class _Tables(ctypes.Structure):
+    """``tables_t`` in _kernel.c."""
+
+    _fields_ = [("ttrans", _P), ("ttok", _P), ("trans", _P), ("term", _P), ("width", _I), ("n_tok", _I), ("ltrans", _P),
+                ("lterm", _P), ("latex", _I), ("match_words", _I), ("bmp", _P),
+                ("astral", _P)]
+
+
+@functools.lru_cache(maxsize=1)
+def _scan_function():
+    """``rl_scan`` from the compiled module, or None (not built, or switched off)."""
+    if os.environ.get(ENV, "1") == "0":
+        return None
+    try:
+        from reasonlens.lexicon import _kernel   # its import fills the C tables
+    except ImportError:
+        return None
+    fn = ctypes.CDLL(_kernel.__file__).rl_scan
+    fn.restype = _I
+    fn.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P]
+    return fn
+
+
+def available() -> bool:
+    """Whether the compiled kernel is installed and not switched off (``REASONLENS_KERNEL=0``)."""
+    return _scan_function() is not None
+
+
+def _symbol(ch: str) -> int:
+    """A token character's symbol in the token trie: a-z 0-25, 0-9 26-35."""
+    return ord(ch) - 97 if ch >= "a" else 26 + ord(ch) - 48
+
+
+def split_term(term: str) -> list[tuple[int, str]] | None:
+    """A normalised word term as (separator before, token) pairs, or None when the kernel
+    cannot match it (a letter that is not ASCII, two separators in a row)."""
+    out, sep, tok = [], SEP_SPACE, ""
+    for ch in term:
+        if ch in _TERM_SEPS:
+            if not tok:
+                return None
+            out.append((sep, tok))
+            sep, tok = _TERM_SEPS[ch], ""
+        elif ch.isascii() and ch.isalnum():
+            tok += ch.lower()
+        else:
+            return None
+    if not tok:
+        return None
+    out.append((sep, tok))
+    return out
+
+
+def _trie(paths: dict[int, list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A trie of edge sequences (term id -> edges): transitions (-1: none) and terms."""
+    trans, term = [[-1] * width], [-1]
+    for tid, edges in paths.items():
+        state = 0
+        for edge in edges:
+            if trans[state][edge] < 0:
+                trans[state][edge] = len(trans)
+                trans.append([-1] * width)
+                term.append(-1)
+            state = trans[state][edge]
+        term[state] = tid
+    return np.array(trans, np.int32), np.array(term, np.int32)
+
+
+class Kernel:
+    """A lexicon compiled for the kernel (the arrays stay alive as long as it does).
+
+    - tokens (the runs the word terms are made of): a trie over their bytes (lower-cased);
+    - the word terms' trie over (separator, token) edges and the LaTeX names' trie over
+      letters (A-Z 0-25, a-z 26-51).
+    """
+
+    def __init__(self, word_terms: dict[str, int], latex_terms: dict[str, int]):
+        split = {tid: split_term(t) for t, tid in word_terms.items()}
+        self.matches_words = all(s is not None for s in split.values())
+        tokens: dict[str, int] = {}
+        for parts in split.values() if self.matches_words else ():
+            for _, tok in parts:
+                tokens.setdefault(tok, len(tokens))
+        n_tok = max(len(tokens), 1)
+        self.ttrans, self.ttok = _trie({i: [_symbol(c) for c in tok] for tok, i in tokens.items()},
+                                       36)
+        paths = {tid: [(sep * n_tok if k else 0) + tokens[tok]
+                       for k, (sep, tok) in enumerate(parts)]
+                 for tid, parts in split.items() if self.matches_words}
+        self.trans, self.term = _trie(paths, 3 * n_tok)
+        self.ltrans, self.lterm = _trie(
+            {tid: [ord(c) - 65 if c <= "Z" else ord(c) - 71 for c in name]
+             for name, tid in latex_terms.items()}, 52)
+        self.bmp = _word_table(0, 0x10000)
+        self._astral: np.ndarray | None = None
+        self._lock = threading.Lock()
+        addr = lambda a: a.ctypes.data   # noqa: E731
+        self.tables = _Tables(addr(self.ttrans), addr(self.ttok), addr(self.trans), addr(self.term), 3 * n_tok,
+                              n_tok, addr(self.ltrans), addr(self.lterm),
+                              int(len(latex_terms) > 0), int(self.matches_words),
+                              addr(self.bmp), None)
+
+    def _need_astral(self) -> None:
+        with self._lock:                          # units run in threads
+            if self._astral is None:
+                self._astral = _word_table(0x10000, ASTRAL_END)
+                self.tables.astral = self._astral.ctypes.data
+
+    def run(self, raw: np.ndarray, off: np.ndarray, n_terms: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Scan every text: (words per text, hit rows, hit term ids, hit counts), hits sorted
+        by row, then term id. ``raw``: the UTF-8 bytes; ``off``: the texts' int64 byte
+        offsets into it (``len(texts) + 1``); term ids are below ``n_terms``."""
+        fn = _scan_function()
+        if fn is None:
+            raise RuntimeError("the compiled counting kernel is not available")
+        raw, off = np.ascontiguousarray(raw, np.uint8), np.ascontiguousarray(off, np.int64)
+        n, n_terms = len(off) - 1, max(n_terms, 1)
+        if n and (raw[off[0]:off[-1]] >= 0xF0).any():
+            self._need_astral()
+        words = np.zeros(max(n, 1), np.int64)
+        cap = max(1024, 4 * n + n_terms)
+        out = [np.empty(cap, np.int64) for _ in range(3)]
+        counts, touched = np.zeros(n_terms, np.int64), np.zeros(n_terms, np.int64)
+        n_out, t = ctypes.c_int64(0), 0
+        while t < n:
+            t = fn(ctypes.byref(self.tables), raw.ctypes.data, off.ctypes.data, t, n, n_terms,
+                   words.ctypes.data, out[0].ctypes.data, out[1].ctypes.data,
+                   out[2].ctypes.data, cap, ctypes.byref(n_out), counts.ctypes.data,
+                   touched.ctypes.data)
+            if t < 0:
+                raise MemoryError("the counting kernel ran out of memory")
+            if t < n:                            # the hits would overflow: twice the room
+                cap *= 2
+                out = [np.concatenate([o[:n_out.value], np.empty(cap - n_out.value, np.int64)])
+                       for o in out]
+        k = n_out.value
+        return words[:n], out[0][:k], out[1][:k], out[2][:k]
+
+
+@functools.lru_cache(maxsize=2)
+def _word_table(lo: int, hi: int) -> np.ndarray:
+    """Per code point in [lo, hi): a letter or digit (unicodedata category L* or N*), as
+    bytes."""
+    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(lo, hi)),
+                       np.uint8, hi - lo)
+
+
+@functools.lru_cache(maxsize=32)
+def kernel_for(word_terms: tuple[tuple[str, int], ...], latex_terms: tuple[tuple[str, int], ...]
+               ) -> Kernel:
+    """The (cached) kernel for these (normalised term, term id) pairs; LaTeX names without
+    their backslash."""
+    return Kernel(dict(word_terms), dict(latex_terms))

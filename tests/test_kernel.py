@@ -1,0 +1,170 @@
+"""The compiled counting kernel counts exactly what the regex and numpy path counts: the same
+long counts (rows, categories, terms, counts, in order) and word totals, on real R1 traces and
+MATH-500 texts, on generated texts built from the pieces where the matching rules bite
+(compounds, phrases over any whitespace, apostrophes, LaTeX, other scripts, nulls), through
+any cut into units and threads, and when its output or run buffers must grow."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from reasonlens.lexicon import Lexicon, compile_lexicons, count_long
+from reasonlens.lexicon import count as count_mod
+from reasonlens.lexicon import kernel
+from reasonlens.lexicon.count import fast_count
+
+ALL = ("anthropomorphic", "connectors", "math", "reflection")
+# terms where the rules bite: a compound term and its parts, a phrase and its prefix, phrases
+# with apostrophes and hyphens, one-character terms, LaTeX names (a prefix of another, two
+# cases, longer than 10 letters)
+TRICKY = ["check", "double-check", "double", "let me", "let me know", "me", "so", "so-called",
+          "i'm", "i'm not sure", "a-b c'd", "wait", "well-known", "x", "1", "k", "s", "let's",
+          "rock'n'roll", "no wait", "2x", "\\frac", "\\cdot", "\\cdots", "\\Frac",
+          "\\abcdefghijklmnop", "\\a"]
+PIECES = (["check", "Double", "double", "let", "me", "know", "so", "called", "i", "m", "not",
+           "sure", "a", "b", "c", "d", "wait", "WAIT", "well", "known", "x", "1", "k", "s",
+           "rock", "n", "roll", "no", "2x", "frac", "Frac", "cdot", "cdots", "a", "é", "所以",
+           "résumé", "𝑥", "😀", "_", "12", "abcdefghijklmnop", "ſ", "K"]
+          + [" ", " ", " ", "  ", "\n", "\t", "\u00a0", "\u2003", "\u3000", "-", "-", "‐", "‑",
+             "'", "’", "\\", "\\", "{", "}", ".", ",", "$", "—", "\u0301", "''", "--"])
+EDGE = [None, "", "double-check", "double-check-in", "so-called wait", "let me know me",
+        "let  \n me", "let\u00a0me", "i’m not\tsure", "I'm", "a-b c'd", "a‐b c’d",
+        "\\frac12 \\cdots \\cdot \\Frac \\frac", "\\\\frac", "\\sum-so", "résumé so",
+        "所以wait我们", "wait所以", "𝑥wait 𝑥 wait", "well-known-ish", "x-x x_x x", "rock'n'roll!",
+        "no wait", "no  wait-so", "’wait’", "wait'", "'wait", "2x 2 x", "k s K S", "let'ſ",
+        "\\abcdefghijklmnop \\abcdefghijklmnopq", "a" * 5000 + " wait", "wait " * 3000]
+
+
+@pytest.fixture(autouse=True)
+def _kernel_built():
+    if os.environ.get(kernel.ENV) == "0":
+        pytest.skip("the compiled kernel is switched off (REASONLENS_KERNEL=0)")
+    assert kernel.available(), ("the compiled kernel (reasonlens/lexicon/_kernel.c) was not "
+                                "built: reinstall with a C compiler (pip install -e .)")
+
+
+def _both(texts: pl.Series, m, monkeypatch, **kw):
+    """fast_count through the kernel, then through the regex and numpy path."""
+    assert count_mod._kernel(m) is not None
+    with_kernel = fast_count(texts, m, words=True, **kw)
+    monkeypatch.setattr(count_mod, "USE_KERNEL", False)
+    assert count_mod._kernel(m) is None
+    regex = fast_count(texts, m, words=True, **kw)
+    monkeypatch.setattr(count_mod, "USE_KERNEL", True)
+    return with_kernel, regex
+
+
+def _assert_same(texts: pl.Series, m, monkeypatch, **kw) -> pl.DataFrame:
+    (long, words), (ref, ref_words) = _both(texts, m, monkeypatch, **kw)
+    assert long.equals(ref), long.join(ref, on=["row", "category", "term"], how="full").filter(
+        pl.col("count") != pl.col("count_right"))
+    assert words.equals(ref_words)
+    return long
+
+
+def _generated(seed: int, n: int) -> pl.Series:
+    rng = random.Random(seed)
+    return pl.Series([None if rng.random() < 0.05 else
+                      "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 60)))
+                      for _ in range(n)], dtype=pl.String)
+
+
+def _real(shared: Path) -> pl.Series:
+    texts: list[str | None] = []
+    for f in sorted((shared / "schoenfeld-dev").glob("*.json")):
+        texts.append(" ".join(s["text"] for s in json.loads(f.read_text())["data"]))
+    for line in open(shared / "simplerl-eval" / "math500" / "test.jsonl", encoding="utf-8"):
+        d = json.loads(line)
+        texts += [d["problem"], d["solution"]]
+    return pl.Series(texts, dtype=pl.String)
+
+
+def test_real_traces_count_the_same(shared_data, monkeypatch):
+    texts = _real(shared_data)
+    for lexicons in (ALL, [Lexicon.from_terms("t", TRICKY)]):
+        long = _assert_same(texts, compile_lexicons(lexicons), monkeypatch)
+        assert long["count"].sum() > 3000
+    assert texts.str.len_bytes().sum() > 400_000
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_generated_texts_count_the_same(seed, monkeypatch):
+    texts = pl.concat([_generated(seed, 2500), pl.Series(EDGE, dtype=pl.String)])
+    m = compile_lexicons([Lexicon.from_terms("t", TRICKY), Lexicon.from_terms("u", ["wait",
+                                                                                   "so"])])
+    long = _assert_same(texts, m, monkeypatch)
+    counted = set(long["term"].unique().to_list())
+    for term in ("double-check", "let me know", "i'm not sure", "a-b c'd", "so-called",
+                 "\\cdots", "\\abcdefghijklmnop", "rock'n'roll", "k", "1"):
+        assert term in counted, term
+    _assert_same(texts, compile_lexicons(ALL), monkeypatch)
+
+
+def test_units_and_threads_count_the_same(monkeypatch):
+    texts = pl.concat([_generated(11, 3000), pl.Series(EDGE, dtype=pl.String)])
+    m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
+    one = fast_count(texts, m, words=True, threads=1)
+    for unit_bytes, threads in ((1 << 40, 2), (5_000, 2), (777, 3), (1, 2)):
+        monkeypatch.setattr(count_mod, "UNIT_BYTES", unit_bytes)
+        long = _assert_same(texts, m, monkeypatch, threads=threads)
+        words = fast_count(texts, m, words=True, threads=threads)[1]
+        assert long.equals(one[0]) and words.equals(one[1]), (unit_bytes, threads)
+
+
+def test_edge_cases_count_what_the_rules_say():
+    m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
+    got = {(r, t): c for r, _, t, c in count_long(pl.Series(EDGE), m, "fast").rows()}
+    assert got[(2, "double-check")] == 1 and (2, "double") not in got and (2, "check") not in got
+    assert (3, "double-check") not in got                    # double-check-in: a compound
+    assert (4, "so-called") in got and (4, "so") not in got and got[(4, "wait")] == 1
+    assert got[(5, "let me know")] == 1 and got[(5, "me")] == 1 and (5, "let me") not in got
+    assert got[(6, "let me")] == 1 and got[(7, "let me")] == 1   # newlines, no-break space
+    assert got[(8, "i'm not sure")] == 1 and got[(9, "i'm")] == 1
+    assert got[(10, "a-b c'd")] == 1 and got[(11, "a-b c'd")] == 1  # Unicode hyphen, ’
+    assert got[(12, "\\frac")] == 2 and got[(12, "\\cdots")] == 1 and got[(12, "\\cdot")] == 1
+    assert got[(12, "\\Frac")] == 1 and got[(13, "\\frac")] == 1
+    assert (14, "so") not in got                              # \sum-so: in a LaTeX compound
+    assert got[(15, "so")] == 1 and (16, "wait") not in got and (17, "wait") not in got
+    assert got[(18, "wait")] == 1                             # 𝑥wait: a word of 𝑥-script
+    assert (29, "let's") not in got                           # ſ is a letter, not s
+    assert got[(30, "\\abcdefghijklmnop")] == 1
+    assert got[(31, "wait")] == 1 and got[(32, "wait")] == 3000
+
+
+def test_buffers_grow_when_a_batch_has_many_hits_or_runs(monkeypatch):
+    """More distinct hits than the first output buffer holds (it doubles), texts of 10^5 runs
+    (the run buffer grows), and a letter beyond U+FFFF (its table is built on demand)."""
+    terms = [f"t{i}" for i in range(400)]
+    m = compile_lexicons([Lexicon.from_terms("t", terms)])
+    texts = pl.Series([" ".join(terms)] * 30 + ["x " * 100_000 + "t1"] + ["𝑥 t2"],
+                      dtype=pl.String)
+    long = _assert_same(texts, m, monkeypatch, threads=1)
+    assert len(long) == 30 * 400 + 2
+
+
+def test_a_lexicon_the_kernel_cannot_take_uses_the_regex_path(monkeypatch):
+    m = compile_lexicons([Lexicon.from_terms("n", ["naïve", "wait"])])
+    assert count_mod._kernel(m) is None
+    long = count_long(pl.Series(["a naïve wait", "naive"]), m, "fast")
+    assert long.select("row", "term", "count").rows() == [(0, "naïve", 1), (0, "wait", 1)]
+    assert kernel.split_term("naïve") is None and kernel.split_term("a  b") is None
+    assert kernel.split_term("Let's go-on") == [(0, "let"), (1, "s"), (0, "go"), (2, "on")]
+
+
+def test_kernel_run_direct_call():
+    k = kernel.Kernel({"wait": 0, "let me": 1}, {"frac": 2})
+    texts = pl.Series(["Wait, let me \\frac{1}{2} wait", "", "let\nme"])
+    from reasonlens.lexicon.words import _arrow_buffers
+
+    data, off = _arrow_buffers(texts)
+    words, rows, tids, counts = k.run(np.frombuffer(data, np.uint8), off, 3)
+    assert words.tolist() == [6, 0, 2]           # \frac is not a word
+    assert list(zip(rows.tolist(), tids.tolist(), counts.tolist())) == [
+        (0, 0, 2), (0, 1, 1), (0, 2, 1), (2, 1, 1)]
