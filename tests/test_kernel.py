@@ -168,3 +168,22 @@ def test_kernel_run_direct_call():
     assert words.tolist() == [6, 0, 2]           # \frac is not a word
     assert list(zip(rows.tolist(), tids.tolist(), counts.tolist())) == [
         (0, 0, 2), (0, 1, 1), (0, 2, 1), (2, 1, 1)]
+
+
+def test_tokens_of_every_length_up_to_24_bytes_and_longer_ones(monkeypatch):
+    """Tokens of 1 to 24 bytes (the run read as three words, masked and lower-cased), their
+    prefixes and extensions, upper case, '_' and digits inside, and a token as the last bytes
+    of the buffer; a token of 25 bytes sends the lexicon to the regex path."""
+    alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+    terms = [alpha[:n] for n in (1, 7, 8, 9, 15, 16, 17, 23, 24)] + ["q" * 24 + " z"]
+    m = compile_lexicons([Lexicon.from_terms("t", terms)])
+    rng = random.Random(2)
+    words = [t[:k] for t in terms for k in (len(t) - 1, len(t), len(t) + 1)] + \
+        [alpha[:24].upper(), alpha[:8] + "_", "_" + alpha[:8], alpha[:9] + "é", "q" * 24]
+    texts = pl.Series([" ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+                       for _ in range(2000)] + [alpha[:24], alpha[:1]], dtype=pl.String)
+    long = _assert_same(texts, m, monkeypatch)
+    assert set(long["term"].to_list()) == set(terms)
+    assert long.filter(pl.col("row") == len(texts) - 1)["term"].to_list() == ["a"]
+    too_long = compile_lexicons([Lexicon.from_terms("t", ["wait", alpha[:25]])])
+    assert count_mod._kernel(too_long) is None

@@ -23,8 +23,10 @@
 #define ASTRAL_END 0x40000
 
 typedef struct {
-    const int32_t *ttrans;    /* token trie over bytes: ttrans[state * 36 + symbol] */
-    const int32_t *ttok;      /* token id at a state or -1 */
+    const uint64_t *tkeys;    /* token table: per slot the token's bytes as 3 words */
+    const uint8_t *tlen;      /* ... its length (0: an empty slot) */
+    const int32_t *tid;       /* ... its id */
+    int64_t tmask;            /* slots - 1 */
     const int32_t *trans;     /* term trie: trans[state * width + sep * n_tok + token] */
     const int32_t *term;      /* term id at a state or -1 */
     int64_t width;
@@ -48,8 +50,7 @@ typedef struct {
 static int16_t ALNUM[128];
 /* ASCII non-word characters: the separator kind each makes alone */
 static uint8_t SEPS[128];
-/* ASCII: the token trie's symbol (a-z 0-25, 0-9 26-35), -1 none */
-static int8_t SYMS[128];
+
 
 static int ready = 0;
 
@@ -59,14 +60,13 @@ static void init_tables(void) {
     for (int b = 0; b < 128; b++) {
         int alnum = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
         ALNUM[b] = b == '_' ? 0 : !alnum ? -1 : (b >= 'A' && b <= 'Z') ? b + 32 : b;
-        SYMS[b] = (b >= 'a' && b <= 'z') ? b - 'a' : (b >= 'A' && b <= 'Z') ? b - 'A'
-                  : (b >= '0' && b <= '9') ? 26 + b - '0' : -1;
         SEPS[b] = (b == ' ' || (b >= 9 && b <= 13)) ? SEP_SPACE : b == '\'' ? SEP_APOS
                   : b == '-' ? SEP_HYPHEN : SEP_OTHER;
     }
     ready = 1;
 }
 
+#define TOKEN_BYTES 24
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -131,6 +131,38 @@ static int wide(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end, 
     return 0;
 }
 
+/* The token hash of a run's bytes as three little-endian words (kernel.py computes the same) */
+static inline uint64_t token_hash(const uint64_t *w, int64_t len) {
+    uint64_t h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ ((w[1] + (uint64_t)len) * 0xC2B2AE3D27D4EB4FULL)
+                 ^ (w[2] * 0x165667B19E3779F9ULL);
+    return h ^ (h >> 29);
+}
+
+/* The token id of the ASCII run raw[i .. i + len) (len <= TOKEN_BYTES; the bytes up to limit
+ * may be read), or -1: its bytes lower-cased (| 0x20 changes no digit; '_' becomes a byte no
+ * token holds) and looked up in the token table. */
+static int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t len,
+                        int64_t limit) {
+    uint64_t w[3] = {0, 0, 0};
+    memcpy(w, raw + i, i + TOKEN_BYTES <= limit ? TOKEN_BYTES : (size_t)len);
+    for (int k = 0; k < 3; k++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w[k] = __builtin_bswap64(w[k]);
+#endif
+        int64_t nb = len - 8 * k;
+        uint64_t m = nb >= 8 ? ~0ULL : nb <= 0 ? 0 : (1ULL << (8 * nb)) - 1;
+        w[k] = (w[k] | (0x20 * ONES)) & m;
+    }
+    uint64_t at = token_hash(w, len) & (uint64_t)tb->tmask;
+    while (tb->tlen[at]) {
+        const uint64_t *key = tb->tkeys + 3 * at;
+        if (tb->tlen[at] == len && key[0] == w[0] && key[1] == w[1] && key[2] == w[2])
+            return tb->tid[at];
+        at = (at + 1) & (uint64_t)tb->tmask;
+    }
+    return -1;
+}
+
 static int64_t tally(int64_t tid, int64_t *counts, int64_t *touched, int64_t nt) {
     if (counts[tid] == 0)
         touched[nt++] = tid;
@@ -154,11 +186,11 @@ static int64_t latex_name(const tables_t *tb, const uint8_t *raw, int64_t x, int
     return state > 0 ? tb->lterm[state] : -1;
 }
 
-/* Split one text into runs; count its words, tally its LaTeX terms. Returns the runs, or -1
- * when out of memory. */
+/* Split one text [i, end) into runs; count its words, tally its LaTeX terms (bytes up to
+ * limit may be read). Returns the runs, or -1 when out of memory. */
 static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end,
-                          runs_t *rs, int64_t *words, int64_t *counts, int64_t *touched,
-                          int64_t *nt) {
+                          int64_t limit, runs_t *rs, int64_t *words, int64_t *counts,
+                          int64_t *touched, int64_t *nt) {
     int64_t nr = 0, nw = 0;
     int prev_end_word = 0;
     while (i < end) {
@@ -211,26 +243,14 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
             if (tb->latex && tid >= 0)
                 *nt = tally(tid, counts, touched, *nt);
         }
-        int64_t x = i, state = tb->match_words ? 0 : -1;
-        while (x < end && state >= 0) {         /* the run, while it may be a token */
-            uint8_t b = raw[x];
-            if (b >= 0x80 || ALNUM[b] < 0)
+        int64_t x = ascii_run_end(raw, i, end);
+        int plain = 1;                          /* ASCII only */
+        while (x < end && raw[x] >= 0x80) {     /* letters or digits of other scripts */
+            int n;
+            if (!(wide(tb, raw, x, end, &n) & WORD))
                 break;
-            int sym = SYMS[b];
-            state = sym < 0 ? -1 : tb->ttrans[state * 36 + sym];
-            x++;
-        }
-        while (x < end) {                       /* the rest of the run */
-            x = ascii_run_end(raw, x, end);
-            if (x >= end || raw[x] < 0x80)
-                break;
-            {
-                int n;
-                if (!(wide(tb, raw, x, end, &n) & WORD))
-                    break;
-                state = -1;
-                x += n;
-            }
+            plain = 0;
+            x = ascii_run_end(raw, x + n, end);
         }
         if (nr == 0)
             kind = SEP_OTHER;
@@ -238,7 +258,8 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         int joined = word_from == i && prev_end_word && (kind == SEP_APOS || kind == SEP_HYPHEN);
         nw += has_word && !joined;
         prev_end_word = has_word;
-        rs->tok[nr] = state >= 0 ? tb->ttok[state] : -1;
+        rs->tok[nr] = plain && tb->match_words && x - i <= TOKEN_BYTES
+                      ? token_of(tb, raw, i, x - i, limit) : -1;
         rs->sep[nr] = (uint8_t)kind;
         rs->bsl[nr] = (uint8_t)bs;
         nr++;
@@ -288,6 +309,11 @@ static int64_t match_runs(const tables_t *tb, const runs_t *rs, int64_t nr, int6
                           int64_t *touched, int64_t nt) {
     int64_t r0 = 0;
     while (r0 < nr) {
+        /* most runs are no token and on their own: no match starts there */
+        while (r0 < nr && rs->tok[r0] < 0 && (r0 + 1 == nr || rs->sep[r0 + 1] != SEP_HYPHEN))
+            r0++;
+        if (r0 == nr)
+            break;
         int64_t rk = r0;
         while (rk + 1 < nr && rs->sep[rk + 1] == SEP_HYPHEN)
             rk++;
@@ -334,8 +360,8 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int6
         if (*n_out + n_terms > cap)
             break;
         int64_t nt = 0;
-        int64_t nr = split_runs(tb, raw, off[t], off[t + 1], &rs, &words[t], counts, touched,
-                                &nt);
+        int64_t nr = split_runs(tb, raw, off[t], off[t + 1], off[last], &rs, &words[t], counts,
+                                touched, &nt);
         if (nr < 0) {
             status = -1;
             break;

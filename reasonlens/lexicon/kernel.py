@@ -50,7 +50,8 @@ _I = ctypes.c_int64
 class _Tables(ctypes.Structure):
     """``tables_t`` in _kernel.c."""
 
-    _fields_ = [("ttrans", _P), ("ttok", _P), ("trans", _P), ("term", _P), ("width", _I), ("n_tok", _I), ("ltrans", _P),
+    _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("trans", _P),
+                ("term", _P), ("width", _I), ("n_tok", _I), ("ltrans", _P),
                 ("lterm", _P), ("latex", _I), ("match_words", _I), ("bmp", _P),
                 ("astral", _P)]
 
@@ -75,9 +76,21 @@ def available() -> bool:
     return _scan_function() is not None
 
 
-def _symbol(ch: str) -> int:
-    """A token character's symbol in the token trie: a-z 0-25, 0-9 26-35."""
-    return ord(ch) - 97 if ch >= "a" else 26 + ord(ch) - 48
+TOKEN_BYTES = 24                        # the longest token (word of a term) the kernel takes
+_U64 = (1 << 64) - 1
+
+
+def _words(token: str) -> list[int]:
+    """A token's bytes as three little-endian 64-bit words (zero padded), as _kernel.c reads
+    a run."""
+    return [int(w) for w in np.frombuffer(token.encode().ljust(TOKEN_BYTES, b"\0"), "<u8")]
+
+
+def _token_hash(w: list[int], n: int) -> int:
+    """``token_hash`` of _kernel.c."""
+    h = ((w[0] * 0x9E3779B97F4A7C15) & _U64) ^ (((w[1] + n) * 0xC2B2AE3D27D4EB4F) & _U64) \
+        ^ ((w[2] * 0x165667B19E3779F9) & _U64)
+    return h ^ (h >> 29)
 
 
 def split_term(term: str) -> list[tuple[int, str]] | None:
@@ -118,21 +131,30 @@ def _trie(paths: dict[int, list[int]], width: int) -> tuple[np.ndarray, np.ndarr
 class Kernel:
     """A lexicon compiled for the kernel (the arrays stay alive as long as it does).
 
-    - tokens (the runs the word terms are made of): a trie over their bytes (lower-cased);
+    - tokens (the runs the word terms are made of, up to ``TOKEN_BYTES`` long): an
+      open-addressing table keyed by their bytes (lower-cased) as three 64-bit words;
     - the word terms' trie over (separator, token) edges and the LaTeX names' trie over
       letters (A-Z 0-25, a-z 26-51).
     """
 
     def __init__(self, word_terms: dict[str, int], latex_terms: dict[str, int]):
         split = {tid: split_term(t) for t, tid in word_terms.items()}
-        self.matches_words = all(s is not None for s in split.values())
+        self.matches_words = all(s is not None and all(len(t) <= TOKEN_BYTES for _, t in s)
+                                 for s in split.values())
         tokens: dict[str, int] = {}
         for parts in split.values() if self.matches_words else ():
             for _, tok in parts:
                 tokens.setdefault(tok, len(tokens))
         n_tok = max(len(tokens), 1)
-        self.ttrans, self.ttok = _trie({i: [_symbol(c) for c in tok] for tok, i in tokens.items()},
-                                       36)
+        size = 1 << max(6, (8 * len(tokens)).bit_length())
+        self.tkeys = np.zeros((size, 3), np.uint64)
+        self.tlen, self.tid = np.zeros(size, np.uint8), np.zeros(size, np.int32)
+        for tok, i in tokens.items():
+            words = _words(tok)
+            at = _token_hash(words, len(tok)) & (size - 1)
+            while self.tlen[at]:
+                at = (at + 1) & (size - 1)
+            self.tkeys[at], self.tlen[at], self.tid[at] = words, len(tok), i
         paths = {tid: [(sep * n_tok if k else 0) + tokens[tok]
                        for k, (sep, tok) in enumerate(parts)]
                  for tid, parts in split.items() if self.matches_words}
@@ -144,7 +166,8 @@ class Kernel:
         self._astral: np.ndarray | None = None
         self._lock = threading.Lock()
         addr = lambda a: a.ctypes.data   # noqa: E731
-        self.tables = _Tables(addr(self.ttrans), addr(self.ttok), addr(self.trans), addr(self.term), 3 * n_tok,
+        self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
+                              addr(self.trans), addr(self.term), 3 * n_tok,
                               n_tok, addr(self.ltrans), addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
                               addr(self.bmp), None)
