@@ -27,6 +27,7 @@ typedef struct {
     const uint8_t *tlen;      /* ... its length (0: an empty slot) */
     const int32_t *tid;       /* ... its id */
     int64_t tmask;            /* slots - 1 */
+    const uint64_t *tfilter;  /* 4096 bits: set at the filter_bit of every token */
     const int32_t *trans;     /* term trie: trans[state * width + sep * n_tok + token] */
     const int32_t *term;      /* term id at a state or -1 */
     int64_t width;
@@ -129,6 +130,12 @@ static int wide(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end, 
         || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
         return SPACE;
     return 0;
+}
+
+/* A run's bit in the token filter: from its length and its first and last bytes lower-cased
+ * (kernel.py computes the same); most runs that are no token miss it. */
+static inline uint32_t filter_bit(uint32_t first, uint32_t last, uint32_t len) {
+    return (((first | 0x20) << 16 | (last | 0x20) << 8 | len) * 0x9E3779B1u) >> 20;
 }
 
 /* The token hash of a run's bytes as three little-endian words (kernel.py computes the same) */
@@ -258,8 +265,13 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         int joined = word_from == i && prev_end_word && (kind == SEP_APOS || kind == SEP_HYPHEN);
         nw += has_word && !joined;
         prev_end_word = has_word;
-        rs->tok[nr] = plain && tb->match_words && x - i <= TOKEN_BYTES
-                      ? token_of(tb, raw, i, x - i, limit) : -1;
+        int64_t t = -1;
+        if (plain && tb->match_words && x - i <= TOKEN_BYTES) {
+            uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i));
+            if (tb->tfilter[bit >> 6] >> (bit & 63) & 1)
+                t = token_of(tb, raw, i, x - i, limit);
+        }
+        rs->tok[nr] = t;
         rs->sep[nr] = (uint8_t)kind;
         rs->bsl[nr] = (uint8_t)bs;
         nr++;

@@ -50,7 +50,8 @@ _I = ctypes.c_int64
 class _Tables(ctypes.Structure):
     """``tables_t`` in _kernel.c."""
 
-    _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("trans", _P),
+    _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
+                ("trans", _P),
                 ("term", _P), ("width", _I), ("n_tok", _I), ("ltrans", _P),
                 ("lterm", _P), ("latex", _I), ("match_words", _I), ("bmp", _P),
                 ("astral", _P)]
@@ -84,6 +85,12 @@ def _words(token: str) -> list[int]:
     """A token's bytes as three little-endian 64-bit words (zero padded), as _kernel.c reads
     a run."""
     return [int(w) for w in np.frombuffer(token.encode().ljust(TOKEN_BYTES, b"\0"), "<u8")]
+
+
+def _filter_bit(token: str) -> int:
+    """``filter_bit`` of _kernel.c: the token's bit (of 4096) in the filter."""
+    first, last = ord(token[0]) | 0x20, ord(token[-1]) | 0x20
+    return (((first << 16 | last << 8 | len(token)) * 0x9E3779B1) & 0xFFFFFFFF) >> 20
 
 
 def _token_hash(w: list[int], n: int) -> int:
@@ -132,7 +139,8 @@ class Kernel:
     """A lexicon compiled for the kernel (the arrays stay alive as long as it does).
 
     - tokens (the runs the word terms are made of, up to ``TOKEN_BYTES`` long): an
-      open-addressing table keyed by their bytes (lower-cased) as three 64-bit words;
+      open-addressing table keyed by their bytes (lower-cased) as three 64-bit words, behind a
+      4096-bit filter on (length, first and last byte) that most other runs miss;
     - the word terms' trie over (separator, token) edges and the LaTeX names' trie over
       letters (A-Z 0-25, a-z 26-51).
     """
@@ -155,6 +163,10 @@ class Kernel:
             while self.tlen[at]:
                 at = (at + 1) & (size - 1)
             self.tkeys[at], self.tlen[at], self.tid[at] = words, len(tok), i
+        self.tfilter = np.zeros(64, np.uint64)
+        for tok in tokens:
+            bit = _filter_bit(tok)
+            self.tfilter[bit >> 6] |= np.uint64(1 << (bit & 63))
         paths = {tid: [(sep * n_tok if k else 0) + tokens[tok]
                        for k, (sep, tok) in enumerate(parts)]
                  for tid, parts in split.items() if self.matches_words}
@@ -167,6 +179,7 @@ class Kernel:
         self._lock = threading.Lock()
         addr = lambda a: a.ctypes.data   # noqa: E731
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
+                              addr(self.tfilter),
                               addr(self.trans), addr(self.term), 3 * n_tok,
                               n_tok, addr(self.ltrans), addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
