@@ -187,3 +187,23 @@ def test_tokens_of_every_length_up_to_24_bytes_and_longer_ones(monkeypatch):
     assert long.filter(pl.col("row") == len(texts) - 1)["term"].to_list() == ["a"]
     too_long = compile_lexicons([Lexicon.from_terms("t", ["wait", alpha[:25]])])
     assert count_mod._kernel(too_long) is None
+
+
+def test_a_lexicon_of_thousands_of_terms(shared_data, monkeypatch):
+    """3,000 terms (words of the real traces, two- and three-word phrases, compounds): the
+    same counts, and tables that grow with the terms (the trie's edges are hashed, not a row
+    of every token per state)."""
+    texts = _real(shared_data)
+    vocab = sorted({w.lower() for t in texts.to_list()
+                    for w in t.split() if w.isascii() and w.isalnum()})
+    assert len(vocab) > 2000
+    rng = random.Random(4)
+    terms = set(rng.sample(vocab, 1200))
+    while len(terms) < 3000:
+        a, b, c = rng.sample(vocab, 3)
+        terms.add(rng.choice([f"{a} {b}", f"{a}-{b}", f"{a} {b} {c}", f"{a}'{b}"]))
+    m = compile_lexicons([Lexicon.from_terms("big", sorted(terms))])
+    long = _assert_same(texts, m, monkeypatch)
+    assert long["count"].sum() > 20_000 and long["term"].n_unique() > 500
+    k = count_mod._kernel(m)
+    assert k.ekeys.nbytes + k.evals.nbytes + k.term.nbytes < 1_000_000

@@ -27,10 +27,13 @@ typedef struct {
     const uint8_t *tlen;      /* ... its length (0: an empty slot) */
     const int32_t *tid;       /* ... its id */
     int64_t tmask;            /* slots - 1 */
-    const uint64_t *tfilter;  /* 4096 bits: set at the filter_bit of every token */
-    const int32_t *trans;     /* term trie: trans[state * width + sep * n_tok + token] */
+    const uint64_t *tfilter;  /* 2^fbits bits: set at the filter_bit of every token */
+    int64_t fshift;           /* 32 - fbits */
+    const int64_t *ekeys;     /* term trie edges, hashed: key state * 3 * n_tok + sep * n_tok
+                                 + token (-1: an empty slot) */
+    const int32_t *evals;     /* ... the state it leads to */
+    int64_t emask;            /* slots - 1 */
     const int32_t *term;      /* term id at a state or -1 */
-    int64_t width;
     int64_t n_tok;
     const int32_t *ltrans;    /* LaTeX names: ltrans[state * 52 + letter] */
     const int32_t *lterm;
@@ -134,8 +137,21 @@ static int wide(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end, 
 
 /* A run's bit in the token filter: from its length and its first and last bytes lower-cased
  * (kernel.py computes the same); most runs that are no token miss it. */
-static inline uint32_t filter_bit(uint32_t first, uint32_t last, uint32_t len) {
-    return (((first | 0x20) << 16 | (last | 0x20) << 8 | len) * 0x9E3779B1u) >> 20;
+static inline uint32_t filter_bit(uint32_t first, uint32_t last, uint32_t len, int64_t shift) {
+    return (((first | 0x20) << 16 | (last | 0x20) << 8 | len) * 0x9E3779B1u) >> shift;
+}
+
+/* The term trie: the state after the edge (separator, token) from a state, or -1 (the root's
+ * edges have separator 0) */
+static inline int64_t next_state(const tables_t *tb, int64_t state, int64_t sep, int64_t tok) {
+    int64_t key = (state * 3 + sep) * tb->n_tok + tok;
+    uint64_t at = ((uint64_t)key * 0x9E3779B97F4A7C15ULL >> 32) & (uint64_t)tb->emask;
+    while (tb->ekeys[at] >= 0) {
+        if (tb->ekeys[at] == key)
+            return tb->evals[at];
+        at = (at + 1) & (uint64_t)tb->emask;
+    }
+    return -1;
 }
 
 /* The token hash of a run's bytes as three little-endian words (kernel.py computes the same) */
@@ -267,7 +283,7 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         prev_end_word = has_word;
         int64_t t = -1;
         if (plain && tb->match_words && x - i <= TOKEN_BYTES) {
-            uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i));
+            uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i), tb->fshift);
             if (tb->tfilter[bit >> 6] >> (bit & 63) & 1)
                 t = token_of(tb, raw, i, x - i, limit);
         }
@@ -286,7 +302,7 @@ static int64_t longest(const tables_t *tb, const runs_t *rs, int64_t r, int64_t 
                        int64_t *last) {
     if (rs->tok[r] < 0)
         return -1;
-    int64_t state = tb->trans[rs->tok[r]], best = -1;
+    int64_t state = next_state(tb, 0, 0, rs->tok[r]), best = -1;
     for (int64_t x = r; state >= 0;) {
         if (tb->term[state] >= 0) {
             best = tb->term[state];
@@ -295,7 +311,7 @@ static int64_t longest(const tables_t *tb, const runs_t *rs, int64_t r, int64_t 
         x++;
         if (x >= nr || rs->tok[x] < 0 || rs->sep[x] == SEP_OTHER)
             break;
-        state = tb->trans[state * tb->width + rs->sep[x] * tb->n_tok + rs->tok[x]];
+        state = next_state(tb, state, rs->sep[x], rs->tok[x]);
     }
     return best;
 }
@@ -306,7 +322,7 @@ static int64_t exact(const tables_t *tb, const runs_t *rs, int64_t r, int64_t y)
     for (int64_t x = r; x <= y; x++) {
         if (rs->tok[x] < 0 || (x > r && rs->sep[x] == SEP_OTHER))
             return -1;
-        state = tb->trans[state * tb->width + (x > r ? rs->sep[x] * tb->n_tok : 0) + rs->tok[x]];
+        state = next_state(tb, state, x > r ? rs->sep[x] : 0, rs->tok[x]);
         if (state < 0)
             return -1;
     }

@@ -51,10 +51,9 @@ class _Tables(ctypes.Structure):
     """``tables_t`` in _kernel.c."""
 
     _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
-                ("trans", _P),
-                ("term", _P), ("width", _I), ("n_tok", _I), ("ltrans", _P),
-                ("lterm", _P), ("latex", _I), ("match_words", _I), ("bmp", _P),
-                ("astral", _P)]
+                ("fshift", _I), ("ekeys", _P), ("evals", _P), ("emask", _I), ("term", _P),
+                ("n_tok", _I), ("ltrans", _P), ("lterm", _P), ("latex", _I),
+                ("match_words", _I), ("bmp", _P), ("astral", _P)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,10 +86,15 @@ def _words(token: str) -> list[int]:
     return [int(w) for w in np.frombuffer(token.encode().ljust(TOKEN_BYTES, b"\0"), "<u8")]
 
 
-def _filter_bit(token: str) -> int:
-    """``filter_bit`` of _kernel.c: the token's bit (of 4096) in the filter."""
+def _filter_bit(token: str, shift: int) -> int:
+    """``filter_bit`` of _kernel.c: the token's bit (of ``2 ** (32 - shift)``) in the filter."""
     first, last = ord(token[0]) | 0x20, ord(token[-1]) | 0x20
-    return (((first << 16 | last << 8 | len(token)) * 0x9E3779B1) & 0xFFFFFFFF) >> 20
+    return (((first << 16 | last << 8 | len(token)) * 0x9E3779B1) & 0xFFFFFFFF) >> shift
+
+
+def _edge_slot(key: int, mask: int) -> int:
+    """The first slot of a term-trie edge key (``next_state`` of _kernel.c)."""
+    return ((key * 0x9E3779B97F4A7C15) & _U64) >> 32 & mask
 
 
 def _token_hash(w: list[int], n: int) -> int:
@@ -140,9 +144,11 @@ class Kernel:
 
     - tokens (the runs the word terms are made of, up to ``TOKEN_BYTES`` long): an
       open-addressing table keyed by their bytes (lower-cased) as three 64-bit words, behind a
-      4096-bit filter on (length, first and last byte) that most other runs miss;
-    - the word terms' trie over (separator, token) edges and the LaTeX names' trie over
-      letters (A-Z 0-25, a-z 26-51).
+      filter of at least 4096 bits (about 1/32 set) on (length, first and last byte) that most
+      other runs miss;
+    - the word terms' trie over (separator, token) edges, hashed (its size grows with the
+      terms, not with terms x tokens), and the LaTeX names' trie over letters (A-Z 0-25, a-z
+      26-51).
     """
 
     def __init__(self, word_terms: dict[str, int], latex_terms: dict[str, int]):
@@ -163,14 +169,13 @@ class Kernel:
             while self.tlen[at]:
                 at = (at + 1) & (size - 1)
             self.tkeys[at], self.tlen[at], self.tid[at] = words, len(tok), i
-        self.tfilter = np.zeros(64, np.uint64)
+        fbits = max(12, (32 * len(tokens)).bit_length())    # ~1/32 of the bits set
+        self.fshift = 32 - fbits
+        self.tfilter = np.zeros(1 << (fbits - 6), np.uint64)
         for tok in tokens:
-            bit = _filter_bit(tok)
+            bit = _filter_bit(tok, self.fshift)
             self.tfilter[bit >> 6] |= np.uint64(1 << (bit & 63))
-        paths = {tid: [(sep * n_tok if k else 0) + tokens[tok]
-                       for k, (sep, tok) in enumerate(parts)]
-                 for tid, parts in split.items() if self.matches_words}
-        self.trans, self.term = _trie(paths, 3 * n_tok)
+        self.ekeys, self.evals, self.term = self._term_trie(split, tokens, n_tok)
         self.ltrans, self.lterm = _trie(
             {tid: [ord(c) - 65 if c <= "Z" else ord(c) - 71 for c in name]
              for name, tid in latex_terms.items()}, 52)
@@ -179,11 +184,36 @@ class Kernel:
         self._lock = threading.Lock()
         addr = lambda a: a.ctypes.data   # noqa: E731
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
-                              addr(self.tfilter),
-                              addr(self.trans), addr(self.term), 3 * n_tok,
+                              addr(self.tfilter), self.fshift, addr(self.ekeys),
+                              addr(self.evals), len(self.ekeys) - 1, addr(self.term),
                               n_tok, addr(self.ltrans), addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
                               addr(self.bmp), None)
+
+    def _term_trie(self, split, tokens: dict[str, int], n_tok: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The word terms' trie over (separator, token) edges, its edges in an
+        open-addressing table (key ``(state * 3 + separator) * n_tok + token``): (keys, next
+        states, term id per state)."""
+        edges: dict[int, int] = {}
+        term = [-1]
+        for tid, parts in split.items() if self.matches_words else ():
+            state = 0
+            for k, (sep, tok) in enumerate(parts):
+                key = (state * 3 + (sep if k else 0)) * n_tok + tokens[tok]
+                if key not in edges:
+                    edges[key] = len(term)
+                    term.append(-1)
+                state = edges[key]
+            term[state] = tid
+        size = 1 << max(4, (2 * len(edges)).bit_length())
+        keys, vals = np.full(size, -1, np.int64), np.zeros(size, np.int32)
+        for key, child in edges.items():
+            at = _edge_slot(key, size - 1)
+            while keys[at] >= 0:
+                at = (at + 1) & (size - 1)
+            keys[at], vals[at] = key, child
+        return keys, vals, np.array(term, np.int32)
 
     def _need_astral(self) -> None:
         with self._lock:                          # units run in threads
