@@ -27,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "score": ("score_bench.py", ["--mb", "100"], ["--mb", "1000"]),
     "layouts": ("layouts_bench.py", ["--mb", "20"], ["--mb", "300"]),
+    "lexicon-size": ("lexicon_size_bench.py", ["--mb", "5", "--sizes", "167,2000,20000"],
+                     ["--mb", "20"]),
     "memory": ("memory_bench.py", ["--mb", "50", "--report-responses", "20000"],
                ["--mb", "1000", "--report-responses", "1000000"]),
     "scale": ("scale_bench.py", ["--mb", "20"], ["--mb", "50"]),

@@ -111,11 +111,15 @@ def test_units_and_threads_count_the_same(monkeypatch):
     texts = pl.concat([_generated(11, 3000), pl.Series(EDGE, dtype=pl.String)])
     m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
     one = fast_count(texts, m, words=True, threads=1)
-    for unit_bytes, threads in ((1 << 40, 2), (5_000, 2), (777, 3), (1, 2)):
+    for unit_bytes, threads in ((1 << 40, 2), (5_000, 2), (777, 3)):
         monkeypatch.setattr(count_mod, "UNIT_BYTES", unit_bytes)
         long = _assert_same(texts, m, monkeypatch, threads=threads)
         words = fast_count(texts, m, words=True, threads=threads)[1]
         assert long.equals(one[0]) and words.equals(one[1]), (unit_bytes, threads)
+    monkeypatch.setattr(count_mod, "UNIT_BYTES", 1)          # a text per unit
+    head = texts.head(300)
+    long = _assert_same(head, m, monkeypatch, threads=2)
+    assert long.equals(one[0].filter(pl.col("row") < 300))
 
 
 def test_edge_cases_count_what_the_rules_say():
@@ -207,3 +211,25 @@ def test_a_lexicon_of_thousands_of_terms(shared_data, monkeypatch):
     assert long["count"].sum() > 20_000 and long["term"].n_unique() > 500
     k = count_mod._kernel(m)
     assert k.ekeys.nbytes + k.evals.nbytes + k.term.nbytes < 1_000_000
+
+
+def test_a_lexicon_too_big_for_the_regex_path_is_a_clean_error_there(monkeypatch):
+    """8,000 two-word phrases pass polars' regex size limit: the kernel counts them, the regex
+    path says so in one line instead of a polars traceback."""
+    import string
+
+    from reasonlens.errors import ConfigError
+
+    rng = random.Random(1)
+
+    def word() -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 12)))
+
+    terms = sorted({f"{word()} {word()}" for _ in range(8000)})
+    m = compile_lexicons([Lexicon.from_terms("big", terms)])
+    texts = pl.Series([f"so {terms[7]}, and {terms[7].replace(' ', chr(10))}-y", "nothing"])
+    long = count_long(texts, m, "fast")
+    assert long.select("row", "term", "count").rows() == [(0, terms[7], 1)]
+    monkeypatch.setattr(count_mod, "USE_KERNEL", False)
+    with pytest.raises(ConfigError, match="too many for the regex path"):
+        count_long(texts, m, "fast")

@@ -199,6 +199,21 @@ def _hit_keys(lists: pl.Series, tid: dict[str, int], latex: bool, n_terms: int,
     return hit_rows[keep] * n_terms + ids[keep]
 
 
+def _extract(texts: pl.Series, pattern: str, tid: dict[str, int]) -> pl.Series:
+    """``str.extract_all``; a lexicon whose alternation passes polars' regex size limit (some
+    thousands of terms) is a clean error: the compiled kernel counts such lexicons."""
+    try:
+        return texts.str.extract_all(pattern)
+    except pl.exceptions.ComputeError as exc:
+        if "size limit" not in str(exc):
+            raise
+        raise ConfigError(
+            f"{len(tid)} terms are too many for the regex path (its compiled pattern passes "
+            "polars' size limit); the compiled counting kernel counts them: reinstall "
+            "reasonlens where a C compiler is available (pip install -e .), and do not set "
+            "REASONLENS_KERNEL=0") from None
+
+
 def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: np.ndarray,
                 latex: bool = True, passes: tuple[bool, ...] = (False, True)
                 ) -> list[np.ndarray]:
@@ -224,10 +239,10 @@ def _slice_keys(part: pl.Series, matcher: Matcher, tid: dict[str, int], mixed: n
                 texts = texts.str.replace_all(_NA, "_")
             elif is_mixed:
                 pattern = matcher.pattern
-            keys.append(_hit_keys(texts.str.extract_all(pattern), tid, False, len(tid),
+            keys.append(_hit_keys(_extract(texts, pattern, tid), tid, False, len(tid),
                                   rows if sel.all() else rows[sel]))
     if matcher.latex_pattern and latex:
-        keys.append(_hit_keys(part.str.extract_all(matcher.latex_pattern), tid, True, len(tid),
+        keys.append(_hit_keys(_extract(part, matcher.latex_pattern, tid), tid, True, len(tid),
                               rows))
     return keys
 
@@ -330,7 +345,7 @@ def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
     latex = _latex_codes(matcher) if LATEX_FROM_SCAN else None
     early = None
     if regex_first and matcher.pattern:
-        early = _hit_keys(part.str.extract_all(matcher.ascii_pattern or matcher.pattern), tid,
+        early = _hit_keys(_extract(part, matcher.ascii_pattern or matcher.pattern, tid), tid,
                           False, len(tid), np.arange(len(part), dtype=np.int64))
     scan = scan_texts(part, words=words, touch=bool(matcher.pattern), commands=latex is not None)
     if early is None:
