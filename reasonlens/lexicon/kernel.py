@@ -169,7 +169,7 @@ class Kernel:
             while self.tlen[at]:
                 at = (at + 1) & (size - 1)
             self.tkeys[at], self.tlen[at], self.tid[at] = words, len(tok), i
-        fbits = max(12, (32 * len(tokens)).bit_length())    # ~1/32 of the bits set
+        fbits = min(28, max(12, (32 * len(tokens)).bit_length()))   # ~1/32 of the bits set
         self.fshift = 32 - fbits
         self.tfilter = np.zeros(1 << (fbits - 6), np.uint64)
         for tok in tokens:
