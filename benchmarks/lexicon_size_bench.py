@@ -65,7 +65,7 @@ def main() -> None:
         rates, hits = {}, {}
         for use_kernel in (True, False) if n <= args.regex_max else (True,):
             count_mod.USE_KERNEL = use_kernel
-            name = count_mod.engine(matcher)
+            name = count_mod.counting_engine(matcher)
             try:
                 count_mod.fast_count(texts.head(20), matcher, words=True)   # compile
                 t0 = time.perf_counter()

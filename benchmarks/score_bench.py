@@ -199,7 +199,7 @@ def counting_alone(inp: Path, max_mb: int) -> dict[str, tuple[float, float, int,
     out = {}
     for use_kernel in (True, False):
         count_mod.USE_KERNEL = use_kernel
-        name = count_mod.engine(matcher)
+        name = count_mod.counting_engine(matcher)
         count_mod.fast_count(texts.head(50), matcher, words=True)  # warm-up (compilation)
         c0, t0 = time.process_time(), time.perf_counter()
         long, words = count_mod.fast_count(texts, matcher, words=True)

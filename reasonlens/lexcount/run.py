@@ -26,7 +26,7 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.io import ParquetSink, final_partial, stage_output
 from reasonlens.provenance import InputHasher, provenance
-from reasonlens.lexicon.count import engine
+from reasonlens.lexicon.count import counting_engine
 from reasonlens.lexcount.aggregate import PartialCounts, summary_from_partials
 from reasonlens.lexcount.engine import ScoreConfig, score_batch
 from reasonlens.schema import ID_COLUMNS
@@ -242,7 +242,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         term_sink.close(prov)
         summary = summary_from_partials(partials.merged(), matcher.lexicons)
         summary["parts"] = config.parts
-        summary["engine"] = engine(matcher, config.mode)
+        summary["engine"] = counting_engine(matcher, config.mode)
         summary["lexicons"] = {lx.name: {"version": lx.version, "n_terms": len(lx.terms),
                                          "sha256": lx.sha256} for lx in matcher.lexicons}
         summary["load"] = report.summary()

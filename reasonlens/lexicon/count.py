@@ -305,7 +305,7 @@ def _matcher_kernel(matcher: Matcher):
     return k if k.matches_words else None
 
 
-def engine(matcher: Matcher, mode: Mode = "fast") -> str:
+def counting_engine(matcher: Matcher, mode: Mode = "fast") -> str:
     """What counts: ``kernel`` (the compiled kernel), ``regex`` (the regex and numpy path; the
     same counts) or ``spacy`` (the exact path)."""
     if mode == "exact":

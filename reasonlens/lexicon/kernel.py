@@ -34,9 +34,10 @@ import ctypes
 import functools
 import os
 import threading
-import unicodedata
 
 import numpy as np
+
+from reasonlens.lexicon.words import word_table
 
 SEP_SPACE, SEP_APOS, SEP_HYPHEN = 0, 1, 2
 _TERM_SEPS = {" ": SEP_SPACE, "'": SEP_APOS, "-": SEP_HYPHEN}
@@ -179,7 +180,7 @@ class Kernel:
         self.ltrans, self.lterm = _trie(
             {tid: [ord(c) - 65 if c <= "Z" else ord(c) - 71 for c in name]
              for name, tid in latex_terms.items()}, 52)
-        self.bmp = _word_table(0, 0x10000)
+        self.bmp = word_table(0, 0x10000)          # bools: one byte each, 0 or 1
         self._astral: np.ndarray | None = None
         self._lock = threading.Lock()
         addr = lambda a: a.ctypes.data   # noqa: E731
@@ -218,7 +219,7 @@ class Kernel:
     def _need_astral(self) -> None:
         with self._lock:                          # units run in threads
             if self._astral is None:
-                self._astral = _word_table(0x10000, ASTRAL_END)
+                self._astral = word_table(0x10000, ASTRAL_END)
                 self.tables.astral = self._astral.ctypes.data
 
     def run(self, raw: np.ndarray, off: np.ndarray, n_terms: int
@@ -251,14 +252,6 @@ class Kernel:
                        for o in out]
         k = n_out.value
         return words[:n], out[0][:k], out[1][:k], out[2][:k]
-
-
-@functools.lru_cache(maxsize=2)
-def _word_table(lo: int, hi: int) -> np.ndarray:
-    """Per code point in [lo, hi): a letter or digit (unicodedata category L* or N*), as
-    bytes."""
-    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(lo, hi)),
-                       np.uint8, hi - lo)
 
 
 @functools.lru_cache(maxsize=32)

@@ -51,11 +51,18 @@ def _is_word_cp(cp: int) -> bool:
     return unicodedata.category(chr(cp))[0] in "LN"
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
+def word_table(lo: int, hi: int) -> np.ndarray:
+    """Per code point in [lo, hi): a letter or digit (unicodedata category L* or N*), as
+    bools (built once per range; ~20 ms for the BMP). The compiled kernel reads the same
+    tables."""
+    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(lo, hi)), bool,
+                       hi - lo)
+
+
 def _bmp_word_table() -> np.ndarray:
-    """Is each code point below U+10000 a letter or digit (built once, ~20 ms)."""
-    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(0x10000)), bool,
-                       0x10000)
+    """Is each code point below U+10000 a letter or digit."""
+    return word_table(0, 0x10000)
 
 
 def _word_cps(cp: np.ndarray) -> np.ndarray:
