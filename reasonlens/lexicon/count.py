@@ -300,8 +300,8 @@ def _matcher_kernel(matcher: Matcher):
     if not kernel.available():
         return None
     tid, _ = _term_ids(matcher)
-    k = kernel.kernel_for(tuple((t, i) for t, i in tid.items() if not is_latex(t)),
-                          tuple((t[1:], i) for t, i in tid.items() if is_latex(t)))
+    k = kernel.Kernel({t: i for t, i in tid.items() if not is_latex(t)},
+                      {t[1:]: i for t, i in tid.items() if is_latex(t)})
     return k if k.matches_words else None
 
 

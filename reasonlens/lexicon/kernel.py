@@ -232,7 +232,7 @@ class Kernel:
             raise RuntimeError("the compiled counting kernel is not available")
         raw, off = np.ascontiguousarray(raw, np.uint8), np.ascontiguousarray(off, np.int64)
         n, n_terms = len(off) - 1, max(n_terms, 1)
-        if n and (raw[off[0]:off[-1]] >= 0xF0).any():
+        if n and self._astral is None and (raw[off[0]:off[-1]] >= 0xF0).any():
             self._need_astral()
         words = np.zeros(max(n, 1), np.int64)
         cap = max(1024, 4 * n + n_terms)
@@ -253,10 +253,3 @@ class Kernel:
         k = n_out.value
         return words[:n], out[0][:k], out[1][:k], out[2][:k]
 
-
-@functools.lru_cache(maxsize=32)
-def kernel_for(word_terms: tuple[tuple[str, int], ...], latex_terms: tuple[tuple[str, int], ...]
-               ) -> Kernel:
-    """The (cached) kernel for these (normalised term, term id) pairs; LaTeX names without
-    their backslash."""
-    return Kernel(dict(word_terms), dict(latex_terms))
