@@ -199,7 +199,7 @@ def score(traces: Source, *, lexicons: Iterable[str] | None = None, mode: str = 
     from reasonlens.lexcount.run import _with_behaviours
     from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
     from reasonlens.provenance import provenance
-    from reasonlens.traces.load import SCORE_BATCH_ROWS
+    from reasonlens.traces.model import SCORE_BATCH_ROWS
 
     config = ScoreConfig(lexicons=tuple(lexicons or DEFAULT_LEXICONS), mode=mode, lemma=lemma,
                          parts=parts)

@@ -76,6 +76,16 @@ ID_SCHEMA: dict[str, pl.DataType] = {c: TRACE_SCHEMA[c] for c in ID_COLUMNS}
 BEHAVIOURS = ("multi_perspective", "metacognitive")
 
 
+def response_ids(responses: pl.DataFrame | pl.LazyFrame) -> pl.Expr:
+    """``pl.col("id")`` as a key for counting distinct responses (``n_unique``) among rows whose
+    ids are ids of ``responses``: their 64-bit hashes when the responses' ids all hash apart
+    (checked here; hashing once and counting integers is several times cheaper than comparing
+    strings in every group), else the ids themselves. Exact either way."""
+    ids = pl.col("id")
+    n, distinct = responses.lazy().select(pl.len(), ids.hash().n_unique()).collect().row(0)
+    return ids.hash() if distinct == n else ids
+
+
 def behaviours_in(frame: pl.DataFrame | pl.LazyFrame | Iterable[str]) -> list[str]:
     """Behaviour keys of a frame (or a list of column names): every B with ``B_count`` and
     ``B_status`` columns, in column order."""

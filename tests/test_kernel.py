@@ -233,3 +233,20 @@ def test_a_lexicon_too_big_for_the_regex_path_is_a_clean_error_there(monkeypatch
     monkeypatch.setattr(count_mod, "USE_KERNEL", False)
     with pytest.raises(ConfigError, match="too many for the regex path"):
         count_long(texts, m, "fast")
+
+
+def test_has_astral_finds_every_four_byte_lead():
+    """rl_has_astral (which decides whether the table of letters beyond U+FFFF is loaded) says
+    whether any byte is >= 0xF0, as numpy does, wherever that byte lies in its 8-byte word and
+    in the tail, and never for bytes just below (0xEF, 0xE0, 0x7F)."""
+    lib = kernel._library()
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 8, 9, 15, 16, 17, 64, 1001):
+        base = rng.choice(np.array([0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC3, 0xE0, 0xEF], np.uint8), n)
+        assert lib.rl_has_astral(base.ctypes.data, n) == 0
+        for at in {0, n // 2, n - 1} if n else ():
+            for b in (0xF0, 0xF4, 0xFF):
+                arr = base.copy()
+                arr[at] = b
+                assert lib.rl_has_astral(arr.ctypes.data, n) == 1, (n, at, b)
+                assert lib.rl_has_astral(arr.ctypes.data, at) == int((arr[:at] >= 0xF0).any())

@@ -74,3 +74,17 @@ def test_grade_adds_the_declared_columns():
     g = grade_frame(traces, GradeConfig(workers=1, integer_fallback=False))
     assert {c: g.schema[c] for c in schema.GRADE_SCHEMA} == schema.GRADE_SCHEMA
     assert g["correct"].to_list()[0] is True
+
+
+def test_response_ids_counts_distinct_responses_exactly():
+    """Hashed ids where the responses' ids hash apart, the ids themselves otherwise (here: a
+    responses frame with a repeated id): the same distinct counts either way."""
+    ids = [f"m:b:p{i}:{i % 7}" for i in range(2000)]
+    terms = pl.DataFrame({"id": [ids[i % 2000] for i in range(0, 9000, 3)],
+                          "term": [f"t{i % 5}" for i in range(3000)]})
+    want = terms.group_by("term").agg(pl.col("id").n_unique().alias("n")).sort("term")
+    for resp_ids in (ids, ids + ids[:1]):
+        key = schema.response_ids(pl.DataFrame({"id": resp_ids}))
+        got = terms.group_by("term").agg(key.n_unique().alias("n")).sort("term")
+        assert got.equals(want)
+        assert ("hash" in str(key)) == (len(resp_ids) == len(ids))

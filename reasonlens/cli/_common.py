@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from reasonlens.traces.layouts import parse_field_options
-from reasonlens.traces.load import LoadOptions
+if TYPE_CHECKING:
+    from reasonlens.traces.load import LoadOptions
 
 
 def trace_input_options(func: Callable) -> Callable:
@@ -40,6 +40,9 @@ def trace_input_options(func: Callable) -> Callable:
 
 def load_options(kwargs: dict[str, Any]) -> LoadOptions:
     """Pop the trace-input options from a command's kwargs into a LoadOptions."""
+    from reasonlens.traces.layouts import parse_field_options
+    from reasonlens.traces.load import LoadOptions
+
     return LoadOptions(
         fields=parse_field_options(kwargs.pop("fields", ()) or ()),
         mapping_file=kwargs.pop("mapping_file", None),

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from reasonlens.cli._common import echo_table, load_options, progress, trace_input_options
-from reasonlens.traces.load import SCORE_BATCH_ROWS
+from reasonlens.traces.model import SCORE_BATCH_ROWS
 
 
 @click.command("score")
@@ -98,11 +98,13 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
     config = ScoreConfig(lexicons=tuple(lexicons) or DEFAULT_LEXICONS, mode=mode, lemma=lemma,
                          parts=parts)
     config.matcher()  # fail early on a bad lexicon
-    from reasonlens.judge.stage import behaviour_hook
+    hook = info = None
+    if behaviours:  # (the judge's modules, httpx among them, only then: 0.2 s of start-up)
+        from reasonlens.judge.stage import behaviour_hook
 
-    hook, info = behaviour_hook(base_urls, judge_model, judge_max_tokens, detector=detector_path,
-                                taxonomy=taxonomy, unit=unit, parts=parts) \
-        if behaviours else (None, None)
+        hook, info = behaviour_hook(base_urls, judge_model, judge_max_tokens,
+                                    detector=detector_path, taxonomy=taxonomy, unit=unit,
+                                    parts=parts)
     total = input_bytes(list(inputs))
     with progress("scoring", total=total) as bar:
         task = bar.add_task("scoring", total=total)

@@ -25,7 +25,10 @@ class ParquetSink:
         table = df.to_arrow()
         if self.writer is None:
             self.schema = table.schema
+            # zstd level 1: the files of score came out the same size as at the default level
+            # (3) and were written in 0.7 of the time (benchmarks/scoring.md)
             self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd",
+                                           compression_level=1,
                                            write_statistics=_statistics_columns(self.schema))
         elif table.schema != self.schema:
             table = table.select(self.schema.names).cast(self.schema)

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from reasonlens.lexicon.lexicons import Lexicon
-from reasonlens.schema import behaviours_in
+from reasonlens.schema import behaviours_in, response_ids
 
 
 def _f(x: Any) -> float | None:
@@ -71,7 +71,7 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
             .explode(["n", "total", "term"]))
     tt = t if parts == "all" else t.filter(pl.col("part") == parts)
     frames.append(tt.group_by(g + [pl.col("category").alias("name"), "term"])
-                  .agg(pl.lit("term").alias("kind"), pl.col("id").n_unique().alias("n"),
+                  .agg(pl.lit("term").alias("kind"), response_ids(r).n_unique().alias("n"),
                        pl.col("count").cast(pl.Float64).sum().alias("total")))
     out = [f.select([pl.col(k).cast(v) if k in f.columns else pl.lit(None, dtype=v).alias(k)
                      for k, v in PARTIAL_SCHEMA.items()]) for f in pl.collect_all(frames)]

@@ -418,6 +418,24 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int6
     return status < 0 ? -1 : t;
 }
 
+/* Whether raw[0 .. n) holds a byte >= 0xF0 (the lead byte of a character beyond U+FFFF):
+ * kernel.py loads the table of those letters only then. Eight bytes at a time: a byte's high
+ * bit survives the ANDs of the word shifted by 1, 2 and 3 bits only where its top four bits
+ * are set (the shifts bring in bits of the same byte only). */
+int64_t rl_has_astral(const uint8_t *raw, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, raw + i, 8);
+        if (v & (v << 1) & (v << 2) & (v << 3) & HIGHS)
+            return 1;
+    }
+    for (; i < n; i++)
+        if (raw[i] >= 0xF0)
+            return 1;
+    return 0;
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel",
                                     "reasonlens' counting kernel (called through ctypes)", -1,
                                     NULL};

@@ -58,23 +58,26 @@ class _Tables(ctypes.Structure):
 
 
 @functools.lru_cache(maxsize=1)
-def _scan_function():
-    """``rl_scan`` from the compiled module, or None (not built, or switched off)."""
+def _library():
+    """The compiled module's functions (``rl_scan``, ``rl_has_astral``), or None (not built, or
+    switched off)."""
     if os.environ.get(ENV, "1") == "0":
         return None
     try:
         from reasonlens.lexicon import _kernel   # its import fills the C tables
     except ImportError:
         return None
-    fn = ctypes.CDLL(_kernel.__file__).rl_scan
-    fn.restype = _I
-    fn.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P]
-    return fn
+    lib = ctypes.CDLL(_kernel.__file__)
+    lib.rl_scan.restype = lib.rl_has_astral.restype = _I
+    lib.rl_scan.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P,
+                            _P, _P]
+    lib.rl_has_astral.argtypes = [_P, _I]
+    return lib
 
 
 def available() -> bool:
     """Whether the compiled kernel is installed and not switched off (``REASONLENS_KERNEL=0``)."""
-    return _scan_function() is not None
+    return _library() is not None
 
 
 TOKEN_BYTES = 24                        # the longest token (word of a term) the kernel takes
@@ -227,12 +230,14 @@ class Kernel:
         """Scan every text: (words per text, hit rows, hit term ids, hit counts), hits sorted
         by row, then term id. ``raw``: the UTF-8 bytes; ``off``: the texts' int64 byte
         offsets into it (``len(texts) + 1``); term ids are below ``n_terms``."""
-        fn = _scan_function()
-        if fn is None:
+        lib = _library()
+        if lib is None:
             raise RuntimeError("the compiled counting kernel is not available")
+        fn = lib.rl_scan
         raw, off = np.ascontiguousarray(raw, np.uint8), np.ascontiguousarray(off, np.int64)
         n, n_terms = len(off) - 1, max(n_terms, 1)
-        if n and self._astral is None and (raw[off[0]:off[-1]] >= 0xF0).any():
+        if n and self._astral is None and off[-1] > off[0] \
+                and lib.rl_has_astral(raw.ctypes.data + int(off[0]), int(off[-1] - off[0])):
             self._need_astral()
         words = np.zeros(max(n, 1), np.int64)
         cap = max(1024, 4 * n + n_terms)

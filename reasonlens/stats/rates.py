@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import polars as pl
 
-from reasonlens.schema import behaviours_in
+from reasonlens.schema import behaviours_in, response_ids
 from reasonlens.stats.bootstrap import StatsConfig, bootstrap_ratios, cluster_key
 
 ALL = "(all)"
@@ -214,7 +214,7 @@ def cluster_term_counts(terms: pl.DataFrame | pl.LazyFrame, resp: pl.DataFrame, 
     millions of term rows on string ids; otherwise terms are joined to ``resp`` by id. ``terms``
     may be lazy (a scanned terms.parquet, tens of rows per response): it is then aggregated in
     disjoint parts (:data:`TERM_ROWS_PER_PASS`) by polars' streaming engine, never held whole.
-    "present" counts distinct responses through a 64-bit hash of their ids.
+    "present" counts distinct responses (:func:`reasonlens.schema.response_ids`).
     """
     lf = terms.lazy()
     names = set(lf.collect_schema().names())
@@ -229,7 +229,7 @@ def cluster_term_counts(terms: pl.DataFrame | pl.LazyFrame, resp: pl.DataFrame, 
         nz = lf.filter(pl.col("count") > 0)  # zero rows add nothing (score writes none)
         parts = [_part(nz, ["benchmark", "problem_id"], p, passes).group_by(*keys).agg(
             pl.col("count").sum().cast(pl.Float64),
-            pl.col("id").hash().n_unique().cast(pl.Float64).alias("present"))
+            response_ids(resp).n_unique().cast(pl.Float64).alias("present"))
             .collect(engine="streaming") for p in range(passes)]
         agg = pl.concat(parts, how="vertical")
         agg = agg.with_columns(pl.col(c).cast(pl.String) for c in by)

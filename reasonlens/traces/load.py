@@ -443,12 +443,6 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
     yield from _iter_items(items, source, options, report, counters, seen, None)
 
 
-#: score's responses per batch, at most: each batch costs ~15 ms of fixed work (group-bys, a
-#: parquet row group, thread hand-overs), so short responses go in big batches (300,000
-#: MATH-500 solutions: 3.55 s vs 4.4 s at 4,096); long ones stop earlier, at ~16 MB
-SCORE_BATCH_ROWS = 16384
-
-
 def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
                 counters: dict[tuple, int], seen: set[str], builder: _RowBuilder | None):
     """Records ``(line, record_or_error, raw)`` into frames, record by record; returns the

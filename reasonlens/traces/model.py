@@ -15,6 +15,10 @@ META_TEXT_MAX = 512
 #: a batch holds at most about this many bytes of text (JSONL chunks of the columnar path, and
 #: the responses of a batch read record by record), so long traces do not make huge batches
 BATCH_BYTES = 16 << 20
+#: score's responses per batch, at most: each batch costs ~15 ms of fixed work (group-bys, a
+#: parquet row group, thread hand-overs), so short responses go in big batches (300,000
+#: MATH-500 solutions: 3.55 s vs 4.4 s at 4,096); long ones stop earlier, at ~16 MB
+SCORE_BATCH_ROWS = 16384
 
 
 @dataclass(frozen=True)
