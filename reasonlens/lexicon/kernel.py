@@ -68,6 +68,8 @@ def _library():
     except ImportError:
         return None
     lib = ctypes.CDLL(_kernel.__file__)
+    if not all(hasattr(lib, f) for f in ("rl_scan", "rl_has_astral")):
+        return None   # a build of an older _kernel.c (rebuild: pip install -e .)
     lib.rl_scan.restype = lib.rl_has_astral.restype = _I
     lib.rl_scan.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P,
                             _P, _P]
