@@ -359,3 +359,26 @@ def test_score_on_two_cpus_runs_polars_on_one_thread_unless_told_otherwise():
     assert _pool_size("score", None) == 1
     assert _pool_size("score", str(default)) == default
     assert _pool_size("stats", None) == default
+
+
+def _threads_after_numpy(cmd: str) -> int:
+    """Threads of a fresh process on (at most) 2 CPUs once numpy is imported after the CLI's
+    pre-import hook for ``cmd``."""
+    import os
+
+    code = ("import os; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2]); "
+            "from reasonlens.cli import before_polars; before_polars(%r); "
+            "import numpy; print(len(os.listdir('/proc/self/task')))" % cmd)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.strip())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_score_on_two_cpus_starts_no_blas_threads():
+    """score makes no BLAS call: on 2 CPUs OpenBLAS gets one thread (its idle threads spun for
+    1.9% of score's CPU); other commands keep OpenBLAS' default."""
+    assert _threads_after_numpy("score") == 1
+    assert _threads_after_numpy("grade") > 1

@@ -58,10 +58,15 @@ def before_polars(cmd_name: str) -> None:
     ``POLARS_MAX_THREADS`` is set: its own threads (two batches counted at once, two chunks
     parsed ahead, the writer) already fill two cores, and a pool of two more threads competing
     for them made it 9% slower end to end (benchmarks/scoring.md). On more CPUs polars keeps
-    its default pool."""
-    if cmd_name == "score" and "polars" not in sys.modules \
-            and "POLARS_MAX_THREADS" not in os.environ and usable_cpus() <= 2:
-        os.environ["POLARS_MAX_THREADS"] = "1"
+    its default pool.
+
+    Likewise ``OPENBLAS_NUM_THREADS=1`` for ``score`` there (before numpy is imported): score
+    makes no BLAS call, yet OpenBLAS' idle threads spun for 1.9% of its CPU time."""
+    if cmd_name != "score" or usable_cpus() > 2:
+        return
+    for var, module in (("POLARS_MAX_THREADS", "polars"), ("OPENBLAS_NUM_THREADS", "numpy")):
+        if module not in sys.modules and var not in os.environ:
+            os.environ[var] = "1"
 
 
 _INT64 = 2**63
