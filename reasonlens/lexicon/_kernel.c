@@ -34,6 +34,8 @@ typedef struct {
     const int32_t *evals;     /* ... the state it leads to */
     int64_t emask;            /* slots - 1 */
     const int32_t *term;      /* term id at a state or -1 */
+    const int32_t *root;      /* per token: the state after the root's edge to it, or -1 */
+    const uint8_t *kids;      /* per state: 1 when an edge leaves it */
     int64_t n_tok;
     const int32_t *ltrans;    /* LaTeX names: ltrans[state * 52 + letter] */
     const int32_t *lterm;
@@ -302,12 +304,14 @@ static int64_t longest(const tables_t *tb, const runs_t *rs, int64_t r, int64_t 
                        int64_t *last) {
     if (rs->tok[r] < 0)
         return -1;
-    int64_t state = next_state(tb, 0, 0, rs->tok[r]), best = -1;
+    int64_t state = tb->root[rs->tok[r]], best = -1;
     for (int64_t x = r; state >= 0;) {
         if (tb->term[state] >= 0) {
             best = tb->term[state];
             *last = x;
         }
+        if (!tb->kids[state])                  /* most terms are one word: no probe */
+            break;
         x++;
         if (x >= nr || rs->tok[x] < 0 || rs->sep[x] == SEP_OTHER)
             break;
@@ -322,7 +326,7 @@ static int64_t exact(const tables_t *tb, const runs_t *rs, int64_t r, int64_t y)
     for (int64_t x = r; x <= y; x++) {
         if (rs->tok[x] < 0 || (x > r && rs->sep[x] == SEP_OTHER))
             return -1;
-        state = next_state(tb, state, x > r ? rs->sep[x] : 0, rs->tok[x]);
+        state = x > r ? next_state(tb, state, rs->sep[x], rs->tok[x]) : tb->root[rs->tok[x]];
         if (state < 0)
             return -1;
     }

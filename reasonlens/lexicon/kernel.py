@@ -53,7 +53,7 @@ class _Tables(ctypes.Structure):
 
     _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
                 ("fshift", _I), ("ekeys", _P), ("evals", _P), ("emask", _I), ("term", _P),
-                ("n_tok", _I), ("ltrans", _P), ("lterm", _P), ("latex", _I),
+                ("root", _P), ("kids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P), ("latex", _I),
                 ("match_words", _I), ("bmp", _P), ("astral", _P)]
 
 
@@ -181,7 +181,8 @@ class Kernel:
         for tok in tokens:
             bit = _filter_bit(tok, self.fshift)
             self.tfilter[bit >> 6] |= np.uint64(1 << (bit & 63))
-        self.ekeys, self.evals, self.term = self._term_trie(split, tokens, n_tok)
+        self.ekeys, self.evals, self.term, self.root, self.kids = self._term_trie(
+            split, tokens, n_tok)
         self.ltrans, self.lterm = _trie(
             {tid: [ord(c) - 65 if c <= "Z" else ord(c) - 71 for c in name]
              for name, tid in latex_terms.items()}, 52)
@@ -192,15 +193,16 @@ class Kernel:
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
                               addr(self.tfilter), self.fshift, addr(self.ekeys),
                               addr(self.evals), len(self.ekeys) - 1, addr(self.term),
-                              n_tok, addr(self.ltrans), addr(self.lterm),
+                              addr(self.root), addr(self.kids), n_tok, addr(self.ltrans), addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
                               addr(self.bmp), None)
 
     def _term_trie(self, split, tokens: dict[str, int], n_tok: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, ...]:
         """The word terms' trie over (separator, token) edges, its edges in an
         open-addressing table (key ``(state * 3 + separator) * n_tok + token``): (keys, next
-        states, term id per state)."""
+        states, term id per state, the root's edges as an array per token, and per state
+        whether any edge leaves it: most terms are one word, matched with no probe)."""
         edges: dict[int, int] = {}
         term = [-1]
         for tid, parts in split.items() if self.matches_words else ():
@@ -219,7 +221,13 @@ class Kernel:
             while keys[at] >= 0:
                 at = (at + 1) & (size - 1)
             keys[at], vals[at] = key, child
-        return keys, vals, np.array(term, np.int32)
+        root, kids = np.full(n_tok, -1, np.int32), np.zeros(len(term), np.uint8)
+        for key, child in edges.items():
+            parent, tok = key // (3 * n_tok), key % n_tok
+            kids[parent] = 1
+            if parent == 0:
+                root[tok] = child
+        return keys, vals, np.array(term, np.int32), root, kids
 
     def _need_astral(self) -> None:
         with self._lock:                          # units run in threads
