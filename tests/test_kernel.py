@@ -165,10 +165,7 @@ def test_a_lexicon_the_kernel_cannot_take_uses_the_regex_path(monkeypatch):
 def test_kernel_run_direct_call():
     k = kernel.Kernel({"wait": 0, "let me": 1}, {"frac": 2})
     texts = pl.Series(["Wait, let me \\frac{1}{2} wait", "", "let\nme"])
-    from reasonlens.lexicon.words import _arrow_buffers
-
-    data, off = _arrow_buffers(texts)
-    words, rows, tids, counts = k.run(np.frombuffer(data, np.uint8), off, 3)
+    words, rows, tids, counts = k.run(texts, 3)
     assert words.tolist() == [6, 0, 2]           # \frac is not a word
     assert list(zip(rows.tolist(), tids.tolist(), counts.tolist())) == [
         (0, 0, 2), (0, 1, 1), (0, 2, 1), (2, 1, 1)]
@@ -235,18 +232,41 @@ def test_a_lexicon_too_big_for_the_regex_path_is_a_clean_error_there(monkeypatch
         count_long(texts, m, "fast")
 
 
-def test_has_astral_finds_every_four_byte_lead():
-    """rl_has_astral (which decides whether the table of letters beyond U+FFFF is loaded) says
-    whether any byte is >= 0xF0, as numpy does, wherever that byte lies in its 8-byte word and
-    in the tail, and never for bytes just below (0xEF, 0xE0, 0x7F)."""
-    lib = kernel._library()
-    rng = np.random.default_rng(3)
-    for n in (0, 1, 7, 8, 9, 15, 16, 17, 64, 1001):
-        base = rng.choice(np.array([0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC3, 0xE0, 0xEF], np.uint8), n)
-        assert lib.rl_has_astral(base.ctypes.data, n) == 0
-        for at in {0, n // 2, n - 1} if n else ():
-            for b in (0xF0, 0xF4, 0xFF):
-                arr = base.copy()
-                arr[at] = b
-                assert lib.rl_has_astral(arr.ctypes.data, n) == 1, (n, at, b)
-                assert lib.rl_has_astral(arr.ctypes.data, at) == int((arr[:at] >= 0xF0).any())
+def test_text_spans_read_the_strings_in_place():
+    """The kernel's view of a column: address and length of each text inside polars' own
+    string views (inline up to 12 bytes, in data buffers beyond), for slices, several chunks,
+    nulls and empty texts, and for contiguous Arrow strings; the bytes at the addresses are
+    the texts' UTF-8 bytes."""
+    import ctypes
+
+    import pyarrow as pa
+
+    base = ["", "short", "exactly12byt", "thirteen byte", "é" * 30, None, "x" * 5000, "𝑥 wait"]
+    long = pl.concat([pl.Series(base), pl.Series(base[::-1])], rechunk=False)
+    cases = [long, long.slice(3, 9), long.rechunk().slice(5, 6),
+             pl.from_arrow(pa.array(base, pa.large_string()))]
+    for s in cases:
+        ptr, size, alive = kernel.text_spans(s)
+        got = [ctypes.string_at(int(p), int(n)).decode() for p, n in zip(ptr, size)]
+        assert got == [t or "" for t in s.to_list()]
+    assert kernel.text_spans(pl.Series([], dtype=pl.String))[0].shape == (0,)
+
+
+def test_letters_beyond_the_bmp_load_their_table_mid_scan():
+    """The table of letters beyond U+FFFF is loaded when the scan first meets such a character
+    (the scan stops there, the text's partial counts are dropped, and it goes on from that
+    text): the same words and hits as a kernel that had it from the start, whichever text
+    holds the first such character, with terms and LaTeX before it in the same text."""
+    terms = {"wait": 0, "let me": 1}
+    texts = pl.Series(["wait, let me see", "Wait \\frac wait 𝑥wait 𝑥 wait let me",
+                       "so wait", "😀 wait", None, "wait𝐀wait"])
+    for start in range(len(texts)):
+        part = texts.slice(start)
+        lazy, eager = kernel.Kernel(terms, {"frac": 2}), kernel.Kernel(terms, {"frac": 2})
+        eager._need_astral()
+        got, want = lazy.run(part, 3), eager.run(part, 3)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want)), start
+        assert (lazy._astral is not None) == any("𝑥" in t or "😀" in t or "𝐀" in t
+                                                  for t in part.drop_nulls().to_list())
+    words = eager.run(texts, 3)[0]
+    assert words.tolist() == [4, 7, 2, 1, 0, 1]   # 𝑥, 𝐀 letters (𝑥wait one word), 😀 not

@@ -16,6 +16,7 @@
 #define SPACE 2
 #define APOS 4
 #define HYPHEN 8
+#define NEED 16          /* a character beyond U+FFFF, and no table for those yet */
 #define SEP_SPACE 0
 #define SEP_APOS 1
 #define SEP_HYPHEN 2
@@ -124,8 +125,11 @@ static int wide(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end, 
     if (cp < 0x10000) {
         if (tb->bmp[cp])
             return WORD;
-    } else if (cp < ASTRAL_END && tb->astral && tb->astral[cp - 0x10000]) {
-        return WORD;
+    } else if (cp < ASTRAL_END) {
+        if (!tb->astral)
+            return NEED;
+        if (tb->astral[cp - 0x10000])
+            return WORD;
     }
     if (cp == 0x2019)
         return APOS;
@@ -212,7 +216,8 @@ static int64_t latex_name(const tables_t *tb, const uint8_t *raw, int64_t x, int
 }
 
 /* Split one text [i, end) into runs; count its words, tally its LaTeX terms (bytes up to
- * limit may be read). Returns the runs, or -1 when out of memory. */
+ * limit may be read). Returns the runs, -1 when out of memory, or -2 at a character beyond
+ * U+FFFF while the table of those is not loaded. */
 static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end,
                           int64_t limit, runs_t *rs, int64_t *words, int64_t *counts,
                           int64_t *touched, int64_t *nt) {
@@ -235,6 +240,8 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
                 k = SEPS[b];
             } else {
                 int c = wide(tb, raw, i, end, &n);
+                if (c & NEED)
+                    return -2;
                 if (c & WORD)
                     break;
                 k = (c & SPACE) ? SEP_SPACE : (c & APOS) ? SEP_APOS
@@ -271,8 +278,10 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         int64_t x = ascii_run_end(raw, i, end);
         int plain = 1;                          /* ASCII only */
         while (x < end && raw[x] >= 0x80) {     /* letters or digits of other scripts */
-            int n;
-            if (!(wide(tb, raw, x, end, &n) & WORD))
+            int n, c = wide(tb, raw, x, end, &n);
+            if (c & NEED)
+                return -2;
+            if (!(c & WORD))
                 break;
             plain = 0;
             x = ascii_run_end(raw, x + n, end);
@@ -371,14 +380,16 @@ static int64_t match_runs(const tables_t *tb, const runs_t *rs, int64_t nr, int6
     return nt;
 }
 
-/* Texts first .. last - 1 (byte offsets off): words into words[], hits (row, term id, count;
- * per text by term id) into out_* from *n_out on, at most cap in all. Returns the next text
- * to scan (< last when the output would overflow), or -1 when out of memory. counts (zeros)
- * and touched have one slot per term id. */
-int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int64_t first,
-                int64_t last, int64_t n_terms, int64_t *words, int64_t *out_row,
+/* Texts first .. last - 1 (text t: the len[t] bytes at ptr[t]): words into words[], hits (row,
+ * term id, count; per text by term id) into out_* from *n_out on, at most cap in all. Returns
+ * the next text to scan: < last when the output would overflow, or (with *need_astral set)
+ * when that text holds a character beyond U+FFFF and the table of those is not loaded (the
+ * caller loads it and scans again from there); -1 when out of memory. counts (zeros) and
+ * touched have one slot per term id. */
+int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *len,
+                int64_t first, int64_t last, int64_t n_terms, int64_t *words, int64_t *out_row,
                 int64_t *out_tid, int64_t *out_count, int64_t cap, int64_t *n_out,
-                int64_t *counts, int64_t *touched) {
+                int64_t *counts, int64_t *touched, int64_t *need_astral) {
     runs_t rs;
     init_tables();        /* done at import already; the same values if two threads race */
     rs.cap = 1024;
@@ -392,8 +403,14 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int6
         if (*n_out + n_terms > cap)
             break;
         int64_t nt = 0;
-        int64_t nr = split_runs(tb, raw, off[t], off[t + 1], off[last], &rs, &words[t], counts,
+        int64_t nr = split_runs(tb, ptr[t], 0, len[t], len[t], &rs, &words[t], counts,
                                 touched, &nt);
+        if (nr == -2) {                         /* this text again, with the table */
+            for (int64_t j = 0; j < nt; j++)
+                counts[touched[j]] = 0;
+            *need_astral = 1;
+            break;
+        }
         if (nr < 0) {
             status = -1;
             break;
@@ -422,22 +439,9 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *raw, const int64_t *off, int6
     return status < 0 ? -1 : t;
 }
 
-/* Whether raw[0 .. n) holds a byte >= 0xF0 (the lead byte of a character beyond U+FFFF):
- * kernel.py loads the table of those letters only then. Eight bytes at a time: a byte's high
- * bit survives the ANDs of the word shifted by 1, 2 and 3 bits only where its top four bits
- * are set (the shifts bring in bits of the same byte only). */
-int64_t rl_has_astral(const uint8_t *raw, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, raw + i, 8);
-        if (v & (v << 1) & (v << 2) & (v << 3) & HIGHS)
-            return 1;
-    }
-    for (; i < n; i++)
-        if (raw[i] >= 0xF0)
-            return 1;
-    return 0;
+/* The version of the tables and of rl_scan's arguments (kernel.py's ABI) */
+int64_t rl_abi(void) {
+    return 2;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel",

@@ -316,11 +316,8 @@ def counting_engine(matcher: Matcher, mode: Mode = "fast") -> str:
 def _kernel_counts(part: pl.Series, offset: int, matcher: Matcher, kern
                    ) -> tuple[pl.DataFrame, np.ndarray]:
     """One work unit through the compiled kernel: its long counts and word totals."""
-    from reasonlens.lexicon.words import _arrow_buffers
-
     tid, table = _term_ids(matcher)
-    data, off = _arrow_buffers(part)
-    words, rows, tids, counts = kern.run(np.frombuffer(data, np.uint8), off, len(tid))
+    words, rows, tids, counts = kern.run(part, len(tid))
     hits = pl.DataFrame({"row": (rows + offset).astype(np.uint32),
                          "tid": tids.astype(np.uint32), "count": counts.astype(np.uint32)})
     return _with_terms(hits, table), words

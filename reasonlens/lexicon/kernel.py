@@ -36,6 +36,7 @@ import os
 import threading
 
 import numpy as np
+import polars as pl
 
 from reasonlens.lexicon.words import word_table
 
@@ -43,6 +44,7 @@ SEP_SPACE, SEP_APOS, SEP_HYPHEN = 0, 1, 2
 _TERM_SEPS = {" ": SEP_SPACE, "'": SEP_APOS, "-": SEP_HYPHEN}
 ASTRAL_END = 0x40000                   # no letter or digit lies beyond plane 3
 ENV = "REASONLENS_KERNEL"              # "0": count with the regex and numpy path
+ABI = 2                                # rl_abi() of the _kernel.c these tables are for
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -59,8 +61,7 @@ class _Tables(ctypes.Structure):
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    """The compiled module's functions (``rl_scan``, ``rl_has_astral``), or None (not built, or
-    switched off)."""
+    """The compiled module (its ``rl_scan``), or None (not built, or switched off)."""
     if os.environ.get(ENV, "1") == "0":
         return None
     try:
@@ -68,12 +69,14 @@ def _library():
     except ImportError:
         return None
     lib = ctypes.CDLL(_kernel.__file__)
-    if not all(hasattr(lib, f) for f in ("rl_scan", "rl_has_astral")):
+    if not hasattr(lib, "rl_abi"):
         return None   # a build of an older _kernel.c (rebuild: pip install -e .)
-    lib.rl_scan.restype = lib.rl_has_astral.restype = _I
+    lib.rl_abi.restype = _I
+    if lib.rl_abi() != ABI:
+        return None   # ... or of another one
+    lib.rl_scan.restype = _I
     lib.rl_scan.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P,
-                            _P, _P]
-    lib.rl_has_astral.argtypes = [_P, _I]
+                            _P, _P, _P]
     return lib
 
 
@@ -235,36 +238,70 @@ class Kernel:
                 self._astral = word_table(0x10000, ASTRAL_END)
                 self.tables.astral = self._astral.ctypes.data
 
-    def run(self, raw: np.ndarray, off: np.ndarray, n_terms: int
+    def run(self, texts: pl.Series, n_terms: int
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Scan every text: (words per text, hit rows, hit term ids, hit counts), hits sorted
-        by row, then term id. ``raw``: the UTF-8 bytes; ``off``: the texts' int64 byte
-        offsets into it (``len(texts) + 1``); term ids are below ``n_terms``."""
+        """Scan every text (nulls as empty): (words per text, hit rows, hit term ids, hit
+        counts), hits sorted by row, then term id; term ids are below ``n_terms``. The texts
+        are read in place (:func:`text_spans`)."""
         lib = _library()
         if lib is None:
             raise RuntimeError("the compiled counting kernel is not available")
-        fn = lib.rl_scan
-        raw, off = np.ascontiguousarray(raw, np.uint8), np.ascontiguousarray(off, np.int64)
-        n, n_terms = len(off) - 1, max(n_terms, 1)
-        if n and self._astral is None and off[-1] > off[0] \
-                and lib.rl_has_astral(raw.ctypes.data + int(off[0]), int(off[-1] - off[0])):
-            self._need_astral()
+        ptr, size, _alive = text_spans(texts)   # _alive holds the bytes while they are read
+        n, n_terms = len(ptr), max(n_terms, 1)
         words = np.zeros(max(n, 1), np.int64)
         cap = max(1024, 4 * n + n_terms)
         out = [np.empty(cap, np.int64) for _ in range(3)]
         counts, touched = np.zeros(n_terms, np.int64), np.zeros(n_terms, np.int64)
-        n_out, t = ctypes.c_int64(0), 0
+        n_out, need, t = ctypes.c_int64(0), ctypes.c_int64(0), 0
         while t < n:
-            t = fn(ctypes.byref(self.tables), raw.ctypes.data, off.ctypes.data, t, n, n_terms,
-                   words.ctypes.data, out[0].ctypes.data, out[1].ctypes.data,
-                   out[2].ctypes.data, cap, ctypes.byref(n_out), counts.ctypes.data,
-                   touched.ctypes.data)
+            t = lib.rl_scan(ctypes.byref(self.tables), ptr.ctypes.data, size.ctypes.data, t, n,
+                            n_terms, words.ctypes.data, out[0].ctypes.data,
+                            out[1].ctypes.data, out[2].ctypes.data, cap, ctypes.byref(n_out),
+                            counts.ctypes.data, touched.ctypes.data, ctypes.byref(need))
             if t < 0:
                 raise MemoryError("the counting kernel ran out of memory")
-            if t < n:                            # the hits would overflow: twice the room
+            if need.value:                       # text t again, with the table loaded
+                need.value = 0
+                self._need_astral()
+            elif t < n:                          # the hits would overflow: twice the room
                 cap *= 2
                 out = [np.concatenate([o[:n_out.value], np.empty(cap - n_out.value, np.int64)])
                        for o in out]
         k = n_out.value
         return words[:n], out[0][:k], out[1][:k], out[2][:k]
 
+
+#: Arrow's string view (16 bytes): the length, then up to 12 bytes inline, else a prefix of 4
+#: bytes, the data buffer's index and the offset in it
+_VIEW = np.dtype([("len", "<i4"), ("prefix", "<u4"), ("buf", "<i4"), ("off", "<i4")])
+
+
+def text_spans(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per text (nulls as empty): the address and the length of its UTF-8 bytes, read in place
+    from polars' string views (no copy of the texts), and the Arrow arrays that hold those
+    bytes (the addresses are valid while they live)."""
+    import pyarrow as pa
+
+    arr = texts.fill_null("").to_arrow(compat_level=pl.CompatLevel.newest())
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    ptrs, lens = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+    for ch in chunks:
+        bufs, n, o = ch.buffers(), len(ch), ch.offset
+        if pa.types.is_string_view(ch.type):
+            v = np.frombuffer(bufs[1], _VIEW, count=n, offset=16 * o)
+            size = v["len"].astype(np.int64)
+            inline = size <= 12
+            base = np.array([b.address for b in bufs[2:]] or [0], np.uint64)
+            outside = base[np.where(inline, 0, v["buf"])] + v["off"].astype(np.uint64)
+            within = np.uint64(bufs[1].address + 16 * o + 4) \
+                + np.arange(n, dtype=np.uint64) * np.uint64(16)
+            ptrs.append(np.where(inline, within, outside))
+        else:                                   # contiguous strings (an older polars)
+            width = np.int64 if pa.types.is_large_string(ch.type) else np.int32
+            off = np.frombuffer(bufs[1], width, count=n + 1, offset=o * width().itemsize)
+            off = off.astype(np.int64)
+            size = np.diff(off)
+            data = bufs[2].address if bufs[2] is not None else 0
+            ptrs.append(np.uint64(data) + off[:-1].astype(np.uint64))
+        lens.append(size)
+    return np.concatenate(ptrs), np.concatenate(lens), chunks
