@@ -132,3 +132,18 @@ def test_integers_beyond_64_bits_are_read_exactly(tmp_path):
     p = tmp_path / "t.jsonl"
     p.write_bytes(b'{"id": 1180591620717411303424}\n{"id": 1180591620717411303425}\n')
     assert [r["id"] for _, r, _ in iter_json_records(p)] == [2**70, 2**70 + 1]
+
+
+def test_count_newlines_counts_across_its_steps():
+    """count_newlines (the loader's line count per chunk) equals bytes.count wherever the
+    newlines fall against its steps: none, at the edges of a step, at the very end."""
+    import random
+
+    from reasonlens.records import count_newlines
+
+    rng = random.Random(5)
+    for n in (0, 1, 7, 8, 9, 100, 1000):
+        for step in (1, 8, 64, 1 << 18):
+            data = bytes(rng.choice(b"ab\n\xc3\x00") for _ in range(n))
+            assert count_newlines(data, step) == data.count(b"\n"), (n, step)
+    assert count_newlines(b"\n" * 17, 8) == 17
