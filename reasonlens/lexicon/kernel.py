@@ -1,7 +1,8 @@
 """The compiled counting kernel of the fast path: words, word terms and LaTeX terms in one pass.
 
 ``_kernel.c`` (plain C, built at install time as an optional extension and called through
-ctypes, which releases the GIL) reads the texts' UTF-8 bytes (the Arrow buffer, no copy) as
+ctypes, which releases the GIL) reads the texts' UTF-8 bytes (in place in polars' string
+views, :func:`text_spans`) as
 *runs*: maximal runs of word characters (ASCII ``[A-Za-z0-9_]`` or a letter or digit of any
 script) and what separates them. Per text it counts
 
