@@ -269,4 +269,4 @@ def test_letters_beyond_the_bmp_load_their_table_mid_scan():
         assert (lazy._astral is not None) == any("𝑥" in t or "😀" in t or "𝐀" in t
                                                   for t in part.drop_nulls().to_list())
     words = eager.run(texts, 3)[0]
-    assert words.tolist() == [4, 7, 2, 1, 0, 1]   # 𝑥, 𝐀 letters (𝑥wait one word), 😀 not
+    assert words.tolist() == [4, 7, 2, 1, 0, 1]   # 𝑥, 𝐀 letters (𝑥wait: one), 😀 not

@@ -56,8 +56,8 @@ class _Tables(ctypes.Structure):
 
     _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
                 ("fshift", _I), ("ekeys", _P), ("evals", _P), ("emask", _I), ("term", _P),
-                ("root", _P), ("kids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P), ("latex", _I),
-                ("match_words", _I), ("bmp", _P), ("astral", _P)]
+                ("root", _P), ("kids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P),
+                ("latex", _I), ("match_words", _I), ("bmp", _P), ("astral", _P)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,7 +197,8 @@ class Kernel:
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
                               addr(self.tfilter), self.fshift, addr(self.ekeys),
                               addr(self.evals), len(self.ekeys) - 1, addr(self.term),
-                              addr(self.root), addr(self.kids), n_tok, addr(self.ltrans), addr(self.lterm),
+                              addr(self.root), addr(self.kids), n_tok, addr(self.ltrans),
+                              addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
                               addr(self.bmp), None)
 
