@@ -215,12 +215,12 @@ static int64_t latex_name(const tables_t *tb, const uint8_t *raw, int64_t x, int
     return state > 0 ? tb->lterm[state] : -1;
 }
 
-/* Split one text [i, end) into runs; count its words, tally its LaTeX terms (bytes up to
- * limit may be read). Returns the runs, -1 when out of memory, or -2 at a character beyond
- * U+FFFF while the table of those is not loaded. */
+/* Split one text [i, end) into runs (no byte past end is read); count its words, tally its
+ * LaTeX terms. Returns the runs, -1 when out of memory, or -2 at a character beyond U+FFFF
+ * while the table of those is not loaded. */
 static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end,
-                          int64_t limit, runs_t *rs, int64_t *words, int64_t *counts,
-                          int64_t *touched, int64_t *nt) {
+                          runs_t *rs, int64_t *words, int64_t *counts, int64_t *touched,
+                          int64_t *nt) {
     int64_t nr = 0, nw = 0;
     int prev_end_word = 0;
     while (i < end) {
@@ -296,7 +296,7 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         if (plain && tb->match_words && x - i <= TOKEN_BYTES) {
             uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i), tb->fshift);
             if (tb->tfilter[bit >> 6] >> (bit & 63) & 1)
-                t = token_of(tb, raw, i, x - i, limit);
+                t = token_of(tb, raw, i, x - i, end);
         }
         rs->tok[nr] = t;
         rs->sep[nr] = (uint8_t)kind;
@@ -403,8 +403,7 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *le
         if (*n_out + n_terms > cap)
             break;
         int64_t nt = 0;
-        int64_t nr = split_runs(tb, ptr[t], 0, len[t], len[t], &rs, &words[t], counts,
-                                touched, &nt);
+        int64_t nr = split_runs(tb, ptr[t], 0, len[t], &rs, &words[t], counts, touched, &nt);
         if (nr == -2) {                         /* this text again, with the table */
             for (int64_t j = 0; j < nt; j++)
                 counts[touched[j]] = 0;

@@ -227,9 +227,10 @@ def cluster_term_counts(terms: pl.DataFrame | pl.LazyFrame, resp: pl.DataFrame, 
         # responses with the term (rows are per part, so a response can appear twice)
         keys = [*by, "benchmark", "problem_id", "category", "term"]
         nz = lf.filter(pl.col("count") > 0)  # zero rows add nothing (score writes none)
+        ids = response_ids(resp)
         parts = [_part(nz, ["benchmark", "problem_id"], p, passes).group_by(*keys).agg(
             pl.col("count").sum().cast(pl.Float64),
-            response_ids(resp).n_unique().cast(pl.Float64).alias("present"))
+            ids.n_unique().cast(pl.Float64).alias("present"))
             .collect(engine="streaming") for p in range(passes)]
         agg = pl.concat(parts, how="vertical")
         agg = agg.with_columns(pl.col(c).cast(pl.String) for c in by)
