@@ -235,8 +235,8 @@ def test_a_lexicon_too_big_for_the_regex_path_is_a_clean_error_there(monkeypatch
 def test_text_spans_read_the_strings_in_place():
     """The kernel's view of a column: address and length of each text inside polars' own
     string views (inline up to 12 bytes, in data buffers beyond), for slices, several chunks,
-    nulls and empty texts, and for contiguous Arrow strings; the bytes at the addresses are
-    the texts' UTF-8 bytes."""
+    nulls and empty texts, and for a column made from Arrow large strings; the bytes at the
+    addresses are the texts' UTF-8 bytes."""
     import ctypes
 
     import pyarrow as pa

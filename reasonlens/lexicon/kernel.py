@@ -280,8 +280,9 @@ _VIEW = np.dtype([("len", "<i4"), ("prefix", "<u4"), ("buf", "<i4"), ("off", "<i
 
 def text_spans(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, list]:
     """Per text (nulls as empty): the address and the length of its UTF-8 bytes, read in place
-    from polars' string views (no copy of the texts), and the Arrow arrays that hold those
-    bytes (the addresses are valid while they live)."""
+    from polars' string views (no copy of the texts; polars >= 1.30 exports its strings as
+    views), and the Arrow arrays that hold those bytes (the addresses are valid while they
+    live)."""
     import pyarrow as pa
 
     arr = texts.fill_null("").to_arrow(compat_level=pl.CompatLevel.newest())
@@ -289,21 +290,13 @@ def text_spans(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, list]:
     ptrs, lens = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
     for ch in chunks:
         bufs, n, o = ch.buffers(), len(ch), ch.offset
-        if pa.types.is_string_view(ch.type):
-            v = np.frombuffer(bufs[1], _VIEW, count=n, offset=16 * o)
-            size = v["len"].astype(np.int64)
-            inline = size <= 12
-            base = np.array([b.address for b in bufs[2:]] or [0], np.uint64)
-            outside = base[np.where(inline, 0, v["buf"])] + v["off"].astype(np.uint64)
-            within = np.uint64(bufs[1].address + 16 * o + 4) \
-                + np.arange(n, dtype=np.uint64) * np.uint64(16)
-            ptrs.append(np.where(inline, within, outside))
-        else:                                   # contiguous strings (an older polars)
-            width = np.int64 if pa.types.is_large_string(ch.type) else np.int32
-            off = np.frombuffer(bufs[1], width, count=n + 1, offset=o * width().itemsize)
-            off = off.astype(np.int64)
-            size = np.diff(off)
-            data = bufs[2].address if bufs[2] is not None else 0
-            ptrs.append(np.uint64(data) + off[:-1].astype(np.uint64))
+        v = np.frombuffer(bufs[1], _VIEW, count=n, offset=16 * o)
+        size = v["len"].astype(np.int64)
+        inline = size <= 12
+        base = np.array([b.address for b in bufs[2:]] or [0], np.uint64)
+        outside = base[np.where(inline, 0, v["buf"])] + v["off"].astype(np.uint64)
+        within = np.uint64(bufs[1].address + 16 * o + 4) \
+            + np.arange(n, dtype=np.uint64) * np.uint64(16)
+        ptrs.append(np.where(inline, within, outside))
         lens.append(size)
     return np.concatenate(ptrs), np.concatenate(lens), chunks

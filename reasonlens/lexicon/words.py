@@ -46,29 +46,25 @@ BLOCK_BYTES = 1 << 21
 CHUNK_BYTES = 1 << 19
 
 
-@functools.lru_cache(maxsize=65536)
-def _is_word_cp(cp: int) -> bool:
+def _letter_or_digit(cp: int) -> bool:
+    """A letter or digit of any script: unicodedata category L* or N*."""
     return unicodedata.category(chr(cp))[0] in "LN"
+
+
+_is_word_cp = functools.lru_cache(maxsize=65536)(_letter_or_digit)
 
 
 @functools.lru_cache(maxsize=2)
 def word_table(lo: int, hi: int) -> np.ndarray:
-    """Per code point in [lo, hi): a letter or digit (unicodedata category L* or N*), as
-    bools (built once per range; ~20 ms for the BMP). The compiled kernel reads the same
-    tables."""
-    return np.fromiter((unicodedata.category(chr(c))[0] in "LN" for c in range(lo, hi)), bool,
-                       hi - lo)
-
-
-def _bmp_word_table() -> np.ndarray:
-    """Is each code point below U+10000 a letter or digit."""
-    return word_table(0, 0x10000)
+    """Per code point in [lo, hi): :func:`_letter_or_digit`, as bools (built once per range;
+    ~20 ms for the BMP). The compiled kernel reads the same tables."""
+    return np.fromiter(map(_letter_or_digit, range(lo, hi)), bool, hi - lo)
 
 
 def _word_cps(cp: np.ndarray) -> np.ndarray:
     """Per code point: a letter or digit of any script (unicodedata category L* or N*)."""
     bmp = cp < 0x10000
-    word = _bmp_word_table()[np.where(bmp, cp, 0)]
+    word = word_table(0, 0x10000)[np.where(bmp, cp, 0)]
     if not bmp.all():
         uniq, inv = np.unique(cp[~bmp], return_inverse=True)
         word[~bmp] = np.fromiter((_is_word_cp(int(c)) for c in uniq), bool, len(uniq))[inv]
