@@ -107,6 +107,18 @@ def test_generated_texts_count_the_same(seed, monkeypatch):
     _assert_same(texts, compile_lexicons(ALL), monkeypatch)
 
 
+def test_long_texts_at_every_offset_against_the_64_byte_blocks(monkeypatch):
+    """The kernel classifies a text's bytes 64 at a time: long generated texts, each shifted by
+    0 .. 63 bytes against the blocks, count the same as the regex path (runs, separators and
+    characters of other scripts straddling a block's edge; terms standing alone and not)."""
+    rng = random.Random(7)
+    base = ["".join(rng.choice(PIECES) for _ in range(rng.randint(40, 400))) for _ in range(40)]
+    texts = pl.Series([" " * k + t for k in range(64) for t in base[k % 40: k % 40 + 3]])
+    m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
+    long = _assert_same(texts, m, monkeypatch)
+    assert long["count"].sum() > 1000 and texts.str.len_bytes().min() > 64
+
+
 def test_units_and_threads_count_the_same(monkeypatch):
     texts = pl.concat([_generated(11, 3000), pl.Series(EDGE, dtype=pl.String)])
     m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])

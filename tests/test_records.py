@@ -147,3 +147,34 @@ def test_count_newlines_counts_across_its_steps():
             data = bytes(rng.choice(b"ab\n\xc3\x00") for _ in range(n))
             assert count_newlines(data, step) == data.count(b"\n"), (n, step)
     assert count_newlines(b"\n" * 17, 8) == 17
+
+
+@pytest.mark.parametrize("pipe", [False, True])
+def test_chunks_are_whole_lines_wherever_a_read_ends(tmp_path, pipe):
+    """iter_jsonl_chunks completes a read that ends inside a line (a plain file: by reading
+    that chunk again as one object; a pipe, which cannot seek: by joining the parts), and the
+    chunks put together are the file, with the right first line numbers."""
+    import os
+    import threading
+
+    from reasonlens.records import iter_jsonl_chunks
+
+    lines = [json.dumps({"i": i, "t": "x" * (i % 13)}).encode() + b"\n" for i in range(200)]
+    data = b"".join(lines) + b'{"last": "no newline"}'
+    path = tmp_path / "t.jsonl"
+    for size in (1, 7, 64, 1000, len(data) + 5):
+        if pipe:
+            path.unlink(missing_ok=True)
+            os.mkfifo(path)
+            writer = threading.Thread(target=path.write_bytes, args=(data,))
+            writer.start()
+        else:
+            path.write_bytes(data)
+        chunks = list(iter_jsonl_chunks(path, lambda: size))
+        if pipe:
+            writer.join()
+        assert b"".join(c for _, c, _ in chunks) == data, size
+        assert all(c.endswith(b"\n") for _, c, _ in chunks[:-1])
+        firsts = [first for first, _, _ in chunks]
+        assert firsts == [1 + sum(n for _, _, n in chunks[:k]) for k in range(len(chunks))]
+        assert sum(n for _, _, n in chunks) == 201
