@@ -11,7 +11,11 @@ import polars as pl
 
 class ParquetSink:
     """A parquet file written batch by batch (inside a stage's temporary directory); batches
-    whose schema differs from the first are cast to it. Provenance goes in at ``close``."""
+    whose schema differs from the first are cast to it. Provenance goes in at ``close``.
+
+    Text columns may come as ``pl.Enum`` (:func:`reasonlens.lexcount.engine.coded_terms`):
+    they are written as dictionary pages straight from their codes, and the file stores no
+    Arrow schema, so every reader gets plain strings back, as from a file of strings."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -22,14 +26,15 @@ class ParquetSink:
     def write(self, df: pl.DataFrame) -> None:
         import pyarrow.parquet as pq
 
-        table = df.to_arrow()
+        table = _plain_dictionaries(df.to_arrow())
         if self.writer is None:
             self.schema = table.schema
             # zstd level 1: the files of score came out the same size as at the default level
             # (3) and were written in 0.7 of the time (benchmarks/scoring.md)
             self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd",
                                            compression_level=1,
-                                           write_statistics=_statistics_columns(self.schema))
+                                           write_statistics=_statistics_columns(self.schema),
+                                           store_schema=not _has_dictionaries(self.schema))
         elif table.schema != self.schema:
             table = table.select(self.schema.names).cast(self.schema)
         self.writer.write_table(table)
@@ -49,5 +54,26 @@ def _statistics_columns(schema) -> list[str]:
     they cost a third of the writing time of score's terms and no reader here filters on them."""
     import pyarrow as pa
 
-    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view,
+            pa.types.is_dictionary)
     return [f.name for f in schema if not any(t(f.type) for t in text)]
+
+
+def _has_dictionaries(schema) -> bool:
+    import pyarrow as pa
+
+    return any(pa.types.is_dictionary(f.type) for f in schema)
+
+
+def _plain_dictionaries(table):
+    """Dictionary columns (polars Enums: their index width and field metadata vary with the
+    batch's values) as one type, int32 codes of large strings, without polars' metadata, so
+    that every batch of a file has the same schema."""
+    import pyarrow as pa
+
+    if not _has_dictionaries(table.schema):
+        return table
+    want = pa.dictionary(pa.int32(), pa.large_string())
+    fields = [pa.field(f.name, want, f.nullable) if pa.types.is_dictionary(f.type)
+              else f.remove_metadata() for f in table.schema]
+    return table.cast(pa.schema(fields))

@@ -70,8 +70,10 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
             pl.lit(["judged", "positive", "missing"]).alias("term"))
             .explode(["n", "total", "term"]))
     tt = t if parts == "all" else t.filter(pl.col("part") == parts)
+    # ids coded as an Enum (the streaming run's terms) are counted by their codes
+    ids = pl.col("id") if isinstance(t.collect_schema()["id"], pl.Enum) else response_ids(r)
     frames.append(tt.group_by(g + [pl.col("category").alias("name"), "term"])
-                  .agg(pl.lit("term").alias("kind"), response_ids(r).n_unique().alias("n"),
+                  .agg(pl.lit("term").alias("kind"), ids.n_unique().alias("n"),
                        pl.col("count").cast(pl.Float64).sum().alias("total")))
     out = [f.select([pl.col(k).cast(v) if k in f.columns else pl.lit(None, dtype=v).alias(k)
                      for k, v in PARTIAL_SCHEMA.items()]) for f in pl.collect_all(frames)]

@@ -16,6 +16,7 @@ are counted separately and never the raw response, so tags such as ``<think>`` a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -64,9 +65,13 @@ class ScoreConfig:
         return compile_lexicons(self.lexicons)
 
 
-def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
-                ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Count one batch of traces. Returns (responses, terms); see the module docstring."""
+def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig, *,
+                coded: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Count one batch of traces. Returns (responses, terms); see the module docstring.
+
+    ``coded``: the terms' text columns are ``pl.Enum`` of the batch's own values instead of
+    strings (the same values): the streaming run writes them to parquet as dictionary pages and
+    groups them by their codes, with no string hashed per hit (:func:`coded_terms`)."""
     n = len(traces)
     cats = matcher.categories
     texts = pl.concat([traces["reasoning"].fill_null(""), traces["answer"].fill_null("")])
@@ -86,6 +91,8 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
         .otherwise(None).alias(f"{c}_per_1k") for c in cats])
     resp = resp.select(list(KEY_COLUMNS) + ["words", "words_reasoning", "words_answer"]
                        + count_columns(cats))
+    if coded:
+        return resp, coded_terms(traces, long, matcher)
     is_r = pl.col("row") < n
     long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
                              .alias("part"),
@@ -95,6 +102,36 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig
     terms = (pl.concat([keys, long.drop("row")], how="horizontal")
              .select([pl.col(k).cast(v) for k, v in TERMS_SCHEMA.items()]))
     return resp, terms
+
+
+def coded_terms(traces: pl.DataFrame, long: pl.DataFrame, matcher: Matcher) -> pl.DataFrame:
+    """The terms of :func:`score_batch` with ``pl.Enum`` text columns: the response keys are
+    each response's codes (a few thousand strings hashed per batch) gathered onto its hits,
+    category, term and part the lexicons' codes. Read back from parquet, they are strings."""
+    n = len(traces)
+    row = long["row"].to_numpy()
+    answer = row >= n
+    at = pl.Series(np.where(answer, row - n, row))
+    cols = []
+    for k in ("id", "model", "benchmark", "problem_id"):
+        s = traces[k]
+        cols.append(s.cast(pl.Enum(s.unique(maintain_order=True).drop_nulls())).gather(at))
+    cats, terms = _enums(matcher)
+    cols += [long["category"].cast(cats), long["term"].cast(terms),
+             pl.Series("part", ["reasoning", "answer"], dtype=PART_ENUM)
+             .gather(pl.Series(answer.astype(np.uint8))),
+             long["count"].cast(pl.UInt32)]
+    return pl.DataFrame(cols)
+
+
+PART_ENUM = pl.Enum(["reasoning", "answer"])
+
+
+@functools.lru_cache(maxsize=8)
+def _enums(matcher: Matcher) -> tuple[pl.Enum, pl.Enum]:
+    table = matcher.table
+    return (pl.Enum(sorted(set(table["category"].to_list()))),
+            pl.Enum(sorted(set(table["term"].to_list()))))
 
 
 def _part_totals(long: pl.DataFrame, cats: tuple[str, ...], n: int) -> list[pl.Series]:

@@ -204,7 +204,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
         writer = BackgroundWriter((resp_sink, term_sink), partials)
         try:
             def count(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-                resp, terms = score_batch(batch, matcher, config)
+                resp, terms = score_batch(batch, matcher, config, coded=True)
                 if behaviours is not None:
                     resp = _with_behaviours(resp, behaviours(batch))
                 return resp, terms
