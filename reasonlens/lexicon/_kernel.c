@@ -130,7 +130,60 @@ static inline uint64_t word16(const uint8_t *p) {
 typedef struct {
     int64_t at;               /* its first byte, or -1 */
     uint64_t stop;            /* bit k: raw[at + k] is a stop */
+    uint64_t blank;           /* ... ASCII whitespace (' ', '\t' .. '\r') */
+    uint64_t high;            /* ... a byte >= 0x80 */
 } block_t;
+
+#if defined(__SSE2__)
+/* 16 bytes: bit k set when byte k is ASCII whitespace (' ', '\t' .. '\r') */
+static inline uint64_t blank16(const uint8_t *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i ctl = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(8)),
+                                _mm_cmplt_epi8(v, _mm_set1_epi8(14)));
+    return (uint64_t)(uint32_t)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), ctl));
+}
+
+/* 16 bytes: bit k set when byte k is >= 0x80 */
+static inline uint64_t high16(const uint8_t *p) {
+    return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline void load_block(const uint8_t *raw, int64_t at, block_t *bk) {
+    const uint8_t *p = raw + at;
+    bk->at = at;
+    bk->stop = ~(word16(p) | word16(p + 16) << 16 | word16(p + 32) << 32 | word16(p + 48) << 48);
+    bk->blank = blank16(p) | blank16(p + 16) << 16 | blank16(p + 32) << 32 | blank16(p + 48) << 48;
+    bk->high = high16(p) | high16(p + 16) << 16 | high16(p + 32) << 32 | high16(p + 48) << 48;
+}
+#endif
+
+/* The separator from raw[i] (a stop) when the block holds all of it and the ASCII word byte
+ * after it, and it is all ASCII: its end (the next run's first byte), its kind and whether
+ * its last byte is a backslash; else 0 (the byte loop reads it) */
+static inline int64_t block_separator(const uint8_t *raw, int64_t i, int64_t end, block_t *bk,
+                                      int *kind, int *bs) {
+#if defined(__SSE2__)
+    int64_t at = i & ~(int64_t)63;
+    if (at + 64 > end)
+        return 0;
+    if (at != bk->at)
+        load_block(raw, at, bk);
+    uint64_t word = ~bk->stop >> (i - at);
+    if (!word)
+        return 0;
+    int len = __builtin_ctzll(word);            /* < 64: the word byte is in the block */
+    uint64_t in = ((1ULL << len) - 1) << (i - at);
+    if (len == 0 || (bk->high & in))
+        return 0;
+    *kind = len == 1 ? SEPS[raw[i]] : (in & ~bk->blank) ? SEP_OTHER : SEP_SPACE;
+    *bs = raw[i + len - 1] == '\\';
+    return i + len;
+#else
+    (void)raw, (void)i, (void)end, (void)bk, (void)kind, (void)bs;
+    return 0;
+#endif
+}
 
 /* ascii_run_end, from the stops of whole 64-byte blocks classified 16 bytes at a time (SSE2)
  * where the text has them, else 8 bytes at a time */
@@ -140,12 +193,8 @@ static inline int64_t run_end(const uint8_t *raw, int64_t x, int64_t end, block_
         int64_t at = x & ~(int64_t)63;
         if (at + 64 > end)
             break;
-        if (at != bk->at) {
-            const uint8_t *p = raw + at;
-            bk->at = at;
-            bk->stop = ~(word16(p) | word16(p + 16) << 16 | word16(p + 32) << 32
-                         | word16(p + 48) << 48);
-        }
+        if (at != bk->at)
+            load_block(raw, at, bk);
         uint64_t s = bk->stop >> (x - at);
         if (s)
             return x + __builtin_ctzll(s);
@@ -320,6 +369,13 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
             s_len = 1;
             more = 0;
             i++;
+        } else {
+            int64_t j = block_separator(raw, i, end, &bk, &kind, &bs);
+            if (j) {
+                s_len = (int)(j - i);
+                more = 0;
+                i = j;
+            }
         }
         while (more && i < end) {               /* the separator */
             uint8_t b = raw[i];
