@@ -2,13 +2,18 @@
 long counts (rows, categories, terms, counts, in order) and word totals, on real R1 traces and
 MATH-500 texts, on generated texts built from the pieces where the matching rules bite
 (compounds, phrases over any whitespace, apostrophes, LaTeX, other scripts, nulls), through
-any cut into units and threads, and when its output or run buffers must grow."""
+any cut into units and threads, and when its output or run buffers must grow; the same for its
+portable 8-byte code (what CPUs without SSE2, ARM among them, run), built here too."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
+import shutil
+import subprocess
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +122,44 @@ def test_long_texts_at_every_offset_against_the_64_byte_blocks(monkeypatch):
     m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
     long = _assert_same(texts, m, monkeypatch)
     assert long["count"].sum() > 1000 and texts.str.len_bytes().min() > 64
+
+
+@pytest.fixture(scope="module")
+def scalar_library(tmp_path_factory):
+    """_kernel.c built with -DRL_NO_SIMD: the 8-byte code that CPUs other than x86-64 run."""
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the kernel's portable code with")
+    src = Path(kernel.__file__).with_name("_kernel.c")
+    if not src.exists():
+        pytest.skip(f"{src} is not installed beside kernel.py (a wheel install)")
+    out = tmp_path_factory.mktemp("scalar") / "_kernel_scalar.so"
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-DRL_NO_SIMD",
+                    f"-I{sysconfig.get_paths()['include']}", str(src), "-o", str(out)],
+                   check=True, capture_output=True)
+    lib = kernel.load_library(str(out))
+    assert lib is not None
+    lib.rl_simd.restype = ctypes.c_int64
+    assert lib.rl_simd() == 0
+    return lib
+
+
+def test_the_portable_code_counts_the_same(scalar_library, shared_data, monkeypatch):
+    """The 8-byte code (no SSE2; not what x86-64 runs) against the regex path: generated and
+    edge texts, long texts at every offset against the 64-byte blocks, real traces."""
+    installed = kernel._library()
+    installed.rl_simd.restype = ctypes.c_int64
+    if os.uname().machine in ("x86_64", "AMD64"):
+        assert installed.rl_simd() == 1   # so the tests above checked the SSE2 code
+    monkeypatch.setattr(kernel, "_library", lambda: scalar_library)
+    rng = random.Random(7)
+    base = ["".join(rng.choice(PIECES) for _ in range(rng.randint(40, 400))) for _ in range(40)]
+    shifted = pl.Series([" " * k + t for k in range(64) for t in base[k % 40: k % 40 + 3]])
+    tricky = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
+    for texts in (pl.concat([_generated(3, 2500), pl.Series(EDGE, dtype=pl.String)]), shifted):
+        assert _assert_same(texts, tricky, monkeypatch)["count"].sum() > 1000
+    real = _real(shared_data)
+    assert _assert_same(real, compile_lexicons(ALL), monkeypatch)["count"].sum() > 3000
 
 
 def test_units_and_threads_count_the_same(monkeypatch):

@@ -6,7 +6,7 @@
  * it counts the words and LaTeX terms on the way, and the one-word terms of tokens that stand
  * alone (most hits), then matches the other word terms over the runs with the leftmost-first
  * semantics of the fast path's regex. On x86-64 the bytes are classified 16 at a time (SSE2),
- * elsewhere 8 at a time. Plain C, no Python API: the
+ * elsewhere 8 at a time (tests/test_kernel.py builds both). Plain C, no Python API: the
  * module init below exists only so that setuptools builds this file as an extension module.
  */
 #include <Python.h>
@@ -111,7 +111,8 @@ static inline int64_t ascii_run_end(const uint8_t *raw, int64_t x, int64_t end) 
     return x;
 }
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(RL_NO_SIMD)   /* -DRL_NO_SIMD: the 8-byte code everywhere */
+#define RL_SIMD 1
 #include <emmintrin.h>
 /* 16 bytes: bit k set when byte k is an ASCII word byte (bytes >= 0x80 compare below zero) */
 static inline uint64_t word16(const uint8_t *p) {
@@ -123,6 +124,8 @@ static inline uint64_t word16(const uint8_t *p) {
     __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
     return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), under));
 }
+#else
+#define RL_SIMD 0
 #endif
 
 /* The 64-byte block of a text whose stops (the bytes that are no ASCII word byte) were
@@ -134,7 +137,7 @@ typedef struct {
     uint64_t high;            /* ... a byte >= 0x80 */
 } block_t;
 
-#if defined(__SSE2__)
+#if RL_SIMD
 /* 16 bytes: bit k set when byte k is ASCII whitespace (' ', '\t' .. '\r') */
 static inline uint64_t blank16(const uint8_t *p) {
     __m128i v = _mm_loadu_si128((const __m128i *)p);
@@ -163,7 +166,7 @@ static inline void load_block(const uint8_t *raw, int64_t at, block_t *bk) {
  * its last byte is a backslash; else 0 (the byte loop reads it) */
 static inline int64_t block_separator(const uint8_t *raw, int64_t i, int64_t end, block_t *bk,
                                       int *kind, int *bs) {
-#if defined(__SSE2__)
+#if RL_SIMD
     int64_t at = i & ~(int64_t)63;
     if (at + 64 > end)
         return 0;
@@ -188,7 +191,7 @@ static inline int64_t block_separator(const uint8_t *raw, int64_t i, int64_t end
 /* ascii_run_end, from the stops of whole 64-byte blocks classified 16 bytes at a time (SSE2)
  * where the text has them, else 8 bytes at a time */
 static inline int64_t run_end(const uint8_t *raw, int64_t x, int64_t end, block_t *bk) {
-#if defined(__SSE2__)
+#if RL_SIMD
     for (;;) {
         int64_t at = x & ~(int64_t)63;
         if (at + 64 > end)
@@ -585,9 +588,13 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *le
     return status < 0 ? -1 : t;
 }
 
-/* The version of the tables and of rl_scan's arguments (kernel.py's ABI) */
+/* The version of the tables and of rl_scan's arguments (kernel.py's ABI); whether it was built
+ * with the SSE2 code */
 int64_t rl_abi(void) {
     return 2;
+}
+int64_t rl_simd(void) {
+    return RL_SIMD;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel",

@@ -69,7 +69,14 @@ def _library():
         from reasonlens.lexicon import _kernel   # its import fills the C tables
     except ImportError:
         return None
-    lib = ctypes.CDLL(_kernel.__file__)
+    return load_library(_kernel.__file__)
+
+
+def load_library(path: str):
+    """The ``rl_scan`` of the shared library at ``path``, set up for ctypes, or None (it is a
+    build of another ``_kernel.c``). tests/test_kernel.py loads a build of the 8-byte code
+    (``-DRL_NO_SIMD``) with it."""
+    lib = ctypes.CDLL(path)
     if not hasattr(lib, "rl_abi"):
         return None   # a build of an older _kernel.c (rebuild: pip install -e .)
     lib.rl_abi.restype = _I
