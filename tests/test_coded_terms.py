@@ -53,6 +53,27 @@ def test_coded_terms_hold_the_same_values_and_partials(traces):
         assert len(terms) > 1000 and terms["model"].null_count() > 0
 
 
+@pytest.mark.parametrize("kernel", [True, False])
+def test_coded_terms_of_a_term_in_two_lexicons_through_either_path(kernel, monkeypatch):
+    """The hits' codes come from the term table: gathered by term id, or joined when a term is
+    in two lexicons; the compiled kernel and the regex path give the same coded terms."""
+    from reasonlens.lexicon import Lexicon
+    from reasonlens.lexicon import count as count_mod
+
+    monkeypatch.setattr(count_mod, "USE_KERNEL", kernel)
+    config = ScoreConfig(lexicons=("anthropomorphic", "connectors"))
+    shared = (Lexicon.from_terms("a", ["wait", "so", "but"]),
+              Lexicon.from_terms("b", ["wait", "maybe"]))
+    traces = _traces(300)
+    for matcher in (config.matcher(), count_mod.compile_lexicons(list(shared))):
+        resp, terms = score_batch(traces, matcher, config)
+        resp_c, coded = score_batch(traces, matcher, config, coded=True)
+        assert resp_c.equals(resp) and coded.cast(TERMS_SCHEMA).equals(terms)
+        assert len(terms) > 100
+    both = terms.filter(pl.col("term") == "wait")["category"].unique().sort().to_list()
+    assert both == ["a", "b"]
+
+
 def test_a_file_of_coded_batches_reads_back_as_the_string_terms(tmp_path):
     """Batches whose Enums differ (a dictionary of under 256 values, then of thousands) go to
     one file, which stores no Arrow schema: polars and pyarrow read strings back."""

@@ -16,7 +16,6 @@ are counted separately and never the raw response, so tags such as ``<think>`` a
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -25,7 +24,7 @@ import polars as pl
 
 from reasonlens.errors import ConfigError
 from reasonlens.lexicon.count import LONG_SCHEMA, Matcher, compile_lexicons, count_long, \
-    fast_count, word_count
+    fast_count, term_enums, word_count
 from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
 from reasonlens.schema import RESPONSE_KEY_COLUMNS as KEY_COLUMNS
 from reasonlens.schema import TERMS_SCHEMA
@@ -76,7 +75,7 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig, *,
     cats = matcher.categories
     texts = pl.concat([traces["reasoning"].fill_null(""), traces["answer"].fill_null("")])
     if config.mode == "fast":
-        long, words = fast_count(texts, matcher, words=True)
+        long, words = fast_count(texts, matcher, words=True, coded=coded)
     else:
         long, words = count_long(texts, matcher, config.mode, lemma=config.lemma), \
             word_count(texts)
@@ -116,7 +115,7 @@ def coded_terms(traces: pl.DataFrame, long: pl.DataFrame, matcher: Matcher) -> p
     for k in ("id", "model", "benchmark", "problem_id"):
         s = traces[k]
         cols.append(s.cast(pl.Enum(s.unique(maintain_order=True).drop_nulls())).gather(at))
-    cats, terms = _enums(matcher)
+    cats, terms = term_enums(matcher)   # (no-ops for the codes of fast_count(coded=True))
     cols += [long["category"].cast(cats), long["term"].cast(terms),
              pl.Series("part", ["reasoning", "answer"], dtype=PART_ENUM)
              .gather(pl.Series(answer.astype(np.uint8))),
@@ -127,13 +126,6 @@ def coded_terms(traces: pl.DataFrame, long: pl.DataFrame, matcher: Matcher) -> p
 PART_ENUM = pl.Enum(["reasoning", "answer"])
 
 
-@functools.lru_cache(maxsize=8)
-def _enums(matcher: Matcher) -> tuple[pl.Enum, pl.Enum]:
-    table = matcher.table
-    return (pl.Enum(sorted(set(table["category"].to_list()))),
-            pl.Enum(sorted(set(table["term"].to_list()))))
-
-
 def _part_totals(long: pl.DataFrame, cats: tuple[str, ...], n: int) -> list[pl.Series]:
     """Per category, the hits in each response's reasoning (text rows 0..n-1) and answer (rows
     n..2n-1), summed with one bincount over (text row, category)."""
@@ -141,13 +133,21 @@ def _part_totals(long: pl.DataFrame, cats: tuple[str, ...], n: int) -> list[pl.S
     if not len(long):
         flat = np.zeros(2 * n * k, np.float64)
     else:
-        cat = long["category"].replace_strict({c: i for i, c in enumerate(cats)},
-                                              return_dtype=pl.UInt32).to_numpy()
+        cat = _category_index(long["category"], cats)
         key = long["row"].to_numpy().astype(np.int64) * k + cat
         flat = np.bincount(key, weights=long["count"].to_numpy(), minlength=2 * n * k)
     per = flat.reshape(2 * n, k).astype(np.uint32)
     return [pl.Series(f"{c}_{part}", per[off:off + n, i], dtype=pl.UInt32)
             for i, c in enumerate(cats) for part, off in (("reasoning", 0), ("answer", n))]
+
+
+def _category_index(category: pl.Series, cats: tuple[str, ...]) -> np.ndarray:
+    """Each hit's category as its position in ``cats`` (from the codes, for an Enum)."""
+    if isinstance(category.dtype, pl.Enum):
+        lut = np.array([cats.index(c) for c in category.dtype.categories], np.int64)
+        return lut[category.to_physical().to_numpy()]
+    return category.replace_strict({c: i for i, c in enumerate(cats)},
+                                   return_dtype=pl.UInt32).to_numpy()
 
 
 def _total(stem: str, parts: str) -> pl.Expr:

@@ -145,6 +145,22 @@ def _term_ids(matcher: Matcher) -> tuple[dict[str, int], pl.DataFrame]:
     return tid, table
 
 
+@functools.lru_cache(maxsize=32)
+def term_enums(matcher: Matcher) -> tuple[pl.Enum, pl.Enum]:
+    """The ``pl.Enum`` of the matcher's categories and of its terms (each sorted)."""
+    table = matcher.table
+    return (pl.Enum(sorted(set(table["category"].to_list()))),
+            pl.Enum(sorted(set(table["term"].to_list()))))
+
+
+@functools.lru_cache(maxsize=32)
+def _coded_term_table(matcher: Matcher) -> pl.DataFrame:
+    """The (tid, category, term) table with category and term as :func:`term_enums` codes."""
+    cats, terms = term_enums(matcher)
+    return _term_ids(matcher)[1].with_columns(pl.col("category").cast(cats),
+                                              pl.col("term").cast(terms))
+
+
 UNIT_BYTES = 8 << 20   # text bytes per work unit of the fast path
 REGEX_FIRST = True      # a few units: every other one runs its regex pass before its scan
 LATEX_FROM_SCAN = True  # LaTeX terms counted from the byte scan's commands (else a regex pass)
@@ -315,29 +331,28 @@ def counting_engine(matcher: Matcher, mode: Mode = "fast") -> str:
 
 def _kernel_counts(part: pl.Series, offset: int, matcher: Matcher, kern
                    ) -> tuple[pl.DataFrame, np.ndarray]:
-    """One work unit through the compiled kernel: its long counts and word totals."""
-    tid, table = _term_ids(matcher)
-    words, rows, tids, counts = kern.run(part, len(tid))
+    """One work unit through the compiled kernel: its hits (row, tid, count) and word totals."""
+    words, rows, tids, counts = kern.run(part, len(_term_ids(matcher)[0]))
     hits = pl.DataFrame({"row": (rows + offset).astype(np.uint32),
                          "tid": tids.astype(np.uint32), "count": counts.astype(np.uint32)})
-    return _with_terms(hits, table), words
+    return hits, words
 
 
 def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
                  regex_first: bool = False) -> tuple[pl.DataFrame, np.ndarray | None]:
-    """One work unit (texts ``offset`` on): its long counts (rows numbered from ``offset``) and
-    its word totals. ``regex_first``: the word-term pass runs over all texts before the byte
-    scan and the mixed texts (known after the scan) are counted again with other scripts'
-    letters replaced, their first hits dropped; the same counts, but two units started at once
-    are then in different phases (one scanning, one in the GIL-free regex) instead of both
+    """One work unit (texts ``offset`` on): its hits (row, tid, count; rows numbered from
+    ``offset``) and its word totals. ``regex_first``: the word-term pass runs over all texts
+    before the byte scan and the mixed texts (known after the scan) are counted again with other
+    scripts' letters replaced, their first hits dropped; the same counts, but two units started
+    at once are then in different phases (one scanning, one in the GIL-free regex) instead of both
     scanning."""
     from reasonlens.lexicon.words import scan_texts
 
     kern = _kernel(matcher)
     if kern is not None:
-        long, totals = _kernel_counts(part, offset, matcher, kern)
-        return long, totals if words else None
-    tid, table = _term_ids(matcher)
+        hits, totals = _kernel_counts(part, offset, matcher, kern)
+        return hits, totals if words else None
+    tid, _ = _term_ids(matcher)
     n_terms = max(len(tid), 1)
     latex = _latex_codes(matcher) if LATEX_FROM_SCAN else None
     early = None
@@ -358,11 +373,12 @@ def _unit_counts(part: pl.Series, offset: int, matcher: Matcher, words: bool,
     hits = pl.DataFrame({"row": (uniq // n_terms + offset).astype(np.uint32),
                          "tid": (uniq % n_terms).astype(np.uint32),
                          "count": counts.astype(np.uint32)})
-    return _with_terms(hits, table), word_totals if words else None
+    return hits, word_totals if words else None
 
 
 def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
-               threads: int | None = None) -> tuple[pl.DataFrame, pl.Series | None]:
+               threads: int | None = None, coded: bool = False
+               ) -> tuple[pl.DataFrame, pl.Series | None]:
     """The fast path: long term counts and (optionally) word counts for ``texts``.
 
     The texts are cut into work units of about equal bytes (:func:`_units`), run on one thread
@@ -372,6 +388,8 @@ def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
     (``str.extract_all``) and the mapping and tally of its hits (integer keys row x term id,
     ``np.unique``); then its rows of the long frame. The kernel, numpy and polars release the
     GIL, so the threads run in parallel. ``threads``: default polars' thread pool size.
+    ``coded``: category and term as :func:`term_enums` codes instead of strings (the same
+    values; no string is made or hashed per hit).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -394,8 +412,9 @@ def fast_count(texts: pl.Series, matcher: Matcher, *, words: bool = False,
         results = [run(i) for i in range(len(units))]
     if not results:
         results = [_unit_counts(texts, 0, matcher, words)]
-    long = pl.concat([r[0] for r in results], rechunk=False) if len(results) > 1 \
+    hits = pl.concat([r[0] for r in results], rechunk=False) if len(results) > 1 \
         else results[0][0]
+    long = _with_terms(hits, _coded_term_table(matcher) if coded else _term_ids(matcher)[1])
     word_totals = None
     if words:
         word_totals = pl.Series(texts.name or "words", np.concatenate([r[1] for r in results]),
