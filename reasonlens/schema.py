@@ -102,7 +102,11 @@ def behaviours_in(frame: pl.DataFrame | pl.LazyFrame | Iterable[str]) -> list[st
 
 # --- score: term counts and responses -------------------------------------------------------
 
-# terms.parquet: long, nonzero only; part is "reasoning" or "answer".
+# a response's two texts, as score counts them; "all" is both (--parts)
+TEXT_PARTS = ("reasoning", "answer")
+PARTS = ("all", *TEXT_PARTS)
+
+# terms.parquet: long, nonzero only; part is one of TEXT_PARTS.
 TERMS_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String, "model": pl.String, "benchmark": pl.String, "problem_id": pl.String,
     "category": pl.String, "term": pl.String, "part": pl.String, "count": pl.UInt32}

@@ -27,11 +27,8 @@ from reasonlens.lexicon.count import LONG_SCHEMA, Matcher, compile_lexicons, cou
     fast_count, term_enums, word_count
 from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
 from reasonlens.schema import RESPONSE_KEY_COLUMNS as KEY_COLUMNS
-from reasonlens.schema import TERMS_SCHEMA
+from reasonlens.schema import PARTS, TERMS_SCHEMA, TEXT_PARTS
 from reasonlens.schema import response_count_columns as count_columns
-
-PARTS = ("all", "reasoning", "answer")
-
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -93,8 +90,8 @@ def score_batch(traces: pl.DataFrame, matcher: Matcher, config: ScoreConfig, *,
     if coded:
         return resp, coded_terms(traces, long, matcher)
     is_r = pl.col("row") < n
-    long = long.with_columns(pl.when(is_r).then(pl.lit("reasoning")).otherwise(pl.lit("answer"))
-                             .alias("part"),
+    long = long.with_columns(pl.when(is_r).then(pl.lit(TEXT_PARTS[0]))
+                             .otherwise(pl.lit(TEXT_PARTS[1])).alias("part"),
                              pl.when(is_r).then(pl.col("row")).otherwise(pl.col("row") - n)
                              .alias("row"))
     keys = traces.select("id", "model", "benchmark", "problem_id")[long["row"]]  # by position
@@ -117,13 +114,13 @@ def coded_terms(traces: pl.DataFrame, long: pl.DataFrame, matcher: Matcher) -> p
         cols.append(s.cast(pl.Enum(s.unique(maintain_order=True).drop_nulls())).gather(at))
     cats, terms = term_enums(matcher)   # (no-ops for the codes of fast_count(coded=True))
     cols += [long["category"].cast(cats), long["term"].cast(terms),
-             pl.Series("part", ["reasoning", "answer"], dtype=PART_ENUM)
+             pl.Series("part", TEXT_PARTS, dtype=PART_ENUM)
              .gather(pl.Series(answer.astype(np.uint8))),
              long["count"].cast(pl.UInt32)]
     return pl.DataFrame(cols)
 
 
-PART_ENUM = pl.Enum(["reasoning", "answer"])
+PART_ENUM = pl.Enum(TEXT_PARTS)
 
 
 def _part_totals(long: pl.DataFrame, cats: tuple[str, ...], n: int) -> list[pl.Series]:

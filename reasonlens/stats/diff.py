@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 
 from reasonlens.errors import ConfigError
+from reasonlens.schema import PARTS, TEXT_PARTS
 from reasonlens.stats.ngrams import add_counts, log_odds_from_counts, ngram_counts
 
-TEXT_PARTS = ("all", "reasoning", "answer")
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class Group:
 
 def text_of(batch: pl.DataFrame, part: str) -> pl.Series:
     """The text of each response that diff reads: reasoning, answer, or both joined."""
-    if part not in TEXT_PARTS:
+    if part not in PARTS:
         raise ConfigError(f"text must be all, reasoning or answer, got {part!r}")
-    if part in ("reasoning", "answer"):
+    if part in TEXT_PARTS:
         return batch[part].fill_null("")
     return batch.select(pl.concat_str([pl.col("reasoning").fill_null(""),
                                        pl.col("answer").fill_null("")], separator="\n")
@@ -135,4 +135,4 @@ def count_sources(sources: list[str], counts: DiffCounts, load_options=None, *,
     return report
 
 
-__all__ = ["DiffCounts", "Group", "TEXT_PARTS", "column_of", "count_sources", "text_of"]
+__all__ = ["DiffCounts", "Group", "column_of", "count_sources", "text_of"]
