@@ -37,6 +37,11 @@ from reasonlens.errors import ConfigError, UnknownNameError
 _PKG_ROOT = Path(__file__).resolve().parent
 _REPO_ROOT = _PKG_ROOT.parent
 
+# annotations/ is shipped inside the package as reasonlens/resources/annotations (a symlink to the
+# repo-root folder in a checkout, copied into wheels), so installed copies find the gold set too
+ANNOTATIONS = _PKG_ROOT / "resources" / "annotations"
+DEFAULT_GOLD = ANNOTATIONS / "gold.jsonl"   # the span-labelled gold set (reasonlens.judge.gold)
+
 # kind -> (python package holding the files, sub-directory, repo-checkout fallback directory)
 KINDS: dict[str, tuple[str, str, Path]] = {
     "lexicon": ("reasonlens", "resources/lexicons", _PKG_ROOT / "resources" / "lexicons"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reasonlens.judge.gold import DEFAULT_GOLD
+from reasonlens.registry import DEFAULT_GOLD   # (judge.gold imports polars: not for --help)
 
 _METRIC_COLUMNS = (("kappa", "presence kappa"), ("qwk", "count QWK"),
                    ("spearman", "count Spearman"), ("mae", "count MAE"),

@@ -26,6 +26,7 @@ import polars as pl
 
 from reasonlens.errors import InputError
 from reasonlens.records import iter_json_records
+from reasonlens.registry import ANNOTATIONS, DEFAULT_GOLD
 from reasonlens.schema import BEHAVIOURS
 
 STYLES = ("base", "distilled", "rl")
@@ -33,11 +34,7 @@ SPLITS = ("train", "test")
 TAGS = {"mp": "multi_perspective", "mc": "metacognitive"}
 OPEN, SEP, CLOSE = "\u27e6", "|", "\u27e7"  # ⟦tag|text⟧
 
-# annotations/ is shipped inside the package as reasonlens/resources/annotations (a symlink to the
-# repo-root folder in a checkout, copied into wheels), so installed copies find the gold set too.
-_ANNOTATIONS = Path(__file__).resolve().parents[1] / "resources" / "annotations"
-DEFAULT_GOLD = _ANNOTATIONS / "gold.jsonl"
-SOURCE_DIR = _ANNOTATIONS / "source"
+SOURCE_DIR = ANNOTATIONS / "source"
 
 
 @dataclass(frozen=True)
