@@ -30,6 +30,7 @@ from reasonlens.schema import RESPONSE_KEY_COLUMNS as KEY_COLUMNS
 from reasonlens.schema import PARTS, TERMS_SCHEMA, TEXT_PARTS
 from reasonlens.schema import response_count_columns as count_columns
 
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """What to count and how.

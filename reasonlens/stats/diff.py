@@ -18,7 +18,6 @@ from reasonlens.schema import PARTS, TEXT_PARTS
 from reasonlens.stats.ngrams import add_counts, log_odds_from_counts, ngram_counts
 
 
-
 @dataclass(frozen=True)
 class Group:
     """Responses whose ``column`` (lower-cased) is one of ``values``."""
