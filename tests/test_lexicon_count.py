@@ -123,9 +123,10 @@ def test_latex_commands_are_not_words_and_not_matched_inside():
 
 
 def test_terms_never_match_inside_words_of_other_scripts():
-    terms = ["sum", "wait", "so", "but", "x", "naïve"]
-    text = "résumé 所以wait我们 éwait waitè é-wait wait-é xéso naïveté x² ŝo sum wait, so but naïve."
-    expected = {"sum": 1, "wait": 1, "so": 1, "but": 1, "naïve": 1}
+    terms = ["sum", "wait", "so", "but", "x", "naïve", "k"]
+    text = ("résumé 所以wait我们 éwait waitè é-wait wait-é xéso naïveté x² ŝo sum wait, so but naïve."
+            " \u212a K")   # the Kelvin sign is a letter of another script; its lower case is k
+    expected = {"sum": 1, "wait": 1, "so": 1, "but": 1, "naïve": 1, "k": 1}
     assert counts(text, terms) == expected
     assert counts(text, terms, "exact") == expected
 

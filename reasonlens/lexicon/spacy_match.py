@@ -81,11 +81,19 @@ def tokens(text: str) -> list[str]:
             continue
         t = tok.text
         if not _LATEX.match(t):
-            t = t.translate(_TRANS).lower()
+            t = _lower(t.translate(_TRANS))
         out.append(t)
         glue.append(not prev_ws)
         prev_ws = bool(tok.whitespace_)
     return _merge(out, glue)
+
+
+def _lower(t: str) -> str:
+    """Lower case, except the Kelvin sign: the one character beyond ASCII whose lower case is
+    ASCII (``k``); the fast path reads it as a letter of another script, so it stays one."""
+    if "\u212a" not in t:
+        return t.lower()
+    return "\u212a".join(p.lower() for p in t.split("\u212a"))
 
 
 def lemma_of(token: str) -> str:
