@@ -112,13 +112,18 @@ def test_generated_texts_count_the_same(seed, monkeypatch):
     _assert_same(texts, compile_lexicons(ALL), monkeypatch)
 
 
+def _shifted_texts() -> pl.Series:
+    """Long generated texts, each shifted by 0 .. 63 bytes against the kernel's 64-byte blocks."""
+    rng = random.Random(7)
+    base = ["".join(rng.choice(PIECES) for _ in range(rng.randint(40, 400))) for _ in range(40)]
+    return pl.Series([" " * k + t for k in range(64) for t in base[k % 40: k % 40 + 3]])
+
+
 def test_long_texts_at_every_offset_against_the_64_byte_blocks(monkeypatch):
     """The kernel classifies a text's bytes 64 at a time: long generated texts, each shifted by
     0 .. 63 bytes against the blocks, count the same as the regex path (runs, separators and
     characters of other scripts straddling a block's edge; terms standing alone and not)."""
-    rng = random.Random(7)
-    base = ["".join(rng.choice(PIECES) for _ in range(rng.randint(40, 400))) for _ in range(40)]
-    texts = pl.Series([" " * k + t for k in range(64) for t in base[k % 40: k % 40 + 3]])
+    texts = _shifted_texts()
     m = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
     long = _assert_same(texts, m, monkeypatch)
     assert long["count"].sum() > 1000 and texts.str.len_bytes().min() > 64
@@ -152,9 +157,7 @@ def test_the_portable_code_counts_the_same(scalar_library, shared_data, monkeypa
     if os.uname().machine in ("x86_64", "AMD64"):
         assert installed.rl_simd() == 1   # so the tests above checked the SSE2 code
     monkeypatch.setattr(kernel, "_library", lambda: scalar_library)
-    rng = random.Random(7)
-    base = ["".join(rng.choice(PIECES) for _ in range(rng.randint(40, 400))) for _ in range(40)]
-    shifted = pl.Series([" " * k + t for k in range(64) for t in base[k % 40: k % 40 + 3]])
+    shifted = _shifted_texts()
     tricky = compile_lexicons([Lexicon.from_terms("t", TRICKY)])
     for texts in (pl.concat([_generated(3, 2500), pl.Series(EDGE, dtype=pl.String)]), shifted):
         assert _assert_same(texts, tricky, monkeypatch)["count"].sum() > 1000
