@@ -404,6 +404,22 @@ def test_field_first_carried_by_a_later_record_is_read(tmp_path, monkeypatch):
     assert_same([str(path)], monkeypatch=monkeypatch)
 
 
+def test_later_chunks_read_with_an_earlier_chunks_schema_load_the_same(tmp_path, monkeypatch):
+    """Each chunk is parsed once with the schema of the chunk before where no key is lost
+    (reasonlens.traces.jsonkeys). Later chunks here type the fields otherwise: golds as
+    numbers after texts, whole-number scores after fractions, rounds after nulls, keys first
+    carried there (at the top and nested); the rows are the row path's."""
+    recs = [{"response": f"r{i}", "gold": "7", "score": 0.5, "round": None, "detail": {"n": i}}
+            for i in range(40)]
+    recs += [{"response": f"s{i}", "gold": 7 + i, "score": 2, "round": i,
+              "detail": {"n": i, **({"cached": 1} if i % 5 == 0 else {})},
+              **({"extra": True} if i % 7 == 0 else {})} for i in range(40)]
+    path = tmp_path / "retyped.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    for chunk in (600, 1500):
+        assert assert_same([str(path)], monkeypatch=monkeypatch, chunk=chunk) >= 4
+
+
 def test_python_whitespace_constant():
     assert columns.PY_WHITESPACE == "".join(chr(c) for c in range(0x110000)
                                              if chr(c).isspace())

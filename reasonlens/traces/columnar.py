@@ -5,8 +5,9 @@ Building rows record by record costs about twice as much as polars' whole ``read
 (flat records; OpenAI chat and completion, vLLM, lm-eval and multi-response dumps, with one
 row per element of their list; chat messages, with their last assistant turn; :func:`eligible`),
 :func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in Rust, without
-the GIL) and derives every trace column with polars expressions (struct fields for nested
-keys, an explode for the list);
+the GIL; once, with the schema of the chunk before, where no key is lost,
+:mod:`reasonlens.traces.jsonkeys`) and derives every trace column with polars expressions
+(struct fields for nested keys, an explode for the list);
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
 chunks are prepared in threads (:func:`iter_jsonl_source`).
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +48,7 @@ from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.columns import (blank, chat_turns, empty_as_null, message_value,
                                        or_default, split_columns)
+from reasonlens.traces.jsonkeys import SchemaHint, read_lines
 from reasonlens.traces.layouts import _split_path, get_path
 from reasonlens.traces.model import BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, gold_text
 
@@ -92,15 +93,17 @@ class Prepared:
     version: int
 
 
-def prepare_chunk(chunk: bytes, first_line: int, lines: int, builder: _RowBuilder) -> Prepared:
+def prepare_chunk(chunk: bytes, first_line: int, lines: int, builder: _RowBuilder,
+                  hint: SchemaHint | None = None) -> Prepared:
     """The columns of a chunk of ``lines`` whole JSONL lines (numbered from ``first_line``) that
     do not depend on the chunks before it. Reads a snapshot of the builder's mapping, so chunks
-    can be prepared in threads while an earlier one is read record by record."""
+    can be prepared in threads while an earlier one is read record by record; ``hint``: the
+    source's last schema (:func:`reasonlens.traces.jsonkeys.read_lines`)."""
     snap = copy.copy(builder)
     version, snap.m, snap.used_top = builder.version, dict(builder.m), set(builder.used_top)
     try:
-        return Prepared(_Columns(_parse(chunk, lines), chunk, first_line, snap).prepare(),
-                        version)
+        return Prepared(_Columns(_parse(chunk, lines, hint), chunk, first_line, snap)
+                        .prepare(), version)
     except NotColumnar:
         return Prepared(None, version)
 
@@ -136,7 +139,7 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
     from reasonlens.traces.load import _iter_items
 
     state = {"builder": None}
-    size = _ChunkSize(options.batch_rows)
+    size, hint = _ChunkSize(options.batch_rows), SchemaHint()
     window: deque = deque()
 
     def finish(first_line: int, chunk, lines: int, fut) -> Iterator[pl.DataFrame]:
@@ -150,7 +153,7 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
                 if prepared is None or prepared.version != builder.version:
                     # read ahead before the mapping was known, or made with a mapping that an
                     # earlier chunk has changed since
-                    prepared = prepare_chunk(chunk, first_line, lines, builder)
+                    prepared = prepare_chunk(chunk, first_line, lines, builder, hint)
                 frame = finish_chunk(prepared, builder, seen)
             if frame is not None:
                 size.seen(len(chunk), len(frame))
@@ -177,7 +180,7 @@ def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
                                                                 options, counters)
                     if builder is not None:
                         report.layouts[source] = builder.layout
-                fut = pool.submit(prepare_chunk, chunk, first_line, lines, builder) \
+                fut = pool.submit(prepare_chunk, chunk, first_line, lines, builder, hint) \
                     if builder is not None and not isinstance(chunk, InputError) \
                     and eligible(builder) else None
                 window.append((first_line, chunk, lines, fut))
@@ -240,9 +243,9 @@ def _first_builder(chunk: bytes, first_line: int, source: str, options: LoadOpti
     return None
 
 
-def _parse(chunk: bytes, lines: int) -> pl.DataFrame:
+def _parse(chunk: bytes, lines: int, hint: SchemaHint | None) -> pl.DataFrame:
     try:
-        df = pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None)
+        df = read_lines(chunk, hint)
     except Exception as exc:  # noqa: BLE001 - polars raises several kinds: the row path reports
         raise NotColumnar from exc
     if len(df) != lines or not len(df):  # blank lines (skipped by polars) or nothing

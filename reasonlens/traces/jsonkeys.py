@@ -1,0 +1,139 @@
+"""Whether polars, given a schema, kept every key of a chunk of JSON lines.
+
+Inferring a chunk's schema makes ``pl.read_ndjson`` parse it twice. With a schema given
+(or inferred from the first rows only) it parses once, but a key the schema lacks is dropped
+without a word, at any depth (``{"a": 1, "new": 5}`` reads as ``{"a": 1}``), and so is a value
+inside a list typed ``Null``. The loader's columnar path (:mod:`reasonlens.traces.columnar`)
+therefore takes such a frame only when :func:`kept_every_key` holds:
+
+- the chunk's text holds as many keys with a value other than ``null`` (counted at every depth
+  by ``_jsonkeys.c``, which skips string contents) as the frame holds values that are not null
+  (:func:`frame_values`, at every depth: columns, struct fields, list elements' fields);
+- and the schema has no ``Null`` type but at the top (where polars refuses any other value).
+
+A frame never holds a non-null value its text lacks, so equal counts mean nothing was dropped.
+Keys whose value is null may be dropped: to every reader of the frame they are as absent.
+Without the compiled scanner (an install without a C compiler) :func:`key_count` is None and
+the loader infers every schema in full, as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import io
+
+import polars as pl
+
+ABI = 1          # rl_json_keys_abi() of the _jsonkeys.c this module is for
+FIRST_ROWS = 100  # rows a chunk's schema is inferred from when no earlier chunk gave one
+
+
+class SchemaHint:
+    """The schema the last chunk of a source was read with, for the next ones. The threads that
+    parse a source's chunks share it: a stale hint costs a second parse, never a row."""
+
+    def __init__(self) -> None:
+        self.schema: pl.Schema | None = None
+
+    def keep(self, schema: pl.Schema) -> None:
+        """Keep ``schema`` but its top-level ``Null`` columns (for those polars refuses any
+        other value); none where a ``Null`` type lies deeper."""
+        kept = {k: t for k, t in schema.items() if t != pl.Null}
+        self.schema = None if any(map(has_inner_null, kept.values())) else pl.Schema(kept)
+
+
+def read_lines(chunk: bytes, hint: SchemaHint | None = None) -> pl.DataFrame:
+    """``pl.read_ndjson`` of a chunk of whole JSON lines, parsed once where no key is lost: with
+    the hint's schema (else one inferred from the first rows), kept when :func:`kept_every_key`;
+    else parsed again with the schema inferred from every line. Raises what polars raises.
+
+    A column may then carry the hint's type rather than the chunk's own: numbers read as
+    floats, or as their text in a column of texts, as in a column of mixed types with the
+    schema inferred in full; the columnar path checks such values either way."""
+    hint = hint if hint is not None else SchemaHint()
+    if _library() is not None:
+        try:
+            df = pl.read_ndjson(io.BytesIO(chunk), schema=hint.schema) if hint.schema \
+                else pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=FIRST_ROWS)
+        except Exception:  # noqa: BLE001 - a value the schema cannot take: infer in full
+            df = None
+        if df is not None and kept_every_key(chunk, df):
+            hint.keep(df.schema)
+            return df
+    df = pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None)
+    hint.keep(df.schema)
+    return df
+
+
+@functools.lru_cache(maxsize=1)
+def _library():
+    """The compiled scanner's ``rl_json_keys``, or None (not built)."""
+    try:
+        from reasonlens.traces import _jsonkeys
+    except ImportError:
+        return None
+    lib = ctypes.CDLL(_jsonkeys.__file__)
+    lib.rl_json_keys_abi.restype = ctypes.c_int64
+    if lib.rl_json_keys_abi() != ABI:
+        return None   # a build of another _jsonkeys.c (rebuild: pip install -e .)
+    lib.rl_json_keys.restype = ctypes.c_int64
+    lib.rl_json_keys.argtypes = [ctypes.c_char_p, ctypes.c_int64,
+                                 ctypes.POINTER(ctypes.c_int64)]
+    return lib.rl_json_keys
+
+
+def key_count(chunk: bytes) -> int | None:
+    """The keys of the valid JSON in ``chunk`` whose value is not ``null``, at every depth; None
+    without the compiled scanner (or for a string left open)."""
+    scan = _library()
+    if scan is None:
+        return None
+    out = (ctypes.c_int64 * 2)()
+    if scan(chunk, len(chunk), out) != 0:
+        return None
+    return out[0] - out[1]
+
+
+def frame_values(df: pl.DataFrame) -> int:
+    """The values of ``df`` that are not null, at every depth (a struct's fields, the fields of
+    a list's elements): one per key of the JSON the frame was read from, where polars kept it."""
+    return sum(_values(s) for s in df.get_columns())
+
+
+def _values(s: pl.Series) -> int:
+    return len(s) - s.null_count() + _inner(s)
+
+
+def _inner(s: pl.Series) -> int:
+    """The non-null values below ``s``'s own: its fields, or its elements' fields."""
+    dtype = s.dtype
+    if isinstance(dtype, pl.Struct):
+        fields = s.struct.unnest()   # a null struct's fields read as null
+        return sum(_values(f) for f in fields.get_columns())
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _inner(s.explode(keep_nulls=False, empty_as_null=False))
+    return 0
+
+
+def has_inner_null(dtype: pl.DataType) -> bool:
+    """A ``Null`` type inside ``dtype`` (a list of nulls, a struct field of nulls): polars, given
+    such a schema, reads the values found there as null instead of refusing them."""
+    if isinstance(dtype, pl.Struct):
+        return any(f.dtype == pl.Null or has_inner_null(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return dtype.inner == pl.Null or has_inner_null(dtype.inner)
+    return False
+
+
+def kept_every_key(chunk: bytes, df: pl.DataFrame) -> bool:
+    """Whether ``df``, read from ``chunk`` with a schema given or inferred from its first rows,
+    holds every key of it whose value is not null (see the module's docstring)."""
+    if any(has_inner_null(t) for t in df.schema.values()):
+        return False
+    keys = key_count(chunk)
+    return keys is not None and keys == frame_values(df)
+
+
+__all__ = ["SchemaHint", "frame_values", "has_inner_null", "kept_every_key", "key_count",
+           "read_lines"]
