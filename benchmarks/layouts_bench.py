@@ -8,8 +8,9 @@ benchmarks/data/ (gitignored): the same records as vLLM dumps (`outputs[].text`)
 completions (`choices[].message.content`, `usage`), as chat messages (system, user, assistant
 turns; trl's conversational format), as lm-eval-harness samples (`resps.0[]`), and as flat
 records with five metadata keys of an RL run (reward 0.0/1.0, advantage, temperature, run
-name, KL); and the same number of megabytes of short responses (score_bench.build_responses,
-~1 KB each). For each input, in one
+name, KL); the flat records as a parquet file (zstd, as polars writes it; its rates are per MB
+of the flat JSONL, the same texts); and the same number of megabytes of short responses
+(score_bench.build_responses, ~1 KB each). For each input, in one
 run: loading alone through the columnar path and record by record (its ratio), and `reasonlens
 score` end to end in a child process, with its ratio to the flat input's (the baseline).
 """
@@ -63,6 +64,16 @@ def _convert(flat: Path, layout: str) -> Path:
     return out
 
 
+def _parquet(flat: Path) -> Path:
+    out = flat.with_suffix(".parquet")
+    if not out.exists():
+        import polars as pl
+
+        pl.read_ndjson(flat).write_parquet(out.with_suffix(".tmp"))
+        out.with_suffix(".tmp").replace(out)
+    return out
+
+
 def _short(mb: int) -> Path:
     out = DATA / f"short_{mb}mb.jsonl"
     if not out.exists():
@@ -79,11 +90,11 @@ def main() -> None:
               "openai-chat": _convert(flat, "openai-chat"),
               "chat messages": _convert(flat, "chat-messages"),
               "lm-eval samples": _convert(flat, "lm-eval"),
-              "flat + RL metadata": _convert(flat, "rl-metadata"), "short responses": _short(
-                  args.mb)}
+              "flat + RL metadata": _convert(flat, "rl-metadata"),
+              "flat as parquet": _parquet(flat), "short responses": _short(args.mb)}
     base = None
     for name, path in inputs.items():
-        mb = path.stat().st_size / 1e6
+        mb = (flat if path.suffix == ".parquet" else path).stat().st_size / 1e6
         fast_wall, _, slow_wall, _ = loading_alone(path)
         with tempfile.TemporaryDirectory(dir=DATA) as tmp:
             wall, _rss, _cpu = run_child(reasonlens_cmd("score", str(path), "--out",

@@ -212,16 +212,22 @@ def test_fields_missing_from_the_first_record_are_still_picked_up(tmp_path):
 
 
 def test_batches_read_record_by_record_also_end_at_a_text_budget(tmp_path, monkeypatch):
-    """Long responses from a source read record by record (here parquet) do not make batches
-    of batch_rows rows: a batch ends once it holds BATCH_BYTES characters of responses."""
-    from reasonlens.traces import load
+    """Long responses from a source read record by record (here parquet with the columnar path
+    off) do not make batches of batch_rows rows: a batch ends once it holds BATCH_BYTES
+    characters of responses; the columnar path for parquet cuts its tables the same way."""
+    from reasonlens.traces import columnar, columnar_parquet, load
 
     monkeypatch.setattr(load, "BATCH_BYTES", 10_000)
+    monkeypatch.setattr(columnar_parquet, "BATCH_BYTES", 10_000)
     path = tmp_path / "long.parquet"
     pl.DataFrame({"response": [f"{i} " + "wait " * 999 for i in range(20)]}).write_parquet(path)
-    sizes = [len(b) for b in iter_trace_batches(str(path), LoadOptions(batch_rows=16384))]
-    assert sizes == [3] * 6 + [2]   # ~5,000 characters each: the third passes the budget
     short = tmp_path / "short.parquet"
     pl.DataFrame({"response": [f"{i} wait" for i in range(20)]}).write_parquet(short)
-    assert [len(b) for b in iter_trace_batches(str(short), LoadOptions(batch_rows=8))] \
-        == [8, 8, 4]
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(columnar, "eligible", lambda builder: False)
+            sizes = [len(b) for b in iter_trace_batches(str(path), LoadOptions(batch_rows=16384))]
+            assert sizes == [3] * 6 + [2]   # ~5,000 characters each: the third passes the budget
+            assert [len(b) for b in iter_trace_batches(str(short), LoadOptions(batch_rows=8))] \
+                == [8, 8, 4]

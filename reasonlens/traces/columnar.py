@@ -1,15 +1,13 @@
 """The loader's columnar path: a chunk of JSONL lines straight into a trace frame.
 
-Building rows record by record costs about twice as much as polars' whole ``read_ndjson``
-(benchmarks/scoring.md). For the common inputs, JSONL files whose fields are paths of keys
-(flat records; OpenAI chat and completion, vLLM, lm-eval and multi-response dumps, with one
-row per element of their list; chat messages, with their last assistant turn; :func:`eligible`),
-:func:`prepare_chunk` parses a chunk of whole lines with ``pl.read_ndjson`` (in Rust, without
-the GIL; once, with the schema of the chunk before, where no key is lost,
-:mod:`reasonlens.traces.jsonkeys`) and derives every trace column with polars expressions
-(struct fields for nested keys, an explode for the list);
+For JSONL files whose fields are paths of keys (flat records; OpenAI chat and completion,
+vLLM, lm-eval and multi-response dumps, one row per element of their list; chat messages, their
+last assistant turn; :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
+with ``pl.read_ndjson`` (in Rust, without the GIL; once where no key is lost,
+:mod:`reasonlens.traces.jsonkeys`) and derives every trace column with polars expressions;
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
-chunks are prepared in threads (:func:`iter_jsonl_source`).
+chunks are prepared in threads (:func:`iter_jsonl_source`). Parquet tables take the same
+columns (:mod:`reasonlens.traces.columnar_parquet`).
 
 It gives exactly the rows of the record-by-record path (:class:`reasonlens.traces.load._RowBuilder`)
 or nothing: whenever the chunk holds anything that path would treat differently, or that polars
@@ -99,11 +97,18 @@ def prepare_chunk(chunk: bytes, first_line: int, lines: int, builder: _RowBuilde
     do not depend on the chunks before it. Reads a snapshot of the builder's mapping, so chunks
     can be prepared in threads while an earlier one is read record by record; ``hint``: the
     source's last schema (:func:`reasonlens.traces.jsonkeys.read_lines`)."""
+    return prepare_frame(lambda: _parse(chunk, lines, hint), chunk, first_line, builder)
+
+
+def prepare_frame(parse, chunk: bytes | None, first_line: int, builder: _RowBuilder
+                  ) -> Prepared:
+    """The columns of the frame ``parse()`` gives (it may raise NotColumnar), read from
+    ``chunk``'s JSON lines, or from a typed table (``chunk`` None: a parquet file, whose string
+    columns hold only strings), numbered from ``first_line``."""
     snap = copy.copy(builder)
     version, snap.m, snap.used_top = builder.version, dict(builder.m), set(builder.used_top)
     try:
-        return Prepared(_Columns(_parse(chunk, lines, hint), chunk, first_line, snap)
-                        .prepare(), version)
+        return Prepared(_Columns(parse(), chunk, first_line, snap).prepare(), version)
     except NotColumnar:
         return Prepared(None, version)
 
@@ -230,17 +235,23 @@ def _first_builder(chunk: bytes, first_line: int, source: str, options: LoadOpti
                    counters: dict[tuple, int]) -> _RowBuilder | None:
     """The builder from the chunk's first record, when that record is a good one (else the row
     path reads the chunk and reports it)."""
+    for line, rec, _raw in chunk_lines(chunk, first_line, source):
+        return builder_from(line, rec, source, options, counters)
+    return None
+
+
+def builder_from(line: int, rec, source: str, options: LoadOptions,
+                 counters: dict[tuple, int]) -> _RowBuilder | None:
+    """The builder a source's first record gives, when it is a good one (else None: the row
+    path reads it and reports it)."""
     from reasonlens.traces.load import _mapping_for, _RowBuilder
 
-    for line, rec, _raw in chunk_lines(chunk, first_line, source):
-        if isinstance(rec, InputError):
-            return None
-        try:
-            return _RowBuilder(_mapping_for(options, rec, source, line), options, source,
-                               counters)
-        except InputError:
-            return None
-    return None
+    if isinstance(rec, InputError):
+        return None
+    try:
+        return _RowBuilder(_mapping_for(options, rec, source, line), options, source, counters)
+    except InputError:
+        return None
 
 
 def _parse(chunk: bytes, lines: int, hint: SchemaHint | None) -> pl.DataFrame:
@@ -348,8 +359,8 @@ class _Columns:
         if s.dtype == pl.Int64:
             return s.cast(pl.String)
         if s.dtype == pl.Float64:
-            if (s.abs().max() or 0) >= 2**53:
-                raise NotColumnar
+            if (s.abs().max() or 0) >= 2**53 or s.is_nan().any():
+                raise NotColumnar  # (NaN: only in typed tables)
         elif s.dtype == pl.String:
             self.check_strings(s, self.b.m["gold"], _MAYBE_NOT_LABEL)
         else:
@@ -362,7 +373,10 @@ class _Columns:
                       per_record: bool = False, getter=None) -> None:
         """The values of a column of strings that could be the text of another JSON type are
         looked up in their own lines: any that is not a JSON string sends the chunk away.
-        ``s`` has one value per row (per record with ``per_record``) at ``path``."""
+        ``s`` has one value per row (per record with ``per_record``) at ``path``. A typed
+        table's strings (no chunk) are all strings."""
+        if self.chunk is None:
+            return
         hit = s.str.contains(pattern).fill_null(False)
         if not hit.any():
             return

@@ -439,6 +439,11 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
 
         yield from iter_jsonl_source(source, options, report, counters, seen)
         return
+    if Path(source).is_file() and source.lower().endswith(".parquet"):
+        from reasonlens.traces.columnar_parquet import iter_parquet_source
+
+        yield from iter_parquet_source(source, options, report, counters, seen)
+        return
     items = iter_records(source, options.split, report._progress)
     yield from _iter_items(items, source, options, report, counters, seen, None)
 

@@ -20,10 +20,22 @@ from reasonlens.records import JSONL_SUFFIXES, iter_json_records, iter_jsonl
 from reasonlens.traces.formats import is_inspect_log, read_inspect_eval, read_inspect_json
 
 Item = tuple[int, Any, bytes | None]
+PARQUET_BATCH_ROWS = 2048   # rows a parquet file is read at a time
 Progress = Callable[[str, int], None] | None
 
 
 def read_parquet(path: Path, progress: Progress = None) -> Iterator[Item]:
+    for first, batch in parquet_batches(path, progress):
+        if isinstance(batch, InputError):
+            yield first, batch, None
+            return
+        for i, rec in enumerate(batch.to_pylist()):
+            yield first + i, rec, None
+
+
+def parquet_batches(path: Path, progress: Progress = None) -> Iterator[tuple[int, Any]]:
+    """``(first row, pyarrow RecordBatch)`` of a parquet file, 2,048 rows at a time; a corrupt
+    row group ends it with ``(row, InputError)``. Progress is reported after each batch."""
     import pyarrow.parquet as pq
 
     try:
@@ -33,7 +45,7 @@ def read_parquet(path: Path, progress: Progress = None) -> Iterator[Item]:
     row = 0
     total_rows = max(pf.metadata.num_rows, 1)
     size = path.stat().st_size
-    batches = pf.iter_batches(batch_size=2048)
+    batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS)
     while True:
         try:
             batch = next(batches)
@@ -41,11 +53,10 @@ def read_parquet(path: Path, progress: Progress = None) -> Iterator[Item]:
             break
         except Exception as exc:  # noqa: BLE001 - a corrupt row group: pyarrow raises several kinds
             yield row + 1, InputError(f"unreadable parquet data after row {row}: {exc}",
-                                      path=str(path), line=row + 1), None
+                                      path=str(path), line=row + 1)
             return
-        for rec in batch.to_pylist():
-            row += 1
-            yield row, rec, None
+        yield row + 1, batch
+        row += batch.num_rows
         if progress is not None:
             progress(str(path), size * row // total_rows)
 
