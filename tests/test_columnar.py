@@ -420,6 +420,22 @@ def test_later_chunks_read_with_an_earlier_chunks_schema_load_the_same(tmp_path,
         assert assert_same([str(path)], monkeypatch=monkeypatch, chunk=chunk) >= 4
 
 
+def test_a_key_that_could_map_a_field_but_does_not_keeps_the_columnar_path(tmp_path,
+                                                                          monkeypatch):
+    """``usage`` could carry ``prompt_tokens``; records whose usage holds only other counts map
+    nothing more and stay on the columnar path; a later record carrying it is read by the
+    row path, which maps it from there on."""
+    recs = [{"response": f"r{i}", "usage": {"total_tokens": i}} for i in range(60)]
+    path = tmp_path / "usage.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    frame, columnar_only = load_columnar(path, monkeypatch)
+    assert columnar_only and frame["prompt_tokens"].null_count() == 60
+    recs[45]["usage"]["prompt_tokens"] = 7
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    assert load_traces(str(path))["prompt_tokens"].to_list()[44:47] == [None, 7, None]
+    assert_same([str(path)], monkeypatch=monkeypatch, chunk=300)
+
+
 def test_python_whitespace_constant():
     assert columns.PY_WHITESPACE == "".join(chr(c) for c in range(0x110000)
                                              if chr(c).isspace())
@@ -495,7 +511,7 @@ def test_chunks_prepared_ahead_with_a_mapping_changed_by_an_earlier_chunk(tmp_pa
 
 
 def test_batch_slices_are_equal_parts():
-    from reasonlens.traces.columnar import batch_slices
+    from reasonlens.traces.model import batch_slices
 
     assert batch_slices(4099, 4096) == [(0, 2050), (2050, 2049)]
     assert batch_slices(4096, 4096) == [(0, 4096)]

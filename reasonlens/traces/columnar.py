@@ -47,8 +47,9 @@ from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.columns import (blank, chat_turns, empty_as_null, message_value,
                                        or_default, split_columns)
 from reasonlens.traces.jsonkeys import SchemaHint, read_lines
-from reasonlens.traces.layouts import _split_path, get_path
-from reasonlens.traces.model import BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, gold_text
+from reasonlens.traces.layouts import _split_path, get_path, pending_paths
+from reasonlens.traces.model import (BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, batch_slices,
+                                     gold_text)
 
 if TYPE_CHECKING:
     from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
@@ -102,9 +103,8 @@ def prepare_chunk(chunk: bytes, first_line: int, lines: int, builder: _RowBuilde
 
 def prepare_frame(parse, chunk: bytes | None, first_line: int, builder: _RowBuilder
                   ) -> Prepared:
-    """The columns of the frame ``parse()`` gives (it may raise NotColumnar), read from
-    ``chunk``'s JSON lines, or from a typed table (``chunk`` None: a parquet file, whose string
-    columns hold only strings), numbered from ``first_line``."""
+    """The columns of the frame ``parse()`` gives (or NotColumnar), read from ``chunk``'s JSON
+    lines or from a typed table (``chunk`` None: parquet), numbered from ``first_line``."""
     snap = copy.copy(builder)
     version, snap.m, snap.used_top = builder.version, dict(builder.m), set(builder.used_top)
     try:
@@ -222,15 +222,6 @@ class _ChunkSize:
             self.fixed = True
 
 
-def batch_slices(n: int, batch_rows: int) -> list[tuple[int, int]]:
-    """(offset, length) of equal parts of at most ``batch_rows`` rows (4,099 rows make two
-    batches of 2,050 and 2,049, not 4,096 and 3)."""
-    parts = max(1, -(-n // batch_rows))
-    sizes = [n // parts + (i < n % parts) for i in range(parts)]
-    starts = [sum(sizes[:i]) for i in range(parts)]
-    return [(a, k) for a, k in zip(starts, sizes) if k]
-
-
 def _first_builder(chunk: bytes, first_line: int, source: str, options: LoadOptions,
                    counters: dict[tuple, int]) -> _RowBuilder | None:
     """The builder from the chunk's first record, when that record is a good one (else the row
@@ -279,13 +270,23 @@ class _Columns:
     def __init__(self, df: pl.DataFrame, chunk: bytes, first_line: int, builder: _RowBuilder):
         self.df, self.chunk, self.first_line, self.b = df, chunk, first_line, builder
         self._line_starts: np.ndarray | None = None
-        if any(k in df.columns and df[k].null_count() < len(df) for k in builder.pending):
+        if any(k in df.columns for k in builder.pending) and self._carries_pending():
             raise NotColumnar  # a record carries a field the mapping lacks: the row path maps it
         self.meta_cols = [c for c in df.columns if c not in builder.used_top]
         self.rec = self.elem = self.n_elems = self.elements = None
         if builder.expand_prefix is not None:
             self._expand(builder.expand_prefix)
         self.n = len(df) if self.rec is None else len(self.rec)
+
+    def _carries_pending(self) -> bool:
+        """A value where the row path would map a field the mapping lacks (``usage.*``)."""
+        for path in pending_paths(self.b.m, self.b.layout):
+            top, _, rest = path.partition(".")
+            if top in self.b.pending and top in self.df.columns:
+                s = _field(self.df[top], rest, len(self.df))  # (anything odd: NotColumnar)
+                if s.null_count() < len(s):
+                    return True
+        return False
 
     def _expand(self, prefix: str) -> None:
         top, _, rest = prefix.partition(".")

@@ -25,7 +25,7 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.traces import columnar
 from reasonlens.traces.columnar import NotColumnar, builder_from
-from reasonlens.traces.model import BATCH_BYTES
+from reasonlens.traces.model import BATCH_BYTES, text_slices
 from reasonlens.traces.readers import parquet_batches
 
 if TYPE_CHECKING:
@@ -93,23 +93,6 @@ def _tables(path: Path, batch_rows: int, progress) -> Iterator[tuple[int, object
         yield first, pa.Table.from_batches(held)
 
 
-def text_slices(lengths, batch_rows: int, budget: int) -> list[tuple[int, int]]:
-    """(offset, length) of consecutive parts of rows whose responses have ``lengths``
-    characters: a part ends at ``batch_rows`` rows or at the row that brings it to ``budget``
-    characters, as a batch read record by record does."""
-    if len(lengths) <= batch_rows and int(lengths.sum()) < budget:
-        return [(0, len(lengths))] if len(lengths) else []
-    out, start, size = [], 0, 0
-    for i, n in enumerate(lengths.tolist()):
-        size += n
-        if i + 1 - start >= batch_rows or size >= budget:
-            out.append((start, i + 1 - start))
-            start, size = i + 1, 0
-    if start < len(lengths):
-        out.append((start, len(lengths) - start))
-    return out
-
-
 def typed_frame(table) -> pl.DataFrame:
     """The table as a polars frame whose values read as ``to_pylist`` gives them, or
     NotColumnar."""
@@ -139,4 +122,4 @@ def _widened(dtype: pl.DataType) -> pl.DataType:
     return dtype
 
 
-__all__ = ["iter_parquet_source", "text_slices", "typed_frame"]
+__all__ = ["iter_parquet_source", "typed_frame"]

@@ -258,10 +258,16 @@ def optional_fields(record: dict, fields: dict[str, str], layout: str) -> dict[s
 def pending_keys(fields: dict[str, str], layout: str) -> frozenset[str]:
     """The top-level keys through which :func:`optional_fields` could still map a field that
     ``fields`` lacks: a record carrying one of them with a value is looked at again."""
+    return frozenset(p.split(".")[0] for p in pending_paths(fields, layout))
+
+
+def pending_paths(fields: dict[str, str], layout: str) -> frozenset[str]:
+    """The paths at which :func:`optional_fields` could still map a field that ``fields``
+    lacks (``usage.prompt_tokens``)."""
     used = set(fields.values())
-    keys = set()
+    paths = set()
     for name, candidates in _RECORD_FIELDS.items():
         if name in fields or (layout == "openai-chat" and name == "id"):
             continue
-        keys.update(c.split(".")[0] for c in candidates if c not in used)
-    return frozenset(keys)
+        paths.update(c for c in candidates if c not in used)
+    return frozenset(paths)

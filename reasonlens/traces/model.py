@@ -110,3 +110,29 @@ def gold_text(v: Any) -> str | None:
         return None
     s = _ACCEPTED_NOTE.sub("", v.strip())
     return s or None
+
+
+def batch_slices(n: int, batch_rows: int) -> list[tuple[int, int]]:
+    """(offset, length) of equal parts of at most ``batch_rows`` rows (4,099 rows make two
+    batches of 2,050 and 2,049, not 4,096 and 3)."""
+    parts = max(1, -(-n // batch_rows))
+    sizes = [n // parts + (i < n % parts) for i in range(parts)]
+    starts = [sum(sizes[:i]) for i in range(parts)]
+    return [(a, k) for a, k in zip(starts, sizes) if k]
+
+
+def text_slices(lengths, batch_rows: int, budget: int) -> list[tuple[int, int]]:
+    """(offset, length) of consecutive parts of rows whose responses have ``lengths``
+    characters: a part ends at ``batch_rows`` rows or at the row that brings it to ``budget``
+    characters, as a batch read record by record does."""
+    if len(lengths) <= batch_rows and int(lengths.sum()) < budget:
+        return [(0, len(lengths))] if len(lengths) else []
+    out, start, size = [], 0, 0
+    for i, n in enumerate(lengths.tolist()):
+        size += n
+        if i + 1 - start >= batch_rows or size >= budget:
+            out.append((start, i + 1 - start))
+            start, size = i + 1, 0
+    if start < len(lengths):
+        out.append((start, len(lengths) - start))
+    return out
