@@ -32,6 +32,28 @@ def single(tmp_path_factory):
     return res, pl.read_parquet(out / "responses.parquet"), pl.read_parquet(out / "terms.parquet")
 
 
+def test_summary_figures_equal_a_direct_computation_from_the_rows(single):
+    """Every model's category and term figures, computed here straight from responses.parquet
+    and terms.parquet, without the partial counts."""
+    res, responses, terms = single
+    for model, block in res.summary["models"].items():
+        r = responses.filter(pl.col("model") == model)
+        assert block["n_responses"] == len(r) and block["words"] == r["words"].sum()
+        for cat, fig in block["categories"].items():
+            c = r[cat]
+            assert fig["per_1k_words"] == pytest.approx(1000 * c.sum() / r["words"].sum())
+            assert fig["mean_per_response"] == pytest.approx(c.mean())
+            assert fig["share_with_any"] == pytest.approx((c > 0).mean())
+            assert fig["median_per_response"] == pytest.approx(c.median())
+        t = terms.filter(pl.col("model") == model)
+        for cat, per_term in block["terms"].items():
+            for term, fig in per_term.items():
+                hits = t.filter((pl.col("category") == cat) & (pl.col("term") == term))
+                assert fig["count"] == hits["count"].sum()
+                assert fig["share_with_any"] == pytest.approx(hits["id"].n_unique() / len(r))
+                assert fig["mean_per_response"] == pytest.approx(hits["count"].sum() / len(r))
+
+
 def test_partials_of_any_split_merge_to_the_one_process_summary(single):
     res, responses, terms = single
     lexicons = load_lexicons(ScoreConfig().lexicons)

@@ -49,18 +49,27 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
     - ``beh`` (name B, term judged/positive/missing, value: B's column position): responses
       judged (``total``: sum of B_count), judged with B_count > 0, and missing.
     """
+    return merge_partials([partial_rows(responses, terms, categories, parts=parts)])
+
+
+def partial_rows(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
+                 categories: list[str] | tuple[str, ...], *, parts: str = "all"
+                 ) -> pl.DataFrame:
+    """The rows of :func:`partial_counts`, not yet merged (one query: the categories' figures
+    from one long frame of their counts, every frame cast to :data:`PARTIAL_SCHEMA` once)."""
     r, t = responses.lazy(), terms.lazy()
     g = ["model", "benchmark"]
     frames = [r.group_by(g).agg(pl.lit("group").alias("kind"), pl.len().alias("n"),
                                 pl.col("words").cast(pl.Float64).sum().alias("total"))]
-    for c in categories:
-        x = pl.col(c)
-        frames.append(r.group_by(g).agg(pl.lit("cat").alias("kind"), pl.lit(c).alias("name"),
-                                        (x > 0).sum().alias("n"),
-                                        x.cast(pl.Float64).sum().alias("total")))
-        frames.append(r.group_by(g + [x.cast(pl.Int64).alias("value")])
-                      .agg(pl.lit("hist").alias("kind"), pl.lit(c).alias("name"),
-                           pl.len().alias("n")))
+    if categories:
+        long = r.select(*g, pl.col(list(categories)).cast(pl.Int64)).unpivot(
+            list(categories), index=g, variable_name="name", value_name="value")
+        v = pl.col("value")
+        frames.append(long.group_by(g + ["name"]).agg(
+            pl.lit("cat").alias("kind"), (v > 0).sum().alias("n"),
+            v.cast(pl.Float64).sum().alias("total")))
+        frames.append(long.group_by(g + ["name", "value"]).agg(pl.lit("hist").alias("kind"),
+                                                              pl.len().alias("n")))
     for pos, b in enumerate(behaviours_in(r)):
         x = pl.col(f"{b}_count")
         frames.append(r.group_by(g).agg(
@@ -75,9 +84,10 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
     frames.append(tt.group_by(g + [pl.col("category").alias("name"), "term"])
                   .agg(pl.lit("term").alias("kind"), ids.n_unique().alias("n"),
                        pl.col("count").cast(pl.Float64).sum().alias("total")))
-    out = [f.select([pl.col(k).cast(v) if k in f.columns else pl.lit(None, dtype=v).alias(k)
-                     for k, v in PARTIAL_SCHEMA.items()]) for f in pl.collect_all(frames)]
-    return merge_partials(out)
+    return pl.concat([f.select([pl.col(k).cast(v) if k in f.columns else
+                                pl.lit(None, dtype=v).alias(k)
+                                for k, v in PARTIAL_SCHEMA.items()])
+                      for f in pl.collect_all(frames, engine="in-memory")])
 
 
 def merge_partials(partials) -> pl.DataFrame:
@@ -100,7 +110,7 @@ class PartialCounts:
         self._parts: list[pl.DataFrame] = []
 
     def add(self, responses: pl.DataFrame, terms: pl.DataFrame) -> None:
-        self._parts.append(partial_counts(responses, terms, self.categories, parts=self.parts))
+        self._parts.append(partial_rows(responses, terms, self.categories, parts=self.parts))
         if len(self._parts) >= self.merge_every:
             self._parts = [merge_partials(self._parts)]
 
