@@ -110,3 +110,44 @@ def test_inspect_ai_eval_zip_log(tmp_path):
 
     with pytest.raises(InputError, match="not a readable inspect_ai .eval log"):
         load_traces(str(bad))
+
+
+def test_lighteval_details_take_the_columnar_path_and_load_the_same_both_ways(tmp_path,
+                                                                             monkeypatch):
+    """The gold of lighteval details (``doc.choices[doc.gold_index]``) by columns, as the row
+    path reads it: an index of one integer or a list of one, out of range, negative, null,
+    boolean or float (no gold, or the row path), choices of strings, integers or number-like
+    texts; as JSONL and as parquet, in chunks of several records."""
+    import random
+
+    from tests.test_columnar import assert_same, load_columnar
+
+    rng = random.Random(7)
+    index_kinds = {"int": lambda: rng.randrange(-1, 4), "list": lambda: [rng.randrange(3)],
+                   "lists": lambda: rng.choice([[0], [0, 1], [], None]),
+                   "odd": lambda: rng.choice([True, 1.0, "1", None, 2])}
+    choice_kinds = {"text": lambda: [rng.choice(["A", " 25 ", "1e-7", "0.00001", "x"])
+                                     for _ in range(3)],
+                    "int": lambda: [rng.randrange(100) for _ in range(3)],
+                    "mixed": lambda: ["A", 5, 1e-7]}
+    for ik, index in index_kinds.items():
+        for ck, choices in choice_kinds.items():
+            recs = [{"doc": {"query": f"q{i}", "choices": choices(), "gold_index": index(),
+                             "id": str(i % 9), "task_name": "lighteval|aime24|0"},
+                     "model_response": {"text": [f"so \\boxed{{{i}}}"] * rng.randrange(1, 3)}}
+                    for i in range(60)]
+            d = _lighteval_dir(tmp_path / f"{ik}-{ck}")
+            jsonl = d / "details_lighteval|aime24|0_2025-05-01T10-00-00.jsonl"
+            jsonl.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+            assert_same([str(jsonl)], monkeypatch=monkeypatch, chunk=2000)
+            if ik != "odd" and ck != "mixed":  # (a typed table holds one type per column)
+                parquet = jsonl.with_suffix(".parquet")
+                pl.DataFrame(recs).write_parquet(parquet)
+                assert_same([str(parquet)], monkeypatch=monkeypatch)
+    path = _lighteval_dir(tmp_path / "clean") / "details_lighteval|aime24|0_2025.jsonl"
+    path.write_text("".join(json.dumps({"doc": {"query": "q", "choices": ["A", "B"],
+                                                "gold_index": i % 2, "id": str(i)},
+                                        "model_response": {"text": ["t"]}}) + "\n"
+                            for i in range(20)), encoding="utf-8")
+    frame, columnar_only = load_columnar(path, monkeypatch)
+    assert columnar_only and frame["gold"].to_list() == ["A", "B"] * 10

@@ -1,8 +1,8 @@
 """The loader's columnar path: a chunk of JSONL lines straight into a trace frame.
 
 For JSONL files whose fields are paths of keys (flat records; OpenAI chat and completion,
-vLLM, lm-eval and multi-response dumps, one row per element of their list; chat messages, their
-last assistant turn; :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
+vLLM, lm-eval, lighteval and multi-response dumps, one row per element of their list; chat
+messages, their last assistant turn; :func:`eligible`), :func:`prepare_chunk` parses a chunk of whole lines
 with ``pl.read_ndjson`` (in Rust, without the GIL; once where no key is lost,
 :mod:`reasonlens.traces.jsonkeys`) and derives every trace column with polars expressions;
 :func:`finish_chunk` then numbers the samples and makes the ids, in input order, while the next
@@ -44,8 +44,9 @@ import polars as pl
 from reasonlens.errors import InputError
 from reasonlens.records import chunk_lines, iter_jsonl_chunks, loads
 from reasonlens.schema import TRACE_SCHEMA
-from reasonlens.traces.columns import (blank, chat_turns, empty_as_null, message_value,
-                                       or_default, split_columns)
+from reasonlens.traces.columns import (JSON_ESCAPES, blank, chat_turns, empty_as_null,
+                                       message_value, or_default, sample_numbers, split_columns)
+from reasonlens.traces.formats import lighteval_choices, lighteval_gold
 from reasonlens.traces.jsonkeys import SchemaHint, read_lines
 from reasonlens.traces.layouts import _split_path, get_path, pending_paths
 from reasonlens.traces.model import (BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX, batch_slices,
@@ -77,10 +78,10 @@ class NotColumnar(Exception):
 
 
 def eligible(builder: _RowBuilder) -> bool:
-    """A mapping the columnar path can read: every field a path of keys and list indices, with
-    at most one list as the sample axis (``choices[].message.content``, ``outputs[].text``,
-    ``usage.prompt_tokens``, ``resps.0[]``); lighteval details are read record by record."""
-    return not builder.layout.startswith("lighteval")
+    """Whether the columnar path reads this mapping: every detected or given one is paths of
+    keys and list indices with at most one list as the sample axis (``choices[].message``,
+    ``resps.0[]``, ``model_response.text[]``). Tests switch the path off here."""
+    return True
 
 
 @dataclass
@@ -120,7 +121,7 @@ def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: set[str]
     builder's sample counters and ``seen`` are updated as the row path would have."""
     if prepared.frame is None:
         return None
-    df, keys = _samples(prepared.frame, builder.counters)
+    df, keys = sample_numbers(prepared.frame, builder.counters)
     made = pl.concat_str(pl.format("{}:{}:{}:{}", "model", "benchmark", "problem_id", "sample"),
                          pl.when(pl.col("step").is_null()).then(pl.lit(""))
                          .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
@@ -354,16 +355,28 @@ class _Columns:
         return s
 
     def gold(self) -> pl.Series:
-        s = self.raw("gold")
-        if s.dtype == pl.Null:
-            return s.cast(pl.String)
-        if s.dtype == pl.Int64:
+        """The gold field's answer; for lighteval details, where it has none, the row path's
+        ``doc.choices[doc.gold_index]``."""
+        gold = self._gold_texts(self.raw("gold"), lambda s: self.check_strings(
+            s, self.b.m["gold"], _MAYBE_NOT_LABEL))
+        if self.b.layout != "lighteval":
+            return gold
+        choice = lighteval_choices(self.df["doc"] if "doc" in self.df.columns else None,
+                                   len(self.df))
+        if choice is None:
+            raise NotColumnar
+        choice = self._gold_texts(choice, lambda s: self.check_strings(
+            s, "doc", _MAYBE_NOT_LABEL, per_record=True, getter=lambda rec, _: lighteval_gold(rec)))
+        return gold.fill_null(choice if self.rec is None else choice.gather(self.rec))
+
+    def _gold_texts(self, s: pl.Series, check) -> pl.Series:
+        if s.dtype in (pl.Null, pl.Int64):
             return s.cast(pl.String)
         if s.dtype == pl.Float64:
             if (s.abs().max() or 0) >= 2**53 or s.is_nan().any():
                 raise NotColumnar  # (NaN: only in typed tables)
         elif s.dtype == pl.String:
-            self.check_strings(s, self.b.m["gold"], _MAYBE_NOT_LABEL)
+            check(s)
         else:
             raise NotColumnar
         uniq = s.drop_nulls().unique().to_list()
@@ -532,7 +545,7 @@ class _Columns:
             elif s.dtype == pl.String:
                 self.check_strings(s, c, per_record=True)
                 value = pl.lit('"') + pl.lit(s.set(s.str.len_chars() > META_TEXT_MAX, None)).str \
-                    .replace_many(_JSON_ESCAPES) + pl.lit('"')
+                    .replace_many(JSON_ESCAPES) + pl.lit('"')
             else:
                 value = pl.lit(s.cast(pl.String))
             parts.append(pl.lit(orjson.dumps(c).decode() + ":") + value)
@@ -542,12 +555,6 @@ class _Columns:
         meta = pl.select(pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
                          .alias("metadata")).to_series()  # one per record
         return meta if self.rec is None else meta.gather(self.rec)
-
-
-#: what orjson escapes in a string: the quote, the backslash and the control characters
-_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                 "\r": "\\r", "\t": "\\t",
-                 **{chr(c): f"\\u{c:04x}" for c in range(32) if chr(c) not in "\b\f\n\r\t"}}
 
 
 def _field(s: pl.Series, sub: str, n: int) -> pl.Series:
@@ -566,35 +573,6 @@ def _field(s: pl.Series, sub: str, n: int) -> pl.Series:
             return pl.Series(seg, [None] * n, dtype=pl.Null)
         s = s.struct.field(seg)
     return s
-
-
-def _samples(df: pl.DataFrame, counters: dict[tuple, int]
-             ) -> tuple[pl.DataFrame, dict[tuple, int]]:
-    """Sample numbers: the record's own, else the next free number of its (model, benchmark,
-    problem[, step]) counted across batches; the counters' new values are returned, for the
-    caller to commit once the whole chunk is known to be good."""
-    key_cols = ["model", "benchmark", "problem_id", "step"]
-    todo = df.filter(pl.col("rec_sample").is_null())
-    keys: dict[tuple, int] = {}
-    if len(todo):
-        groups = todo.group_by(key_cols, maintain_order=True).len()
-        start = []
-        for m, bch, p, st, k in groups.iter_rows():
-            key = (m, bch, p) if st is None else (m, bch, p, st)
-            first = counters.get(key, 0)
-            keys[key] = first + k
-            start.append(first)
-        groups = groups.with_columns(pl.Series("first", start, dtype=pl.Int64))
-        df = df.with_row_index("_row").join(groups.drop("len"), on=key_cols, how="left",
-                                            nulls_equal=True, maintain_order="left")
-        df = df.with_columns(
-            pl.when(pl.col("rec_sample").is_null())
-            .then(pl.col("first") + pl.int_range(pl.len()).over(
-                key_cols + [pl.col("rec_sample").is_null()]))
-            .otherwise(pl.col("rec_sample")).alias("sample")).drop("_row", "first")
-    else:
-        df = df.with_columns(pl.col("rec_sample").alias("sample"))
-    return df, keys
 
 
 __all__ = ["eligible", "finish_chunk", "iter_jsonl_source", "prepare_chunk"]

@@ -1,6 +1,7 @@
-"""Column helpers of the loader's columnar path: Python's whitespace, blanks, defaults and the
-think split of a column of responses (``split_columns``), as the record-by-record path gives
-them per row (:mod:`reasonlens.traces.model`)."""
+"""Column helpers of the loader's columnar path: Python's whitespace, blanks, defaults, the
+think split of a column of responses (``split_columns``), the turns of chat messages, JSON
+escapes and sample numbers, as the record-by-record path gives them per row
+(:mod:`reasonlens.traces.model`)."""
 
 from __future__ import annotations
 
@@ -142,5 +143,40 @@ def message_value(key: str, at: pl.Series):
     return value
 
 
-__all__ = ["CHAT_REASONING", "PY_WHITESPACE", "blank", "chat_turns", "empty_as_null",
-           "message_value", "or_default", "split_columns"]
+#: what orjson escapes in a string: the quote, the backslash and the control characters
+JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                "\r": "\\r", "\t": "\\t",
+                **{chr(c): f"\\u{c:04x}" for c in range(32) if chr(c) not in "\b\f\n\r\t"}}
+
+
+def sample_numbers(df: pl.DataFrame, counters: dict[tuple, int]
+                   ) -> tuple[pl.DataFrame, dict[tuple, int]]:
+    """Sample numbers: the record's own, else the next free number of its (model, benchmark,
+    problem[, step]) counted across batches; the counters' new values are returned, for the
+    caller to commit once the whole chunk is known to be good."""
+    key_cols = ["model", "benchmark", "problem_id", "step"]
+    todo = df.filter(pl.col("rec_sample").is_null())
+    keys: dict[tuple, int] = {}
+    if len(todo):
+        groups = todo.group_by(key_cols, maintain_order=True).len()
+        start = []
+        for m, bch, p, st, k in groups.iter_rows():
+            key = (m, bch, p) if st is None else (m, bch, p, st)
+            first = counters.get(key, 0)
+            keys[key] = first + k
+            start.append(first)
+        groups = groups.with_columns(pl.Series("first", start, dtype=pl.Int64))
+        df = df.with_row_index("_row").join(groups.drop("len"), on=key_cols, how="left",
+                                            nulls_equal=True, maintain_order="left")
+        df = df.with_columns(
+            pl.when(pl.col("rec_sample").is_null())
+            .then(pl.col("first") + pl.int_range(pl.len()).over(
+                key_cols + [pl.col("rec_sample").is_null()]))
+            .otherwise(pl.col("rec_sample")).alias("sample")).drop("_row", "first")
+    else:
+        df = df.with_columns(pl.col("rec_sample").alias("sample"))
+    return df, keys
+
+
+__all__ = ["CHAT_REASONING", "JSON_ESCAPES", "PY_WHITESPACE", "blank", "chat_turns",
+           "empty_as_null", "message_value", "or_default", "sample_numbers", "split_columns"]

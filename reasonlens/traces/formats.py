@@ -162,6 +162,33 @@ def lighteval_gold(record: dict[str, Any]) -> Any:
     return doc["choices"][idx]
 
 
+def lighteval_choices(doc, n: int):
+    """Per record, the raw ``doc.choices[doc.gold_index]`` of :func:`lighteval_gold` as a
+    polars Series, from the ``doc`` column (a struct; None: no record has it), or None where
+    the columns' types do not show it exactly (the record-by-record path reads them): choices
+    must be a list of strings or integers, the index an integer or a list of integers."""
+    import polars as pl
+
+    fields = {f.name: f.dtype for f in doc.dtype.fields} \
+        if doc is not None and isinstance(doc.dtype, pl.Struct) else {}
+    if doc is not None and doc.dtype != pl.Null and not isinstance(doc.dtype, pl.Struct):
+        return None
+    ch_t, gi_t = fields.get("choices", pl.Null), fields.get("gold_index", pl.Null)
+    if ch_t == pl.Null or gi_t == pl.Null:
+        return pl.Series("gold", [None] * n, dtype=pl.String)
+    if not isinstance(ch_t, pl.List) or ch_t.inner not in (pl.String, pl.Int64, pl.Null):
+        return None
+    ch, gi = doc.struct.field("choices"), doc.struct.field("gold_index")
+    if isinstance(gi_t, pl.List) and gi_t.inner in (pl.Int64, pl.Null):
+        gi = pl.select(pl.when(gi.list.len() == 1).then(gi.list.first())).to_series()
+    elif gi_t != pl.Int64:
+        return None  # a float or a text may be an integer in another record
+    gi = gi.cast(pl.Int64)
+    ok = (gi >= 0) & (gi < ch.list.len())
+    return ch.list.get(gi.set(~ok.fill_null(False), 0).fill_null(0), null_on_oob=True) \
+        .set(~ok.fill_null(False), None).alias("gold")
+
+
 def lighteval_model_from_path(path: str) -> str | None:
     """The model of a lighteval details path ``.../<model>/<timestamp>/details_...``."""
     p = Path(path)
