@@ -55,8 +55,9 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
 def partial_rows(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
                  categories: list[str] | tuple[str, ...], *, parts: str = "all"
                  ) -> pl.DataFrame:
-    """The rows of :func:`partial_counts`, not yet merged (one query: the categories' figures
-    from one long frame of their counts, every frame cast to :data:`PARTIAL_SCHEMA` once)."""
+    """The rows of :func:`partial_counts`, not yet merged: the group-bys collected together on
+    polars' in-memory engine (the categories' figures from one long frame of their counts),
+    each cast to :data:`PARTIAL_SCHEMA`."""
     r, t = responses.lazy(), terms.lazy()
     g = ["model", "benchmark"]
     frames = [r.group_by(g).agg(pl.lit("group").alias("kind"), pl.len().alias("n"),

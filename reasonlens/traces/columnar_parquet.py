@@ -99,7 +99,8 @@ def typed_frame(table) -> pl.DataFrame:
     df = pl.from_arrow(table)
     if not isinstance(df, pl.DataFrame) or not len(df):
         raise NotColumnar
-    df = df.cast({c: _widened(t) for c, t in df.schema.items() if _widened(t) != t})
+    wide = {c: (t, _widened(t)) for c, t in df.schema.items()}
+    df = df.cast({c: w for c, (t, w) in wide.items() if w != t})
     floats = [c for c, t in df.schema.items() if t == pl.Float64]
     if floats and df.select(pl.any_horizontal(~pl.col(floats).is_finite().fill_null(True))
                             .any()).item():

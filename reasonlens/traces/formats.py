@@ -184,9 +184,9 @@ def lighteval_choices(doc, n: int):
     elif gi_t != pl.Int64:
         return None  # a float or a text may be an integer in another record
     gi = gi.cast(pl.Int64)
-    ok = (gi >= 0) & (gi < ch.list.len())
-    return ch.list.get(gi.set(~ok.fill_null(False), 0).fill_null(0), null_on_oob=True) \
-        .set(~ok.fill_null(False), None).alias("gold")
+    bad = ~((gi >= 0) & (gi < ch.list.len())).fill_null(False)
+    return ch.list.get(gi.set(bad, 0).fill_null(0), null_on_oob=True).set(bad, None) \
+        .alias("gold")
 
 
 def lighteval_model_from_path(path: str) -> str | None:
