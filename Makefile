@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 
-$(CORE_STAMP): pyproject.toml reasonlens/lexicon/_kernel.c reasonlens/traces/_jsonkeys.c | $(BIN)/python
+$(CORE_STAMP): pyproject.toml reasonlens/lexicon/_kernel.c reasonlens/traces/_jsonkeys.c reasonlens/traces/_thinksplit.c | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
@@ -25,7 +25,7 @@ $(CORE_STAMP): pyproject.toml reasonlens/lexicon/_kernel.c reasonlens/traces/_js
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_OPENMP=OFF
 
-$(DEV_STAMP): pyproject.toml reasonlens/lexicon/_kernel.c reasonlens/traces/_jsonkeys.c | $(BIN)/python
+$(DEV_STAMP): pyproject.toml reasonlens/lexicon/_kernel.c reasonlens/traces/_jsonkeys.c reasonlens/traces/_thinksplit.c | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --no-cache-dir \
 		"llama-cpp-python[server]==0.3.36"
 	$(PIP) install -e '.[train,dev,scale]'

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reasonlens.traces import thinksplit
 from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN
 
 # Python's str.strip() whitespace, every c with chr(c).isspace() (polars' default strip leaves
@@ -43,10 +44,13 @@ def split_columns(response: pl.Series, reasoning: pl.Series) -> list[pl.Series]:
     response (the tags are ASCII, so every cut is at a character boundary): the branches are
     chosen on the integer offsets, so each part is cut and stripped once per row (polars
     computes every branch of a ``when`` for every row). The separate-reasoning branches are
-    left out when no row has a reasoning field."""
+    left out when no row has a reasoning field; there, with the compiled split
+    (:mod:`reasonlens.traces.thinksplit`), the parts are views into the responses' bytes."""
     ws, n_open, n_close = PY_WHITESPACE, len(THINK_OPEN), len(THINK_CLOSE)
     frame = pl.DataFrame({"resp": response.fill_null(""), "rc": reasoning})
     with_rc = bool((frame["rc"].fill_null("") != "").any())
+    if not with_rc and thinksplit.available():  # views into the responses' bytes, no copy
+        return [frame["resp"].alias("response"), *thinksplit.split_views(frame["resp"])]
     frame = frame.with_columns(pl.col("resp").str.find(THINK_CLOSE, literal=True).alias("close"),
                                pl.col("resp").str.find(THINK_OPEN, literal=True).alias("open"),
                                (pl.col("rc").fill_null("") != "").alias("has_rc"))
