@@ -213,3 +213,28 @@ def test_analyse_refuses_duplicate_ids_however_the_inputs_were_built():
     dup = pl.concat([fr["graded"], fr["graded"].head(2)])
     with pytest.raises(InputError, match="duplicate id value"):
         analyse(Inputs(responses=fr["responses"], graded=dup), StatsConfig(n_boot=10))
+
+
+def test_parquet_sink_holds_small_batches_into_row_groups(tmp_path):
+    """With ``min_rows`` small batches are written together (one row group per flush, rows in
+    order, a batch whose nulls left a column typed Null cast to the file's type), and what is
+    still held at ``close`` is written too; by default each batch is a row group."""
+    import pyarrow.parquet as pq
+
+    from reasonlens.io.sinks import ParquetSink
+
+    def batch(start: int, label=True) -> pl.DataFrame:
+        return pl.DataFrame({"i": list(range(start, start + 4)),
+                             "s": ["x"] * 4 if label else [None] * 4})
+
+    held, each = ParquetSink(tmp_path / "held.parquet", min_rows=10), \
+        ParquetSink(tmp_path / "each.parquet")
+    for k, sink in enumerate((held, each)):
+        for start in range(0, 20, 4):
+            sink.write(batch(start, label=start != 8))
+        sink.close({"k": k})
+    want = pl.concat([batch(s, label=s != 8) for s in range(0, 20, 4)], how="vertical_relaxed")
+    for name, groups in (("held", [12, 8]), ("each", [4] * 5)):
+        f = pq.ParquetFile(tmp_path / f"{name}.parquet")
+        assert [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)] == groups
+        assert pl.read_parquet(tmp_path / f"{name}.parquet").equals(want)

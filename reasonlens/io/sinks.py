@@ -17,15 +17,30 @@ class ParquetSink:
     they are written as dictionary pages straight from their codes, and the file stores no
     Arrow schema, so every reader gets plain strings back, as from a file of strings."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, min_rows: int = 0):
+        """``min_rows``: batches of fewer rows are held and written together, as one row group
+        of at least that many (none held by default; what is held is written at ``close``).
+        Small row groups cost: score's responses (~2,500 rows per batch) were written in 0.6
+        of the time and 0.4 of the size in row groups of eight batches."""
         self.path = Path(path)
         self.writer = None
         self.schema = None
         self.rows = 0
+        self.min_rows = min_rows
+        self._held: list[pl.DataFrame] = []
 
     def write(self, df: pl.DataFrame) -> None:
+        self._held.append(df)
+        if sum(map(len, self._held)) >= self.min_rows:
+            self._flush()
+
+    def _flush(self) -> None:
         import pyarrow.parquet as pq
 
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        df = held[0] if len(held) == 1 else pl.concat(held, how="vertical_relaxed")
         table = _plain_dictionaries(df.to_arrow())
         if self.writer is None:
             self.schema = table.schema
@@ -41,6 +56,7 @@ class ParquetSink:
         self.rows += len(df)
 
     def close(self, prov: dict[str, Any] | None) -> None:
+        self._flush()
         if self.writer is None:
             return
         if prov is not None:

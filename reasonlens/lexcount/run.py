@@ -34,6 +34,7 @@ from reasonlens.traces.load import LoadOptions, LoadReport, iter_trace_batches, 
 
 BehaviourFn = Callable[[pl.DataFrame], pl.DataFrame]
 SCORE_WORKERS = 2   # batches counted at once
+RESPONSE_ROW_GROUP = 16_384   # responses per row group at least (a batch holds ~2,500 R1 traces)
 
 
 @dataclass
@@ -197,7 +198,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
                             if load_options.on_error == "skip" else None)
         hasher = InputHasher(list(sources))
         hasher.start()
-        resp_sink = ParquetSink(so.file("responses.parquet"))
+        resp_sink = ParquetSink(so.file("responses.parquet"), min_rows=RESPONSE_ROW_GROUP)
         term_sink = ParquetSink(so.file("terms.parquet"))
         n = 0
         partials = PartialCounts(matcher.categories, config.parts)
