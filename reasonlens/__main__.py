@@ -1,4 +1,4 @@
-from reasonlens.cli import main
+from reasonlens.cli import run
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -64,3 +64,27 @@ def test_diff_with_an_unknown_model_lists_the_models_present(capsys, monkeypatch
                       "zero-rl-32b-example"], capsys)
     assert code == 2 and "no response matches group A (model=distiled-32b)" in err
     assert "model values present: distilled-32b-example, zero-rl-32b-example" in err
+
+
+@pytest.mark.parametrize("argv, code, out, err", [
+    (["score", "/no/such/traces.jsonl", "--out", "OUT"], 2, "", "Error: input not found"),
+    (["--version"], 0, "reasonlens, version", ""),
+    (["score", "--no-such-option"], 2, "", "No such option"),
+])
+def test_console_script_exits_fast_with_the_same_codes_and_output(argv, code, out, err, tmp_path):
+    """``reasonlens.cli.run`` (the console script) skips the interpreter's teardown: the exit
+    code, the buffered output (piped, so not flushed line by line) and the atexit handlers
+    (here one that writes a file, as coverage or tempfile cleanup would) are kept."""
+    import subprocess
+    import sys
+
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    mark = tmp_path / "atexit-ran"
+    script = ("import atexit, pathlib, sys; from reasonlens.cli import run; "
+              f"atexit.register(pathlib.Path({str(mark)!r}).write_text, 'yes'); "
+              f"sys.argv = ['reasonlens'] + {argv!r}; run()")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert out in proc.stdout and err in proc.stderr
+    assert mark.read_text() == "yes"
