@@ -235,3 +235,26 @@ def test_highlights_match_the_counts_on_real_traces(shared_data):
     counts = _span_counts(payload)
     assert len(payload["responses"]) == len(rows) and sum(c[3] for c in counts) > 1000
     assert [c for c in counts if c[2] != c[3]] == []
+
+
+def test_texts_read_from_a_trace_file_do_not_hold_their_batch(tmp_path):
+    """A drawn response's texts are copied out of its batch: kept as they are, a few drawn
+    rows per batch would hold every batch's text buffers (1 GB for 50 batches of 16 MB)."""
+    path = tmp_path / "long.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(3000):
+            fh.write(json.dumps({"id": f"r{i}", "response": f"<think>{'wait ' * 400}</think> "
+                                 f"so {i} {'x' * 200}"}) + "\n")
+    got, used = fetch_texts(["r7", "r2500"], [("traces", path)])
+    assert sorted(got["id"].to_list()) == ["r2500", "r7"] and used == [str(path)]
+    assert got.filter(pl.col("id") == "r7")["answer"].item() == "so 7 " + "x" * 200
+    held = sum(b.size for c in ("reasoning", "answer") for b in _buffers(got[c]) if b is not None)
+    assert held < 50_000, held   # the two rows' texts (~4 KB), not the batch's (~6.6 MB)
+
+
+def _buffers(s: pl.Series):
+    import pyarrow as pa
+
+    arr = s.to_arrow(compat_level=pl.CompatLevel.newest())
+    for ch in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]):
+        yield from ch.buffers()

@@ -184,8 +184,9 @@ def _from_trace_file(path: Path, want: set[str]) -> pl.DataFrame:
     try:
         for batch in iter_trace_batches([str(path)], LoadOptions(on_error="skip")):
             hit = batch.filter(pl.col("id").is_in(list(left)))
-            if hit.height:
-                parts.append(hit)
+            if hit.height:   # copied out: kept as they are, the drawn rows' texts would hold
+                hit = _select_text(hit)   # their whole batch's text buffers (~16 MB each)
+                parts.append(pl.DataFrame(hit.rows(), schema=hit.schema, orient="row"))
                 left -= set(hit["id"].to_list())
             if not left:
                 break
