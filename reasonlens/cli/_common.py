@@ -63,7 +63,7 @@ def stderr_console():
 
 class _NoProgress:
     """What :func:`progress` gives when stderr is not a terminal: the calls of rich's Progress
-    that the commands make, doing nothing (so rich, 0.15 s of start-up here, is not imported)."""
+    that the commands make, doing nothing (and rich is not imported)."""
 
     def __enter__(self) -> _NoProgress:
         return self

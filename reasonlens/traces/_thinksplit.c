@@ -45,8 +45,9 @@ static int space_at(const uint8_t *p, int64_t n) {
         return 0;
     if (p[0] == 0xE1 && p[1] == 0x9A && p[2] == 0x80)                  /* U+1680 */
         return 3;
+    /* U+2000..200A, U+2028, U+2029, U+202F */
     if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] <= 0x8A || p[2] == 0xA8 || p[2] == 0xA9
-                                         || p[2] == 0xAF))            /* U+2000..200A, 2028, 2029, 202F */
+                                         || p[2] == 0xAF))
         return p[2] >= 0x80 ? 3 : 0;
     if (p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F)                  /* U+205F */
         return 3;
