@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from reasonlens.lexicon.words import word_table
+from reasonlens.native import function, open_library
 
 SEP_SPACE, SEP_APOS, SEP_HYPHEN = 0, 1, 2
 _TERM_SEPS = {" ": SEP_SPACE, "'": SEP_APOS, "-": SEP_HYPHEN}
@@ -73,18 +74,13 @@ def _library():
 
 
 def load_library(path: str):
-    """The ``rl_scan`` of the shared library at ``path``, set up for ctypes, or None (it is a
+    """The shared library at ``path`` with its ``rl_scan`` set up for ctypes, or None (it is a
     build of another ``_kernel.c``). tests/test_kernel.py loads a build of the 8-byte code
     (``-DRL_NO_SIMD``) with it."""
-    lib = ctypes.CDLL(path)
-    if not hasattr(lib, "rl_abi"):
-        return None   # a build of an older _kernel.c (rebuild: pip install -e .)
-    lib.rl_abi.restype = _I
-    if lib.rl_abi() != ABI:
-        return None   # ... or of another one
-    lib.rl_scan.restype = _I
-    lib.rl_scan.argtypes = [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P, _P, _I, _P,
-                            _P, _P, _P]
+    lib = open_library(path, "rl_abi", ABI)
+    if function(lib, "rl_scan", _I, [ctypes.POINTER(_Tables), _P, _P, _I, _I, _I, _P, _P, _P,
+                                     _P, _I, _P, _P, _P, _P]) is None:
+        return None
     return lib
 
 

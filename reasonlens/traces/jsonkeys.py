@@ -25,6 +25,8 @@ import io
 
 import polars as pl
 
+from reasonlens.native import function, import_library
+
 ABI = 1          # rl_json_keys_abi() of the _jsonkeys.c this module is for
 FIRST_ROWS = 100  # rows a chunk's schema is inferred from when no earlier chunk gave one
 
@@ -68,19 +70,11 @@ def read_lines(chunk: bytes, hint: SchemaHint | None = None) -> pl.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    """The compiled scanner's ``rl_json_keys``, or None (not built)."""
-    try:
-        from reasonlens.traces import _jsonkeys
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_jsonkeys.__file__)
-    lib.rl_json_keys_abi.restype = ctypes.c_int64
-    if lib.rl_json_keys_abi() != ABI:
-        return None   # a build of another _jsonkeys.c (rebuild: pip install -e .)
-    lib.rl_json_keys.restype = ctypes.c_int64
-    lib.rl_json_keys.argtypes = [ctypes.c_char_p, ctypes.c_int64,
-                                 ctypes.POINTER(ctypes.c_int64)]
-    return lib.rl_json_keys
+    """The compiled scanner's ``rl_json_keys``, or None (not built, or a build of another
+    source)."""
+    lib = import_library("reasonlens.traces._jsonkeys", "rl_json_keys_abi", ABI)
+    return function(lib, "rl_json_keys", ctypes.c_int64,
+                    [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)])
 
 
 def key_count(chunk: bytes) -> int | None:

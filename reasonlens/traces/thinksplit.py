@@ -18,26 +18,18 @@ import functools
 import numpy as np
 import polars as pl
 
+from reasonlens.native import function, import_library
+
 ABI = 1   # rl_think_split_abi() of the _thinksplit.c this module is for
 USE = True   # tests switch the compiled split off here
 
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    """The compiled ``rl_think_split``, or None (not built)."""
-    try:
-        from reasonlens.traces import _thinksplit
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_thinksplit.__file__)
-    lib.rl_think_split_abi.restype = ctypes.c_int64
-    if lib.rl_think_split_abi() != ABI:
-        return None   # a build of another _thinksplit.c (rebuild: pip install -e .)
-    fn = lib.rl_think_split
-    fn.restype = None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_void_p]
-    return fn
+    """The compiled ``rl_think_split``, or None (not built, or a build of another source)."""
+    lib = import_library("reasonlens.traces._thinksplit", "rl_think_split_abi", ABI)
+    return function(lib, "rl_think_split", None, [ctypes.c_void_p] * 2 + [ctypes.c_int64]
+                    + [ctypes.c_void_p] * 3)
 
 
 def available() -> bool:
