@@ -39,6 +39,8 @@ typedef struct {
     const int32_t *term;      /* term id at a state or -1 */
     const int32_t *root;      /* per token: the state after the root's edge to it, or -1 */
     const uint8_t *kids;      /* per state: 1 when an edge leaves it */
+    const int32_t *aterm;     /* per token: the term that is the token alone, or -1 */
+    const uint8_t *akids;     /* per token: 1 when a longer term starts with it */
     int64_t n_tok;
     const int32_t *ltrans;    /* LaTeX names: ltrans[state * 52 + letter] */
     const int32_t *lterm;
@@ -46,6 +48,12 @@ typedef struct {
     int64_t match_words;      /* match the word terms here */
     const uint8_t *bmp;       /* letter or digit, U+0000 .. U+FFFF */
     const uint8_t *astral;    /* ... U+10000 .. ASTRAL_END, or NULL */
+    const uint64_t *skeys;    /* tokens of up to 8 bytes, a cuckoo table: the token's bytes as
+                                 one word (0: an empty slot) at slot(bytes, sm1) or
+                                 slot(bytes, sm2) */
+    const int32_t *sids;      /* ... its id (-1: an empty slot) */
+    uint64_t sm1, sm2;
+    int64_t sshift;           /* 64 - log2(slots) */
 } tables_t;
 
 typedef struct {
@@ -273,17 +281,28 @@ static inline uint64_t token_hash(const uint64_t *w, int64_t len) {
 /* The token id of the ASCII run raw[i .. i + len) (len <= TOKEN_BYTES; the bytes up to limit
  * may be read), or -1: its bytes lower-cased (| 0x20 changes no digit; '_' becomes a byte no
  * token holds) and looked up in the token table. */
-static int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t len,
-                        int64_t limit) {
+static inline int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t len,
+                               int64_t limit) {
     uint64_t w[3] = {0, 0, 0};
-    memcpy(w, raw + i, i + TOKEN_BYTES <= limit ? TOKEN_BYTES : (size_t)len);
-    for (int k = 0; k < 3; k++) {
+    if (len <= 8 && i + 8 <= limit) {         /* most runs: one word */
+        memcpy(w, raw + i, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w[k] = __builtin_bswap64(w[k]);
+        w[0] = __builtin_bswap64(w[0]);
 #endif
-        int64_t nb = len - 8 * k;
-        uint64_t m = nb >= 8 ? ~0ULL : nb <= 0 ? 0 : (1ULL << (8 * nb)) - 1;
-        w[k] = (w[k] | (0x20 * ONES)) & m;
+        w[0] = (w[0] | (0x20 * ONES)) & (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1);
+    } else {
+        if (i + TOKEN_BYTES <= limit)
+            memcpy(w, raw + i, TOKEN_BYTES);
+        else
+            memcpy(w, raw + i, (size_t)len);
+        for (int k = 0; k < 3; k++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            w[k] = __builtin_bswap64(w[k]);
+#endif
+            int64_t nb = len - 8 * k;
+            uint64_t m = nb >= 8 ? ~0ULL : nb <= 0 ? 0 : (1ULL << (8 * nb)) - 1;
+            w[k] = (w[k] | (0x20 * ONES)) & m;
+        }
     }
     uint64_t at = token_hash(w, len) & (uint64_t)tb->tmask;
     while (tb->tlen[at]) {
@@ -293,6 +312,20 @@ static int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64
         at = (at + 1) & (uint64_t)tb->tmask;
     }
     return -1;
+}
+
+/* The token id of the ASCII run of len <= 8 bytes at p (8 bytes may be read), or -1: two
+ * slots of the cuckoo table read, no branch. */
+static inline int64_t short_token(const tables_t *tb, const uint8_t *p, int64_t len) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    w = (w | (0x20 * ONES)) & (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1);
+    uint64_t a = (w * tb->sm1) >> tb->sshift, b = (w * tb->sm2) >> tb->sshift;
+    int64_t ta = tb->skeys[a] == w ? tb->sids[a] : -1, tb2 = tb->skeys[b] == w ? tb->sids[b] : -1;
+    return ta > tb2 ? ta : tb2;
 }
 
 static int64_t tally(int64_t tid, int64_t *counts, int64_t *touched, int64_t nt) {
@@ -347,12 +380,115 @@ static int grow(runs_t *rs) {
  * token, which match_runs skips: most hits never reach match_runs. */
 static int64_t tally_alone(const tables_t *tb, runs_t *rs, int64_t r, int64_t *counts,
                            int64_t *touched, int64_t nt) {
-    int64_t state = tb->root[rs->tok[r]];
-    if (state >= 0 && tb->term[state] >= 0)
-        nt = tally(tb->term[state], counts, touched, nt);
+    int64_t tid = tb->aterm[rs->tok[r]];
+    if (tid >= 0)
+        nt = tally(tid, counts, touched, nt);
     rs->tok[r] = -1;
     return nt;
 }
+
+/* What split_runs keeps from run to run */
+typedef struct {
+    int64_t nr;             /* runs so far */
+    int64_t nw;             /* words so far */
+    int64_t alone;          /* the last run, when it may stand alone (see tally_alone), or -1 */
+    int64_t nt;             /* terms touched so far */
+    int prev_end_word;      /* the last run ends in a word character */
+} split_t;
+
+/* The token id of the ASCII run raw[i .. x) (-1: none), through the cuckoo table for runs of
+ * up to 8 bytes, else behind the filter. */
+static inline int64_t run_token(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
+                                int64_t end) {
+    if (x - i <= 8 && i + 8 <= end)
+        return short_token(tb, raw + i, x - i);
+    if (x - i > TOKEN_BYTES)
+        return -1;
+    uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i), tb->fshift);
+    return tb->tfilter[bit >> 6] >> (bit & 63) & 1 ? token_of(tb, raw, i, x - i, end) : -1;
+}
+
+/* Add the run raw[i .. x) after a separator of the given kind (bs: its last byte is a
+ * backslash; plain: the run is ASCII only): count its word and its LaTeX term, look its token
+ * up, tally the run before it when that one stood alone. 0, or -1 when out of memory. */
+static inline int add_run(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
+                          int64_t end, int kind, int bs, int plain, runs_t *rs, split_t *st,
+                          int64_t *counts, int64_t *touched) {
+    int64_t nr = st->nr;
+    if (nr == rs->cap && grow(rs) < 0)
+        return -1;
+    int64_t word_from = i;                      /* a LaTeX command's letters are not words */
+    if (bs) {
+        int64_t tid = latex_name(tb, raw, i, end, &word_from);
+        if (tb->latex && tid >= 0)
+            st->nt = tally(tid, counts, touched, st->nt);
+    }
+    if (nr == 0)
+        kind = SEP_OTHER;
+    int has_word = word_from < x;
+    int joined = word_from == i && st->prev_end_word && (kind == SEP_APOS || kind == SEP_HYPHEN);
+    st->nw += has_word && !joined;
+    st->prev_end_word = has_word;
+    int64_t t = plain && tb->match_words ? run_token(tb, raw, i, x, end) : -1;
+    if (st->alone >= 0 && kind != SEP_HYPHEN)   /* the run before stands alone */
+        st->nt = tally_alone(tb, rs, st->alone, counts, touched, st->nt);
+    st->alone = -1;
+    if (nr > 0 && (rs->tok[nr - 1] >= 0 || kind == SEP_HYPHEN))
+        rs->from[rs->n_from++] = nr - 1;
+    if (t >= 0 && !bs && kind != SEP_HYPHEN && (nr == 0 || kind == SEP_OTHER
+                                                || rs->tok[nr - 1] < 0) && !tb->akids[t])
+        st->alone = nr;
+    rs->tok[nr] = t;
+    rs->sep[nr] = (uint8_t)kind;
+    rs->bsl[nr] = (uint8_t)bs;
+    st->nr = nr + 1;
+    return 0;
+}
+
+#if RL_SIMD
+/* The runs from raw[*at_i] (a separator's first byte, or the text's) that end in the 64-byte
+ * block holding it, read from the block's masks, with no byte >= 0x80 up to their end: added
+ * one by one with their separators (the bits give where each starts and ends, so no byte is
+ * looked at twice). *at_i moves past them; what is left (a run or a separator that reaches the
+ * next block, or a byte >= 0x80) is the byte loop's. 0, or -1 when out of memory. */
+static inline int block_runs(const tables_t *tb, const uint8_t *raw, int64_t *at_i,
+                             int64_t end, block_t *bk, runs_t *rs, split_t *st,
+                             int64_t *counts, int64_t *touched) {
+    int64_t i = *at_i, at = i & ~(int64_t)63;
+    if (at + 64 > end)
+        return 0;
+    if (at != bk->at)
+        load_block(raw, at, bk);
+    uint64_t from = ~0ULL << (i - at), high = bk->high & from;
+    int64_t hpos = high ? at + __builtin_ctzll(high) : at + 64;
+    uint64_t word = ~bk->stop & from, starts = word & ~(word << 1);
+    while (starts) {
+        int64_t s = at + __builtin_ctzll(starts);
+        uint64_t rest = bk->stop >> (s - at);
+        if (!rest)
+            break;                              /* the run reaches the next block */
+        int64_t x = s + __builtin_ctzll(rest);
+        if (x >= hpos)
+            break;                              /* a byte >= 0x80 up to the run's end */
+        int64_t len = s - i;
+        int kind = SEP_OTHER, bs = 0;
+        if (len == 1) {
+            kind = SEPS[raw[i]];
+            bs = raw[i] == '\\';
+        } else if (len > 1) {
+            uint64_t in = ((1ULL << len) - 1) << (i - at);
+            kind = (in & ~bk->blank) ? SEP_OTHER : SEP_SPACE;
+            bs = raw[s - 1] == '\\';
+        }
+        if (add_run(tb, raw, s, x, end, kind, bs, 1, rs, st, counts, touched) < 0)
+            return -1;
+        i = x;
+        starts &= starts - 1;
+    }
+    *at_i = i;
+    return 0;
+}
+#endif
 
 /* Split one text [i, end) into runs (no byte past end is read); count its words, tally its
  * LaTeX terms. Returns the runs, -1 when out of memory, or -2 at a character beyond U+FFFF
@@ -360,12 +496,16 @@ static int64_t tally_alone(const tables_t *tb, runs_t *rs, int64_t r, int64_t *c
 static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t end,
                           runs_t *rs, int64_t *words, int64_t *counts, int64_t *touched,
                           int64_t *nt) {
-    int64_t nr = 0, nw = 0;
-    int prev_end_word = 0;
+    split_t st = {0, 0, -1, *nt, 0};
     rs->n_from = 0;
-    int64_t alone = -1;     /* the last run, when it may stand alone (see tally_alone) */
     block_t bk = {-1, 0};
     while (i < end) {
+#if RL_SIMD
+        if (block_runs(tb, raw, &i, end, &bk, rs, &st, counts, touched) < 0)
+            return *nt = st.nt, -1;
+        if (i >= end)
+            break;
+#endif
         int kind = SEP_OTHER, s_len = 0, bs = 0, more = 1;
         if (raw[i] == ' ' && i + 1 < end && raw[i + 1] < 0x80 && ALNUM[raw[i + 1]] >= 0) {
             kind = SEP_SPACE;                   /* the most common separator: one space */
@@ -390,7 +530,7 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
             } else {
                 int c = wide(tb, raw, i, end, &n);
                 if (c & NEED)
-                    return -2;
+                    return *nt = st.nt, -2;
                 if (c & WORD)
                     break;
                 k = (c & SPACE) ? SEP_SPACE : (c & APOS) ? SEP_APOS
@@ -403,58 +543,28 @@ static int64_t split_runs(const tables_t *tb, const uint8_t *raw, int64_t i, int
         }
         if (i >= end)
             break;
-        if (nr == rs->cap && grow(rs) < 0)
-            return -1;
-        int64_t word_from = i;                  /* a LaTeX command's letters are not words */
-        if (bs) {
-            int64_t tid = latex_name(tb, raw, i, end, &word_from);
-            if (tb->latex && tid >= 0)
-                *nt = tally(tid, counts, touched, *nt);
-        }
         int64_t x = run_end(raw, i, end, &bk);
         int plain = 1;                          /* ASCII only */
         while (x < end && raw[x] >= 0x80) {     /* letters or digits of other scripts */
             int n, c = wide(tb, raw, x, end, &n);
             if (c & NEED)
-                return -2;
+                return *nt = st.nt, -2;
             if (!(c & WORD))
                 break;
             plain = 0;
             x = run_end(raw, x + n, end, &bk);
         }
-        if (nr == 0)
-            kind = SEP_OTHER;
-        int has_word = word_from < x;
-        int joined = word_from == i && prev_end_word && (kind == SEP_APOS || kind == SEP_HYPHEN);
-        nw += has_word && !joined;
-        prev_end_word = has_word;
-        int64_t t = -1;
-        if (plain && tb->match_words && x - i <= TOKEN_BYTES) {
-            uint32_t bit = filter_bit(raw[i], raw[x - 1], (uint32_t)(x - i), tb->fshift);
-            if (tb->tfilter[bit >> 6] >> (bit & 63) & 1)
-                t = token_of(tb, raw, i, x - i, end);
-        }
-        if (alone >= 0 && kind != SEP_HYPHEN)      /* the run before stands alone */
-            *nt = tally_alone(tb, rs, alone, counts, touched, *nt);
-        alone = -1;
-        if (nr > 0 && (rs->tok[nr - 1] >= 0 || kind == SEP_HYPHEN))
-            rs->from[rs->n_from++] = nr - 1;
-        if (t >= 0 && !bs && kind != SEP_HYPHEN && (nr == 0 || kind == SEP_OTHER
-                                                    || rs->tok[nr - 1] < 0)
-            && (tb->root[t] < 0 || !tb->kids[tb->root[t]]))
-            alone = nr;
-        rs->tok[nr] = t;
-        rs->sep[nr] = (uint8_t)kind;
-        rs->bsl[nr] = (uint8_t)bs;
-        nr++;
+        if (add_run(tb, raw, i, x, end, kind, bs, plain, rs, &st, counts, touched) < 0)
+            return *nt = st.nt, -1;
         i = x;
     }
-    if (alone >= 0)
-        *nt = tally_alone(tb, rs, alone, counts, touched, *nt);
-    if (nr > 0 && rs->tok[nr - 1] >= 0)
-        rs->from[rs->n_from++] = nr - 1;
-    *words = nw;
-    return nr;
+    if (st.alone >= 0)
+        st.nt = tally_alone(tb, rs, st.alone, counts, touched, st.nt);
+    if (st.nr > 0 && rs->tok[st.nr - 1] >= 0)
+        rs->from[rs->n_from++] = st.nr - 1;
+    *words = st.nw;
+    *nt = st.nt;
+    return st.nr;
 }
 
 /* The longest term made of the runs from r: its id (or -1); *last its last run */
@@ -591,7 +701,7 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *le
 /* The version of the tables and of rl_scan's arguments (kernel.py's ABI); whether it was built
  * with the SSE2 code */
 int64_t rl_abi(void) {
-    return 2;
+    return 3;
 }
 int64_t rl_simd(void) {
     return RL_SIMD;

@@ -46,7 +46,7 @@ SEP_SPACE, SEP_APOS, SEP_HYPHEN = 0, 1, 2
 _TERM_SEPS = {" ": SEP_SPACE, "'": SEP_APOS, "-": SEP_HYPHEN}
 ASTRAL_END = 0x40000                   # no letter or digit lies beyond plane 3
 ENV = "REASONLENS_KERNEL"              # "0": count with the regex and numpy path
-ABI = 2                                # rl_abi() of the _kernel.c these tables are for
+ABI = 3                                # rl_abi() of the _kernel.c these tables are for
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -57,8 +57,10 @@ class _Tables(ctypes.Structure):
 
     _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
                 ("fshift", _I), ("ekeys", _P), ("evals", _P), ("emask", _I), ("term", _P),
-                ("root", _P), ("kids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P),
-                ("latex", _I), ("match_words", _I), ("bmp", _P), ("astral", _P)]
+                ("root", _P), ("kids", _P), ("aterm", _P), ("akids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P),
+                ("latex", _I), ("match_words", _I), ("bmp", _P), ("astral", _P),
+                ("skeys", _P), ("sids", _P), ("sm1", ctypes.c_uint64), ("sm2", ctypes.c_uint64),
+                ("sshift", _I)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,6 +117,53 @@ def _token_hash(w: list[int], n: int) -> int:
     h = ((w[0] * 0x9E3779B97F4A7C15) & _U64) ^ (((w[1] + n) * 0xC2B2AE3D27D4EB4F) & _U64) \
         ^ ((w[2] * 0x165667B19E3779F9) & _U64)
     return h ^ (h >> 29)
+
+
+SHORT_BYTES = 8                         # tokens this long or shorter: the cuckoo table
+
+
+def _slot(key: int, mult: int, shift: int) -> int:
+    """``slot`` of _kernel.c: the top bits of key * mult (64-bit)."""
+    return ((key * mult) & _U64) >> shift
+
+
+def short_tokens(keys: dict[int, int]) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """The short tokens (their bytes as one little-endian word -> token id) in a cuckoo table:
+    each key sits at one of its two slots (the top bits of key x m1 and of key x m2), so that
+    _kernel.c looks a run up with two loads and no branch. A quarter full or less; the
+    multipliers come from a fixed seed (tried again, then a table twice the size, when the
+    keys do not fit). Returns (slot keys, 0: empty; slot ids, -1: empty; m1, m2, shift)."""
+    import random
+
+    rng = random.Random(len(keys))
+    bits = max(6, (4 * len(keys)).bit_length())
+    while True:
+        for _ in range(64):
+            m1, m2 = rng.getrandbits(64) | 1, rng.getrandbits(64) | 1
+            table = _cuckoo(keys, m1, m2, 64 - bits)
+            if table is not None:
+                skeys = np.zeros(1 << bits, np.uint64)
+                sids = np.full(1 << bits, -1, np.int32)
+                for at, (key, tid) in table.items():
+                    skeys[at], sids[at] = key, tid
+                return skeys, sids, m1, m2, 64 - bits
+        bits += 1
+
+
+def _cuckoo(keys: dict[int, int], m1: int, m2: int, shift: int) -> dict[int, tuple] | None:
+    """slot -> (key, id) with every key at one of its two slots, or None (a cycle)."""
+    table: dict[int, tuple[int, int]] = {}
+    for key, tid in keys.items():
+        item, at = (key, tid), _slot(key, m1, shift)
+        for _ in range(4 * len(keys) + 8):
+            item, table[at] = table.get(at), item
+            if item is None:
+                break
+            a, b = _slot(item[0], m1, shift), _slot(item[0], m2, shift)
+            at = b if at == a else a
+        else:
+            return None
+    return table
 
 
 def split_term(term: str) -> list[tuple[int, str]] | None:
@@ -182,6 +231,8 @@ class Kernel:
             while self.tlen[at]:
                 at = (at + 1) & (size - 1)
             self.tkeys[at], self.tlen[at], self.tid[at] = words, len(tok), i
+        self.skeys, self.sids, sm1, sm2, sshift = short_tokens(
+            {_words(tok)[0]: i for tok, i in tokens.items() if len(tok) <= SHORT_BYTES})
         fbits = min(28, max(12, (32 * len(tokens)).bit_length()))   # ~1/32 of the bits set
         self.fshift = 32 - fbits
         self.tfilter = np.zeros(1 << (fbits - 6), np.uint64)
@@ -190,6 +241,11 @@ class Kernel:
             self.tfilter[bit >> 6] |= np.uint64(1 << (bit & 63))
         self.ekeys, self.evals, self.term, self.root, self.kids = self._term_trie(
             split, tokens, n_tok)
+        has_root = self.root >= 0
+        self.aterm = np.where(has_root, self.term[np.where(has_root, self.root, 0)], -1) \
+            .astype(np.int32)
+        self.akids = np.where(has_root, self.kids[np.where(has_root, self.root, 0)], 0) \
+            .astype(np.uint8)
         self.ltrans, self.lterm = _trie(
             {tid: [ord(c) - 65 if c <= "Z" else ord(c) - 71 for c in name]
              for name, tid in latex_terms.items()}, 52)
@@ -200,10 +256,12 @@ class Kernel:
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
                               addr(self.tfilter), self.fshift, addr(self.ekeys),
                               addr(self.evals), len(self.ekeys) - 1, addr(self.term),
-                              addr(self.root), addr(self.kids), n_tok, addr(self.ltrans),
+                              addr(self.root), addr(self.kids), addr(self.aterm),
+                              addr(self.akids), n_tok, addr(self.ltrans),
                               addr(self.lterm),
                               int(len(latex_terms) > 0), int(self.matches_words),
-                              addr(self.bmp), None)
+                              addr(self.bmp), None, addr(self.skeys), addr(self.sids),
+                              sm1, sm2, sshift)
 
     def _term_trie(self, split, tokens: dict[str, int], n_tok: int
                    ) -> tuple[np.ndarray, ...]:
