@@ -655,8 +655,9 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *le
     rs.sep = malloc(rs.cap);
     rs.bsl = malloc(rs.cap);
     rs.from = malloc(rs.cap * sizeof(int64_t));
+    uint64_t *seen = calloc((size_t)(n_terms + 63) / 64, sizeof(uint64_t));
     int64_t t = first, status = 0;
-    if (!rs.tok || !rs.sep || !rs.bsl || !rs.from)
+    if (!rs.tok || !rs.sep || !rs.bsl || !rs.from || !seen)
         status = -1;
     for (; status == 0 && t < last; t++) {
         if (*n_out + n_terms > cap)
@@ -675,22 +676,26 @@ int64_t rl_scan(const tables_t *tb, const uint8_t *const *ptr, const int64_t *le
         }
         if (tb->match_words)
             nt = match_runs(tb, &rs, nr, counts, touched, nt);
-        for (int64_t j = 1; j < nt; j++) {      /* the text's terms in id order */
-            int64_t v = touched[j], k = j - 1;
-            while (k >= 0 && touched[k] > v) {
-                touched[k + 1] = touched[k];
-                k--;
-            }
-            touched[k + 1] = v;
-        }
+        int64_t lo = n_terms, hi = -1;          /* the text's terms in id order: bits */
         for (int64_t j = 0; j < nt; j++) {
-            out_row[*n_out] = t;
-            out_tid[*n_out] = touched[j];
-            out_count[*n_out] = counts[touched[j]];
-            counts[touched[j]] = 0;
-            (*n_out)++;
+            int64_t w = touched[j] >> 6;
+            seen[w] |= 1ULL << (touched[j] & 63);
+            lo = w < lo ? w : lo;
+            hi = w > hi ? w : hi;
+        }
+        for (int64_t w = lo; w <= hi; w++) {
+            for (uint64_t bits = seen[w]; bits; bits &= bits - 1) {
+                int64_t tid = w * 64 + __builtin_ctzll(bits);
+                out_row[*n_out] = t;
+                out_tid[*n_out] = tid;
+                out_count[*n_out] = counts[tid];
+                counts[tid] = 0;
+                (*n_out)++;
+            }
+            seen[w] = 0;
         }
     }
+    free(seen);
     free(rs.tok);
     free(rs.sep);
     free(rs.bsl);
