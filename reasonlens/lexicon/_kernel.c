@@ -86,6 +86,12 @@ static void init_tables(void) {
     ready = 1;
 }
 
+#if defined(__GNUC__)
+#define RL_INLINE inline __attribute__((always_inline))   /* per run: no call */
+#else
+#define RL_INLINE inline
+#endif
+
 #define TOKEN_BYTES 24
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -398,7 +404,7 @@ typedef struct {
 
 /* The token id of the ASCII run raw[i .. x) (-1: none), through the cuckoo table for runs of
  * up to 8 bytes, else behind the filter. */
-static inline int64_t run_token(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
+static RL_INLINE int64_t run_token(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
                                 int64_t end) {
     if (x - i <= 8 && i + 8 <= end)
         return short_token(tb, raw + i, x - i);
@@ -411,7 +417,7 @@ static inline int64_t run_token(const tables_t *tb, const uint8_t *raw, int64_t 
 /* Add the run raw[i .. x) after a separator of the given kind (bs: its last byte is a
  * backslash; plain: the run is ASCII only): count its word and its LaTeX term, look its token
  * up, tally the run before it when that one stood alone. 0, or -1 when out of memory. */
-static inline int add_run(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
+static RL_INLINE int add_run(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
                           int64_t end, int kind, int bs, int plain, runs_t *rs, split_t *st,
                           int64_t *counts, int64_t *touched) {
     int64_t nr = st->nr;
@@ -451,7 +457,7 @@ static inline int add_run(const tables_t *tb, const uint8_t *raw, int64_t i, int
  * one by one with their separators (the bits give where each starts and ends, so no byte is
  * looked at twice). *at_i moves past them; what is left (a run or a separator that reaches the
  * next block, or a byte >= 0x80) is the byte loop's. 0, or -1 when out of memory. */
-static inline int block_runs(const tables_t *tb, const uint8_t *raw, int64_t *at_i,
+static RL_INLINE int block_runs(const tables_t *tb, const uint8_t *raw, int64_t *at_i,
                              int64_t end, block_t *bk, runs_t *rs, split_t *st,
                              int64_t *counts, int64_t *touched) {
     int64_t i = *at_i, at = i & ~(int64_t)63;
