@@ -328,3 +328,22 @@ def test_letters_beyond_the_bmp_load_their_table_mid_scan():
                                                   for t in part.drop_nulls().to_list())
     words = eager.run(texts, 3)[0]
     assert words.tolist() == [4, 7, 2, 1, 0, 1]   # 𝑥, 𝐀 letters (𝑥wait: one), 😀 not
+
+
+def test_the_cuckoo_table_holds_every_short_token_at_one_of_its_two_slots():
+    import random
+
+    from reasonlens.lexicon.kernel import _slot, _words, short_tokens
+
+    rng = random.Random(7)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    for n in (0, 1, 142, 3000):
+        toks = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+                for _ in range(n)}
+        keys = {_words(t)[0]: i for i, t in enumerate(sorted(toks))}
+        skeys, sids, m1, m2, shift = short_tokens(keys)
+        assert len(skeys) >= 4 * len(keys) and (skeys != 0).sum() == len(keys)
+        for key, tid in keys.items():
+            at = [a for a in (_slot(key, m1, shift), _slot(key, m2, shift)) if skeys[a] == key]
+            assert at and sids[at[0]] == tid
+        assert short_tokens(keys)[2:] == (m1, m2, shift)   # the same table every time

@@ -6,7 +6,8 @@
  * it counts the words and LaTeX terms on the way, and the one-word terms of tokens that stand
  * alone (most hits), then matches the other word terms over the runs with the leftmost-first
  * semantics of the fast path's regex. On x86-64 the bytes are classified 16 at a time (SSE2),
- * elsewhere 8 at a time (tests/test_kernel.py builds both). Plain C, no Python API: the
+ * and where a 64-byte block is ASCII its runs are read off its masks (block_runs); elsewhere
+ * 8 at a time (tests/test_kernel.py builds both). Plain C, no Python API: the
  * module init below exists only so that setuptools builds this file as an extension module.
  */
 #include <Python.h>

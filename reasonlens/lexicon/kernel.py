@@ -57,8 +57,8 @@ class _Tables(ctypes.Structure):
 
     _fields_ = [("tkeys", _P), ("tlen", _P), ("tid", _P), ("tmask", _I), ("tfilter", _P),
                 ("fshift", _I), ("ekeys", _P), ("evals", _P), ("emask", _I), ("term", _P),
-                ("root", _P), ("kids", _P), ("aterm", _P), ("akids", _P), ("n_tok", _I), ("ltrans", _P), ("lterm", _P),
-                ("latex", _I), ("match_words", _I), ("bmp", _P), ("astral", _P),
+                ("root", _P), ("kids", _P), ("aterm", _P), ("akids", _P), ("n_tok", _I),
+                ("ltrans", _P), ("lterm", _P), ("latex", _I), ("match_words", _I), ("bmp", _P), ("astral", _P),
                 ("skeys", _P), ("sids", _P), ("sm1", ctypes.c_uint64), ("sm2", ctypes.c_uint64),
                 ("sshift", _I)]
 
@@ -207,7 +207,11 @@ class Kernel:
     - tokens (the runs the word terms are made of, up to ``TOKEN_BYTES`` long): an
       open-addressing table keyed by their bytes (lower-cased) as three 64-bit words, behind a
       filter of at least 4096 bits (about 1/32 set) on (length, first and last byte) that most
-      other runs miss;
+      other runs miss; the tokens of up to ``SHORT_BYTES`` also in a cuckoo table
+      (:func:`short_tokens`), where every run that short is looked up with no branch (a
+      quarter of real runs are tokens, so a filter's outcome could not be predicted);
+    - per token, the term that is the token alone (``aterm``) and whether a longer term starts
+      with it (``akids``): one load each where the trie would take two;
     - the word terms' trie over (separator, token) edges, hashed (its size grows with the
       terms, not with terms x tokens), and the LaTeX names' trie over letters (A-Z 0-25, a-z
       26-51).
