@@ -288,28 +288,17 @@ static inline uint64_t token_hash(const uint64_t *w, int64_t len) {
 /* The token id of the ASCII run raw[i .. i + len) (len <= TOKEN_BYTES; the bytes up to limit
  * may be read), or -1: its bytes lower-cased (| 0x20 changes no digit; '_' becomes a byte no
  * token holds) and looked up in the token table. */
-static inline int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t len,
-                               int64_t limit) {
+static int64_t token_of(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t len,
+                        int64_t limit) {
     uint64_t w[3] = {0, 0, 0};
-    if (len <= 8 && i + 8 <= limit) {         /* most runs: one word */
-        memcpy(w, raw + i, 8);
+    memcpy(w, raw + i, i + TOKEN_BYTES <= limit ? TOKEN_BYTES : (size_t)len);
+    for (int k = 0; k < 3; k++) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w[0] = __builtin_bswap64(w[0]);
+        w[k] = __builtin_bswap64(w[k]);
 #endif
-        w[0] = (w[0] | (0x20 * ONES)) & (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1);
-    } else {
-        if (i + TOKEN_BYTES <= limit)
-            memcpy(w, raw + i, TOKEN_BYTES);
-        else
-            memcpy(w, raw + i, (size_t)len);
-        for (int k = 0; k < 3; k++) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-            w[k] = __builtin_bswap64(w[k]);
-#endif
-            int64_t nb = len - 8 * k;
-            uint64_t m = nb >= 8 ? ~0ULL : nb <= 0 ? 0 : (1ULL << (8 * nb)) - 1;
-            w[k] = (w[k] | (0x20 * ONES)) & m;
-        }
+        int64_t nb = len - 8 * k;
+        uint64_t m = nb >= 8 ? ~0ULL : nb <= 0 ? 0 : (1ULL << (8 * nb)) - 1;
+        w[k] = (w[k] | (0x20 * ONES)) & m;
     }
     uint64_t at = token_hash(w, len) & (uint64_t)tb->tmask;
     while (tb->tlen[at]) {
@@ -406,7 +395,7 @@ typedef struct {
 /* The token id of the ASCII run raw[i .. x) (-1: none), through the cuckoo table for runs of
  * up to 8 bytes, else behind the filter. */
 static RL_INLINE int64_t run_token(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
-                                int64_t end) {
+                                   int64_t end) {
     if (x - i <= 8 && i + 8 <= end)
         return short_token(tb, raw + i, x - i);
     if (x - i > TOKEN_BYTES)
@@ -419,8 +408,8 @@ static RL_INLINE int64_t run_token(const tables_t *tb, const uint8_t *raw, int64
  * backslash; plain: the run is ASCII only): count its word and its LaTeX term, look its token
  * up, tally the run before it when that one stood alone. 0, or -1 when out of memory. */
 static RL_INLINE int add_run(const tables_t *tb, const uint8_t *raw, int64_t i, int64_t x,
-                          int64_t end, int kind, int bs, int plain, runs_t *rs, split_t *st,
-                          int64_t *counts, int64_t *touched) {
+                             int64_t end, int kind, int bs, int plain, runs_t *rs, split_t *st,
+                             int64_t *counts, int64_t *touched) {
     int64_t nr = st->nr;
     if (nr == rs->cap && grow(rs) < 0)
         return -1;
