@@ -28,3 +28,60 @@ def test_background_hasher_and_frames(tmp_path):
     assert h.records == input_records([str(p)])
     r = frame_record(["a", "b"], 2)
     assert r["rows"] == 2 and r["hash"] != frame_record(["a", "c"], 2)["hash"]
+
+
+def _stream_hash(path, name: str, max_bytes: int | None = None) -> str:
+    """SHA-256 of the name and the content, in whole MiB blocks up to max_bytes (the rule)."""
+    import hashlib
+
+    data = path.read_bytes()
+    if max_bytes is not None:
+        data = data[:-(-max_bytes // (1 << 20)) * (1 << 20)]
+    return "sha256:" + hashlib.sha256(name.encode() + data).hexdigest()
+
+
+def test_file_hash_mapped_in_windows_and_read_when_not_mappable(tmp_path, monkeypatch):
+    import mmap
+
+    from reasonlens import provenance
+
+    p = tmp_path / "t.jsonl"
+    p.write_bytes(bytes(range(256)) * 20_000)  # 5.1 MB: several windows of 2 MiB
+    monkeypatch.setattr(provenance, "_WINDOW", 2 << 20)
+    want = _stream_hash(p, "t.jsonl")
+    assert file_hash(p) == want
+    assert file_hash(p, max_bytes=(1 << 20) + 1) == _stream_hash(p, "t.jsonl", (1 << 20) + 1) \
+        + f":first{(1 << 20) + 1}"
+
+    def unmappable(*args, **kwargs):
+        raise OSError("not mappable")
+
+    monkeypatch.setattr(mmap, "mmap", unmappable)
+    assert file_hash(p) == want
+    assert file_hash(p, max_bytes=5).startswith(_stream_hash(p, "t.jsonl", 5))
+    empty = tmp_path / "e.jsonl"
+    empty.write_bytes(b"")
+    assert file_hash(empty) == _stream_hash(empty, "e.jsonl")
+
+
+def test_a_hasher_started_ahead_is_handed_over_unless_its_file_changed(tmp_path):
+    import os
+
+    from reasonlens import provenance
+
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"response": "a"}\n')
+    InputHasher.ahead([str(p)])
+    early = InputHasher.started([str(p)])
+    early.join()
+    assert early.records == input_records([str(p)])
+    assert InputHasher.started([str(p)]) is not early   # handed over once only
+
+    InputHasher.ahead([str(p)])
+    p.write_text('{"response": "changed"}\n')
+    os.utime(p, ns=(1, 1))                               # even within the clock's resolution
+    late = InputHasher.started([str(p)])
+    late.join()
+    assert late.records == input_records([str(p)]) != early.records
+    InputHasher.ahead([str(tmp_path)])                   # a directory is not hashed ahead
+    assert not provenance._AHEAD

@@ -73,6 +73,9 @@ def command(inputs: tuple[str, ...], out_dir: str, benchmark: str | None,
     Example:
       reasonlens grade runs/aime24.jsonl --benchmark aime24 --out out/grade
     """
+    from reasonlens.provenance import InputHasher
+
+    InputHasher.ahead(inputs)  # hashed on the other core while the imports below load
     from reasonlens.errors import ConfigError
     from reasonlens.grade import GradeConfig
     from reasonlens.grade.run import GradeRunConfig, run_grade

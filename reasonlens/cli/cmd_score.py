@@ -80,6 +80,9 @@ def command(inputs: tuple[str, ...], out_dir: str, lexicons: tuple[str, ...], mo
     """
     import dataclasses
 
+    from reasonlens.provenance import InputHasher
+
+    InputHasher.ahead(inputs)  # hashed on the other core while the imports below load
     from reasonlens.errors import ConfigError
     from reasonlens.lexicon.lexicons import DEFAULT_LEXICONS
     from reasonlens.lexcount.aggregate import model_table

@@ -183,8 +183,7 @@ def run_grade(sources: list[str], out_dir: str | Path, config: GradeRunConfig | 
         else None
     with stage_output(out_dir, stage="grade", sources=sources) as so:
         report = LoadReport(rejects_path=str(so.file("rejects.jsonl")))
-        hasher = InputHasher(list(sources))
-        hasher.start()
+        hasher = InputHasher.started(list(sources))
         journal = _Journal(so.resume_dir, key)
         journal.open()
         sink = ParquetSink(so.file("graded.parquet"))

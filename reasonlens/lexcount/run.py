@@ -196,8 +196,7 @@ def run_score(sources: list[str], out_dir: str | Path, config: ScoreConfig,
     with stage_output(out_dir, stage="score", sources=sources) as so:
         report = LoadReport(rejects_path=str(so.file("rejects.jsonl"))
                             if load_options.on_error == "skip" else None)
-        hasher = InputHasher(list(sources))
-        hasher.start()
+        hasher = InputHasher.started(list(sources))
         resp_sink = ParquetSink(so.file("responses.parquet"), min_rows=RESPONSE_ROW_GROUP)
         term_sink = ParquetSink(so.file("terms.parquet"))
         n = 0
