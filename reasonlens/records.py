@@ -180,22 +180,21 @@ def _read_lines(fh, size: int) -> tuple[bytes, BaseException | None]:
 
 
 def _read_plain_lines(fh, size: int) -> bytes:
-    """About ``size`` bytes of whole lines from a plain file. Where the read ends inside a line,
-    the rest of that line is found and the whole is read again as one object: joining the two
-    parts would copy the chunk into fresh memory (16 ms per 16 MB here, mostly page faults;
-    reading it again from the page cache: 2 ms)."""
+    """About ``size`` bytes of whole lines from a plain file. Where the file can seek, the end of
+    the line that byte ``size`` falls in is found first (a short ``readline`` from there) and the
+    whole chunk is then read once: reading ``size`` bytes and then reading the chunk again as
+    one object (joining the two parts would copy it into fresh memory) cost 0.57 s per GB
+    here, against about half once read."""
     start = fh.tell() if fh.seekable() else None
-    data = fh.read(size)
-    if not data or data.endswith(b"\n"):
-        return data
-    rest = fh.readline()
-    if not rest:
-        return data  # the last line of the file, without its newline
-    if start is None:
-        return data + rest
+    if start is None:   # a pipe: read, then the rest of the line
+        data = fh.read(size)
+        rest = b"" if not data or data.endswith(b"\n") else fh.readline()
+        return data + rest if rest else data
+    size = max(size, 1)
+    fh.seek(start + size - 1)
+    tail = fh.readline()   # from the chunk's last byte to the end of its line (or of the file)
     fh.seek(start)
-    del data
-    return fh.read(size + len(rest))
+    return fh.read(size - 1 + len(tail))
 
 
 def chunk_lines(chunk: bytes, first_line: int, path: str) -> Iterator[Item]:

@@ -151,9 +151,10 @@ def test_count_newlines_counts_across_its_steps():
 
 @pytest.mark.parametrize("pipe", [False, True])
 def test_chunks_are_whole_lines_wherever_a_read_ends(tmp_path, pipe):
-    """iter_jsonl_chunks completes a read that ends inside a line (a plain file: by reading
-    that chunk again as one object; a pipe, which cannot seek: by joining the parts), and the
-    chunks put together are the file, with the right first line numbers."""
+    """iter_jsonl_chunks completes a read that ends inside a line (a plain file: the end of that
+    line found first, then one read; a pipe, which cannot seek: by joining the parts), and the
+    chunks put together are the file, with the right first line numbers: also where a read
+    ends on a newline, one byte before or after it, or at the end of the file."""
     import os
     import threading
 
@@ -162,7 +163,9 @@ def test_chunks_are_whole_lines_wherever_a_read_ends(tmp_path, pipe):
     lines = [json.dumps({"i": i, "t": "x" * (i % 13)}).encode() + b"\n" for i in range(200)]
     data = b"".join(lines) + b'{"last": "no newline"}'
     path = tmp_path / "t.jsonl"
-    for size in (1, 7, 64, 1000, len(data) + 5):
+    first = len(lines[0])
+    for size in (1, 7, 64, 1000, first - 1, first, first + 1, len(data) - 1, len(data),
+                 len(data) + 5):
         if pipe:
             path.unlink(missing_ok=True)
             os.mkfifo(path)
