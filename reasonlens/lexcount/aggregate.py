@@ -15,6 +15,7 @@ responses judged, and ``n_missing`` for the rest (a failed judgment is missing, 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -55,40 +56,55 @@ def partial_counts(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame |
 def partial_rows(responses: pl.DataFrame | pl.LazyFrame, terms: pl.DataFrame | pl.LazyFrame,
                  categories: list[str] | tuple[str, ...], *, parts: str = "all"
                  ) -> pl.DataFrame:
-    """The rows of :func:`partial_counts`, not yet merged: the group-bys collected together on
-    polars' in-memory engine (the categories' figures from one long frame of their counts),
-    each cast to :data:`PARTIAL_SCHEMA`."""
+    """The rows of :func:`partial_counts`, not yet merged: the group-bys, each cast to
+    :data:`PARTIAL_SCHEMA`, collected as one query on polars' in-memory engine (the
+    categories' figures from one long frame of their counts)."""
     r, t = responses.lazy(), terms.lazy()
     g = ["model", "benchmark"]
-    frames = [r.group_by(g).agg(pl.lit("group").alias("kind"), pl.len().alias("n"),
-                                pl.col("words").cast(pl.Float64).sum().alias("total"))]
+    frames = [(r.group_by(g).agg(pl.lit("group").alias("kind"), pl.len().alias("n"),
+                                 pl.col("words").cast(pl.Float64).sum().alias("total")),
+               ("kind", "model", "benchmark", "n", "total"))]
     if categories:
         long = r.select(*g, pl.col(list(categories)).cast(pl.Int64)).unpivot(
             list(categories), index=g, variable_name="name", value_name="value")
         v = pl.col("value")
-        frames.append(long.group_by(g + ["name"]).agg(
+        frames.append((long.group_by(g + ["name"]).agg(
             pl.lit("cat").alias("kind"), (v > 0).sum().alias("n"),
-            v.cast(pl.Float64).sum().alias("total")))
-        frames.append(long.group_by(g + ["name", "value"]).agg(pl.lit("hist").alias("kind"),
-                                                              pl.len().alias("n")))
-    for pos, b in enumerate(behaviours_in(r)):
+            v.cast(pl.Float64).sum().alias("total")),
+            ("kind", "model", "benchmark", "name", "n", "total")))
+        frames.append((long.group_by(g + ["name", "value"]).agg(pl.lit("hist").alias("kind"),
+                                                               pl.len().alias("n")),
+                       ("kind", "model", "benchmark", "name", "value", "n")))
+    schema = _schema(responses)
+    for pos, b in enumerate(behaviours_in(schema)):
         x = pl.col(f"{b}_count")
-        frames.append(r.group_by(g).agg(
+        frames.append((r.group_by(g).agg(
             pl.lit("beh").alias("kind"), pl.lit(b).alias("name"), pl.lit(pos).alias("value"),
             pl.concat_list(x.is_not_null().sum(), (x > 0).sum(), x.is_null().sum()).alias("n"),
             pl.concat_list(x.cast(pl.Float64).sum(), pl.lit(0.0), pl.lit(0.0)).alias("total"),
             pl.lit(["judged", "positive", "missing"]).alias("term"))
-            .explode(["n", "total", "term"]))
+            .explode(["n", "total", "term"]), tuple(PARTIAL_SCHEMA)))
     tt = t if parts == "all" else t.filter(pl.col("part") == parts)
     # ids coded as an Enum (the streaming run's terms) are counted by their codes
-    ids = pl.col("id") if isinstance(t.collect_schema()["id"], pl.Enum) else response_ids(r)
-    frames.append(tt.group_by(g + [pl.col("category").alias("name"), "term"])
-                  .agg(pl.lit("term").alias("kind"), ids.n_unique().alias("n"),
-                       pl.col("count").cast(pl.Float64).sum().alias("total")))
-    return pl.concat([f.select([pl.col(k).cast(v) if k in f.columns else
-                                pl.lit(None, dtype=v).alias(k)
-                                for k, v in PARTIAL_SCHEMA.items()])
-                      for f in pl.collect_all(frames, engine="in-memory")])
+    ids = pl.col("id") if isinstance(_schema(terms)["id"], pl.Enum) else response_ids(r)
+    frames.append((tt.group_by(g + [pl.col("category").alias("name"), "term"])
+                   .agg(pl.lit("term").alias("kind"), ids.n_unique().alias("n"),
+                        pl.col("count").cast(pl.Float64).sum().alias("total")),
+                   ("kind", "model", "benchmark", "name", "term", "n", "total")))
+    return pl.concat([f.select(_as_partial(cols)) for f, cols in frames]
+                     ).collect(engine="in-memory")
+
+
+def _schema(frame: pl.DataFrame | pl.LazyFrame) -> pl.Schema:
+    return frame.schema if isinstance(frame, pl.DataFrame) else frame.collect_schema()
+
+
+@functools.lru_cache(maxsize=16)
+def _as_partial(columns: tuple[str, ...]) -> list[pl.Expr]:
+    """The select that gives a frame of these columns :data:`PARTIAL_SCHEMA` (made once per
+    set of columns: building the expressions anew cost as much as a batch's group-bys)."""
+    return [pl.col(k).cast(v) if k in columns else pl.lit(None, dtype=v).alias(k)
+            for k, v in PARTIAL_SCHEMA.items()]
 
 
 def merge_partials(partials) -> pl.DataFrame:
