@@ -395,6 +395,35 @@ def test_numbers_where_text_is_expected_go_to_the_row_path(tmp_path, monkeypatch
     assert (e.value.line, e.value.field) == (2, "response")
 
 
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_key_given_twice_counts_its_last_value_on_both_paths(tmp_path, monkeypatch, nested):
+    """polars keeps a duplicate key's first value, orjson (the row path) its last: the chunk
+    goes to the row path, so the last value counts however the file is read."""
+    from reasonlens.traces import jsonkeys
+
+    path = tmp_path / "dup.jsonl"
+    clean = [json.dumps({"model": "m", "response": f"<think>so {i}</think> {i}"}) + "\n"
+             for i in range(50)]
+    twice = ('{"model": "m", "messages": [{"role": "assistant", "content": "first wait", '
+             '"content": "last maybe"}]}\n' if nested else
+             '{"model": "m", "response": "<think>first wait</think> a", '
+             '"response": "<think>last maybe</think> b"}\n')
+    if nested:
+        clean = [json.dumps({"model": "m", "messages": [{"role": "assistant",
+                                                         "content": f"so {i}"}]}) + "\n"
+                 for i in range(50)]
+    path.write_text("".join(clean[:20]) + twice + "".join(clean[20:]), encoding="utf-8")
+    frame = load_traces(str(path))
+    want = "last maybe" if nested else "b"
+    got = frame["response" if nested else "answer"][20]
+    if jsonkeys.key_count(b"{}") is not None:  # the compiled scanner sees the repeated key
+        assert want in got
+        assert_same([str(path)], monkeypatch=monkeypatch)
+        assert assert_same([str(path)], monkeypatch=monkeypatch, chunk=2000) > 1
+        with pytest.raises(jsonkeys.KeysLost):
+            jsonkeys.read_lines(twice.encode())
+
+
 def test_field_first_carried_by_a_later_record_is_read(tmp_path, monkeypatch):
     """gold null in the first record, a value later (same keys): read from then on."""
     path = tmp_path / "late.jsonl"

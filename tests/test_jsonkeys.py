@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from reasonlens.traces import jsonkeys
-from reasonlens.traces.jsonkeys import FIRST_ROWS, SchemaHint, key_count, read_lines
+from reasonlens.traces.jsonkeys import (FIRST_ROWS, KeysLost, SchemaHint, key_count, read_lines,
+                                        repeated_keys)
 
 needs_scanner = pytest.mark.skipif(jsonkeys._library() is None,
                                    reason="the compiled _jsonkeys scanner is not built "
@@ -66,6 +67,39 @@ def test_key_count_matches_a_reference_on_generated_json(seed):
         assert key_count(line) == _keys(rec), line
     assert key_count(b"\n".join(lines) + b"\n") == sum(map(_keys, recs))
     assert key_count(b'{"a": "open') is None   # a string left open
+
+
+_REPEATS = {  # line -> keys that repeat one before them in their own object
+    b'{"a": 1, "a": 2}': 1,
+    b'{"a": 1, "b": {"a": 2}}': 0,                       # the same name one level down
+    b'{"m": [{"r": 1, "c": "x"}, {"r": 2, "c": "y"}]}': 0,  # siblings, each its own object
+    b'{"m": [{"c": "x", "c": "y"}], "c": 3}': 1,
+    b'{"t": "{\\"a\\": 1, \\"a\\": 2}", "a": 1}': 0,   # braces and keys inside a string
+    b'{"a": {"x": 1}, "b": 2, "a": 3}': 1,              # after a nested object closes
+    b'{"a": [1, {"b": 1}, 2], "b": 1, "b": null}': 1,   # a null value repeats too
+    b'{"k\\"": 1, "k": 2}': 0,
+    b'{"": 1, "": 2, "x": {"": 3}}': 1,
+}
+
+
+@needs_scanner
+def test_repeated_keys_are_counted_per_object():
+    for line, want in _REPEATS.items():
+        assert repeated_keys(line) == want, line
+        assert repeated_keys(line + b"\n" + line + b"\n") == 2 * want, line
+    rng = random.Random(5)   # the generated JSON of the reference test has none
+    recs = [{f"k{i}": _value(rng, 1) for i in range(rng.randrange(5))} for _ in range(200)]
+    assert repeated_keys(b"\n".join(_dump(rng, r) for r in recs)) == 0
+
+
+@needs_scanner
+def test_a_chunk_with_a_repeated_key_is_refused_before_it_is_parsed(monkeypatch):
+    calls = []
+    real = pl.read_ndjson
+    monkeypatch.setattr(pl, "read_ndjson", lambda *a, **k: calls.append(k) or real(*a, **k))
+    with pytest.raises(KeysLost, match="twice"):
+        read_lines(b'{"response": "a"}\n{"response": "b", "response": "c"}\n')
+    assert calls == []
 
 
 def _chunk(recs) -> bytes:

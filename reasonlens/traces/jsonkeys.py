@@ -15,6 +15,14 @@ A frame never holds a non-null value its text lacks, so equal counts mean nothin
 Keys whose value is null may be dropped: to every reader of the frame they are as absent.
 Without the compiled scanner (an install without a C compiler) :func:`key_count` is None and
 the loader infers every schema in full, as before.
+
+A key given twice in one object (``{"response": "a", "response": "b"}``) is where the two
+readers differ: polars keeps the first value, orjson (the record-by-record path, like Python's
+``json``) the last. The scanner also counts the keys that repeat one before them in their object
+(as written), and :func:`read_lines` raises :class:`KeysLost` for a chunk with any, so it is
+read record by record: the last value counts, whichever path a chunk takes
+(tests/test_columnar.py). Without the compiled scanner this cannot be seen, and the columnar
+path keeps the first.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import polars as pl
 
 from reasonlens.native import function, import_library
 
-ABI = 1          # rl_json_keys_abi() of the _jsonkeys.c this module is for
+ABI = 2          # rl_json_keys_abi() of the _jsonkeys.c this module is for
 FIRST_ROWS = 100  # rows a chunk's schema is inferred from when no earlier chunk gave one
 
 
@@ -45,22 +53,32 @@ class SchemaHint:
         self.schema = None if any(map(has_inner_null, kept.values())) else pl.Schema(kept)
 
 
+class KeysLost(ValueError):
+    """A chunk with a key given twice in one object, whose value polars and the record-by-record
+    path would read differently (see the module's docstring)."""
+
+
 def read_lines(chunk: bytes, hint: SchemaHint | None = None) -> pl.DataFrame:
     """``pl.read_ndjson`` of a chunk of whole JSON lines, parsed once where no key is lost: with
     the hint's schema (else one inferred from the first rows), kept when :func:`kept_every_key`;
-    else parsed again with the schema inferred from every line. Raises what polars raises.
+    else parsed again with the schema inferred from every line. Raises what polars raises, and
+    :class:`KeysLost` for a chunk with a key given twice in one object (before any parse).
 
     A column may then carry the hint's type rather than the chunk's own: numbers read as
     floats, or as their text in a column of texts, as in a column of mixed types with the
     schema inferred in full; the columnar path checks such values either way."""
     hint = hint if hint is not None else SchemaHint()
-    if _library() is not None:
+    scan = _scan(chunk)
+    if scan is not None:
+        if scan[1]:
+            raise KeysLost(f"{scan[1]} key(s) given twice in one object: polars keeps the "
+                           "first value, the record-by-record path the last")
         try:
             df = pl.read_ndjson(io.BytesIO(chunk), schema=hint.schema) if hint.schema \
                 else pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=FIRST_ROWS)
         except Exception:  # noqa: BLE001 - a value the schema cannot take: infer in full
             df = None
-        if df is not None and kept_every_key(chunk, df):
+        if df is not None and kept_every_key(chunk, df, keys=scan[0]):
             hint.keep(df.schema)
             return df
     df = pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None)
@@ -80,13 +98,26 @@ def _library():
 def key_count(chunk: bytes) -> int | None:
     """The keys of the valid JSON in ``chunk`` whose value is not ``null``, at every depth; None
     without the compiled scanner (or for a string left open)."""
-    scan = _library()
-    if scan is None:
+    scan = _scan(chunk)
+    return None if scan is None else scan[0]
+
+
+def repeated_keys(chunk: bytes) -> int | None:
+    """The keys of ``chunk`` that repeat a key before them in their own object (as written);
+    None as for :func:`key_count`."""
+    scan = _scan(chunk)
+    return None if scan is None else scan[1]
+
+
+def _scan(chunk: bytes) -> tuple[int, int] | None:
+    """(keys whose value is not null, keys repeated in their object), or None."""
+    lib = _library()
+    if lib is None:
         return None
-    out = (ctypes.c_int64 * 2)()
-    if scan(chunk, len(chunk), out) != 0:
+    out = (ctypes.c_int64 * 3)()
+    if lib(chunk, len(chunk), out) != 0:
         return None
-    return out[0] - out[1]
+    return out[0] - out[1], out[2]
 
 
 def frame_values(df: pl.DataFrame) -> int:
@@ -120,14 +151,15 @@ def has_inner_null(dtype: pl.DataType) -> bool:
     return False
 
 
-def kept_every_key(chunk: bytes, df: pl.DataFrame) -> bool:
+def kept_every_key(chunk: bytes, df: pl.DataFrame, *, keys: int | None = None) -> bool:
     """Whether ``df``, read from ``chunk`` with a schema given or inferred from its first rows,
-    holds every key of it whose value is not null (see the module's docstring)."""
+    holds every key of it whose value is not null (see the module's docstring); ``keys``: the
+    chunk's :func:`key_count`, where already known."""
     if any(has_inner_null(t) for t in df.schema.values()):
         return False
-    keys = key_count(chunk)
+    keys = key_count(chunk) if keys is None else keys
     return keys is not None and keys == frame_values(df)
 
 
-__all__ = ["SchemaHint", "frame_values", "has_inner_null", "kept_every_key", "key_count",
-           "read_lines"]
+__all__ = ["KeysLost", "SchemaHint", "frame_values", "has_inner_null", "kept_every_key",
+           "key_count", "read_lines", "repeated_keys"]
