@@ -109,7 +109,8 @@ def input_records(sources: list[str] | tuple[str, ...] | str, *,
 
     A directory of data files counts as its files (as the loaders read it), so ``score dir/`` and
     ``grade dir/*.jsonl`` record the same hashes. A source that is not a local path (a dataset id)
-    is recorded with ``hash`` None and a note. ``max_bytes`` caps what is hashed per file (the
+    is recorded with ``hash`` None and a note, and so is a pipe (reading it would take its bytes
+    from the loader). ``max_bytes`` caps what is hashed per file (the
     hash then says so, see :func:`file_hash`).
     """
     from reasonlens.traces.readers import expand_sources
@@ -119,7 +120,10 @@ def input_records(sources: list[str] | tuple[str, ...] | str, *,
     records = []
     for s in expand_sources(list(sources)):
         p = Path(s)
-        if p.exists():
+        if p.exists() and not (p.is_dir() or p.is_file()):   # a pipe: its bytes are the loader's
+            records.append({"path": str(p), "bytes": None, "hash": None,
+                            "note": "not a regular file (a pipe?); not hashed"})
+        elif p.exists():
             size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) \
                 if p.is_dir() else p.stat().st_size
             records.append({"path": str(p), "bytes": size,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from reasonlens.provenance import InputHasher, file_hash, frame_record, input_records
 
 
@@ -65,8 +69,6 @@ def test_file_hash_mapped_in_windows_and_read_when_not_mappable(tmp_path, monkey
 
 
 def test_a_hasher_started_ahead_is_handed_over_unless_its_file_changed(tmp_path):
-    import os
-
     from reasonlens import provenance
 
     p = tmp_path / "t.jsonl"
@@ -85,3 +87,12 @@ def test_a_hasher_started_ahead_is_handed_over_unless_its_file_changed(tmp_path)
     assert late.records == input_records([str(p)]) != early.records
     InputHasher.ahead([str(tmp_path)])                   # a directory is not hashed ahead
     assert not provenance._AHEAD
+
+
+@pytest.mark.timeout(30)   # reading a pipe with no writer would block
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_recorded_unhashed_and_left_to_its_reader(tmp_path):
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    rec = input_records([str(fifo)])[0]   # returns at once: nothing is read from the pipe
+    assert rec["hash"] is None and "not a regular file" in rec["note"]
