@@ -164,6 +164,7 @@ class InputHasher(threading.Thread):
         hash of a large input is mostly done by the time its reading starts."""
         key = tuple(sources)
         if key not in _AHEAD and _file_stats(list(sources)) is not None:
+            _AHEAD.clear()   # one at a time: one left by a command that failed before its stage
             _AHEAD[key] = hasher = cls(list(sources))
             hasher.start()
 

@@ -86,7 +86,12 @@ def test_a_hasher_started_ahead_is_handed_over_unless_its_file_changed(tmp_path)
     late.join()
     assert late.records == input_records([str(p)]) != early.records
     InputHasher.ahead([str(tmp_path)])                   # a directory is not hashed ahead
-    assert not provenance._AHEAD
+    assert (str(tmp_path),) not in provenance._AHEAD
+    other = tmp_path / "u.jsonl"
+    other.write_text("{}\n")
+    InputHasher.ahead([str(p)])
+    InputHasher.ahead([str(other)])                      # one held at a time
+    assert list(provenance._AHEAD) == [(str(other),)]
 
 
 @pytest.mark.timeout(30)   # reading a pipe with no writer would block
