@@ -110,8 +110,8 @@ def input_records(sources: list[str] | tuple[str, ...] | str, *,
     A directory of data files counts as its files (as the loaders read it), so ``score dir/`` and
     ``grade dir/*.jsonl`` record the same hashes. A source that is not a local path (a dataset id)
     is recorded with ``hash`` None and a note, and so is a pipe (reading it would take its bytes
-    from the loader). ``max_bytes`` caps what is hashed per file (the
-    hash then says so, see :func:`file_hash`).
+    from the loader). ``max_bytes`` caps what is hashed per file (the hash then says so, see
+    :func:`file_hash`).
     """
     from reasonlens.traces.readers import expand_sources
 

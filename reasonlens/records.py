@@ -182,9 +182,9 @@ def _read_lines(fh, size: int) -> tuple[bytes, BaseException | None]:
 def _read_plain_lines(fh, size: int) -> bytes:
     """About ``size`` bytes of whole lines from a plain file. Where the file can seek, the end of
     the line that byte ``size`` falls in is found first (a short ``readline`` from there) and the
-    whole chunk is then read once: reading ``size`` bytes and then reading the chunk again as
-    one object (joining the two parts would copy it into fresh memory) cost 0.57 s per GB
-    here, against about half once read."""
+    whole chunk is then read once. Reading ``size`` bytes and then the chunk again as one
+    object (joining the two parts would copy it into fresh memory) took 0.30 s per 495 MB
+    here, against 0.19 s read once."""
     start = fh.tell() if fh.seekable() else None
     if start is None:   # a pipe: read, then the rest of the line
         data = fh.read(size)

@@ -9,7 +9,8 @@
  * for the braces that open and close objects, so each key is compared with the keys before it
  * in its object (as written: the same key spelt with other escapes is not seen; objects of
  * more than MAX_KEYS keys, or deeper than MAX_DEPTH, are compared in part). Only meaningful
- * for valid JSON: the caller counts chunks that polars has already parsed.
+ * for valid JSON: what it says of other text does not matter, as polars refuses that text and
+ * the loader then reads it record by record either way.
  *
  * Plain C, built at install time as an optional extension and called through ctypes (which
  * releases the GIL); without it the loader infers each chunk's schema in full instead. */
