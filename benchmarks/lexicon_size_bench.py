@@ -63,6 +63,7 @@ def main() -> None:
     vocab = sorted({w.lower() for t in texts.head(3000).to_list() for w in t.split()
                     if w.isascii() and w.isalnum()})
     rng = random.Random(4)
+    low, raw = texts.str.to_lowercase().to_list(), [t.encode() for t in texts.to_list()]
     print(f"{mb:.1f} MB of reasoning text, a vocabulary of {len(vocab)} words")
     for n in (int(x) for x in args.sizes.split(",")):
         terms = set(rng.sample(vocab, min(n // 2, len(vocab) - 1)))
@@ -95,14 +96,16 @@ def main() -> None:
         same = "same hits" if hits["kernel"] == hits.get("regex") else "hits not compared"
         print(f"{n} terms: kernel {rates['kernel']:.0f} MB/s ({hits['kernel']} hits, tables "
               f"{tables:.2f} MB); regex path {regex}; {same}")
-        for name, (rate, found, setup) in automata(texts, sorted(terms), mb).items():
+        for name, (rate, found, setup) in automata(low, raw, sorted(terms), mb).items():
             print(f"    {name}: {rate:.1f} MB/s ({found} matches, built in {setup:.1f} s); "
                   f"ratio kernel / it {rates['kernel'] / rate:.1f}", flush=True)
 
 
-def automata(texts, terms: list[str], mb: float) -> dict[str, tuple[float, int, float]]:
+def automata(low: list[str], raw: list[bytes], terms: list[str], mb: float
+             ) -> dict[str, tuple[float, int, float]]:
     """name -> (MB/s, matches, seconds to build) for the multi-pattern engines installed (see
-    the module's docstring); an engine that is not installed is left out, once said so."""
+    the module's docstring) over the texts lower-cased (``low``) and as UTF-8 (``raw``); an
+    engine that is not installed is left out, once said so."""
     import re
 
     out = {}
@@ -111,7 +114,6 @@ def automata(texts, terms: list[str], mb: float) -> dict[str, tuple[float, int, 
     except ImportError:
         _missing("ahocorasick_rs")
     else:
-        low = texts.str.to_lowercase().to_list()
         t0 = time.perf_counter()
         ac = ac_mod.AhoCorasick(terms, matchkind=ac_mod.MatchKind.LeftmostLongest)
         built = time.perf_counter() - t0
@@ -124,7 +126,6 @@ def automata(texts, terms: list[str], mb: float) -> dict[str, tuple[float, int, 
     except ImportError:
         _missing("hyperscan")
     else:
-        raw = [t.encode() for t in texts.to_list()]
         t0 = time.perf_counter()
         db = hs.Database(mode=hs.HS_MODE_VECTORED)
         db.compile(expressions=[rb"\b" + re.escape(t).encode() + rb"\b" for t in terms],
