@@ -14,7 +14,7 @@ from reasonlens.traces import thinksplit
 from reasonlens.traces.model import THINK_CLOSE, THINK_OPEN
 
 # Python's str.strip() whitespace, every c with chr(c).isspace() (polars' default strip leaves
-# U+001C..U+001F in place); tests/test_columnar.py checks the list
+# U+001C..U+001F in place); tests/test_think_split.py checks the list
 PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
                  "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 

@@ -7,7 +7,7 @@ nothing validated again, where the polars expressions of
 :func:`reasonlens.traces.columns.split_columns` cut, copy, validate and strip each part (30 ms
 per 23 MB of R1 traces on one thread here, against ~3 ms). Without the compiled library (an
 install without a C compiler) :func:`available` is False and the loader uses those
-expressions; tests/test_columnar.py checks that both give ``split_reasoning``'s parts.
+expressions; tests/test_think_split.py checks that both give ``split_reasoning``'s parts.
 """
 
 from __future__ import annotations
