@@ -17,8 +17,9 @@ Figures (MB = 10^6 bytes of JSONL input unless said otherwise):
 - `reasonlens score FILE --out DIR` end to end in a child process (start-up, loading, counting,
   writing the parquet files, hashing the input, the summary): MB/s, ratio to the bare pipeline,
   and the child's peak RSS;
-- the same without the compiled counting kernel (REASONLENS_KERNEL=0), as a baseline (best of
-  two interleaved runs each);
+- the same without the compiled counting kernel (REASONLENS_KERNEL=0), as a baseline;
+- these three interleaved in --rounds rounds (3): the best of each, and each round's own ratio
+  of the bare pipeline to score (its median too);
 - counting stage alone (the engine's fast path on texts already in memory: three default
   lexicons, per-term counts and word totals): MB of reasoning+answer text per second, through
   the compiled kernel and through the regex and numpy path (which must give the same hits and
@@ -37,6 +38,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -239,6 +241,8 @@ def main() -> None:
     ap.add_argument("--input", type=Path, help="use this trace file instead of building one")
     ap.add_argument("--count-max-mb", type=int, default=300,
                     help="MB of text held in memory for the counting-alone figure")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds of the bare pipeline and score (best of each)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     inp = args.input or real_input(args.mb)
@@ -247,25 +251,31 @@ def main() -> None:
     print(f"input: {inp} ({mb:.1f} MB; {what}); CPUs: {len(os.sched_getaffinity(0))}; "
           f"load average {os.getloadavg()[0]:.2f}")
     bare_pipeline(inp)  # warm the page cache and the regex
-    bare_s, bare_hits = bare_pipeline(inp)
-    bare = mb / bare_s
-    print(f"bare pipeline (read_ndjson + 60-term count_matches): {bare_s:.2f} s = {bare:.0f} MB/s "
-          f"({bare_hits} hits)")
     start, start_cpu = startup()   # while this process is small (forking a big one is slow)
     print(f"start-up (`reasonlens score --help`, best of 5): {start:.3f} s wall, "
           f"{start_cpu:.3f} s CPU")
     score = reasonlens_cmd("score", str(inp), "--out", str(DATA / "score_out"), "--quiet")
-    # with and without the compiled kernel, interleaved, the best of two each (one run of
-    # each alone differed by more than the kernel's gain)
-    runs = [(run_child(score), run_child(score, {"REASONLENS_KERNEL": "0"})) for _ in range(2)]
+    # rounds of the bare pipeline, score and score without the compiled kernel, interleaved:
+    # the best of each, and each round's own ratio (the VM's speed drifts by more than 10%
+    # from minute to minute, and a round's three runs see about the same machine)
+    bares, runs = [], []
+    for i in range(args.rounds):
+        bare_s, bare_hits = bare_pipeline(inp)
+        bares.append(bare_s)
+        runs.append((run_child(score), run_child(score, {"REASONLENS_KERNEL": "0"})))
+        print(f"round {i + 1}: bare pipeline (read_ndjson + 60-term count_matches) {bare_s:.2f} s "
+              f"({bare_hits} hits); score {runs[-1][0][0]:.2f} s; without the kernel "
+              f"{runs[-1][1][0]:.2f} s; ratio {bare_s / runs[-1][0][0]:.2f}")
     wall, rss, cpu = min((k for k, _ in runs), key=lambda r: r[0])
     rwall_e2e, _, rcpu_e2e = min((r for _, r in runs), key=lambda r: r[0])
     e2e = mb / wall
-    bare_s2, _ = bare_pipeline(inp)   # once more after, so load drift hits both sides
-    bare = mb / min(bare_s, bare_s2)
-    print(f"bare pipeline again: {bare_s2:.2f} s; best {bare:.0f} MB/s")
-    print(f"`reasonlens score` end to end: {wall:.2f} s = {e2e:.0f} MB/s ({mb / cpu:.0f} MB per "
-          f"CPU-s); ratio to bare pipeline {e2e / bare:.2f}; peak RSS {rss:.0f} MB")
+    bare = mb / min(bares)
+    paired = sorted(b / k[0] for b, (k, _) in zip(bares, runs))
+    print(f"bare pipeline, best of {args.rounds}: {min(bares):.2f} s = {bare:.0f} MB/s")
+    print(f"`reasonlens score` end to end, best of {args.rounds}: {wall:.2f} s = {e2e:.0f} MB/s "
+          f"({mb / cpu:.0f} MB per CPU-s); ratio to bare pipeline {e2e / bare:.2f} (best to "
+          f"best; per round {', '.join(f'{r:.2f}' for r in paired)}, median "
+          f"{statistics.median(paired):.2f}); peak RSS {rss:.0f} MB")
     print(f"  ... without the compiled kernel (REASONLENS_KERNEL=0): {rwall_e2e:.2f} s = "
           f"{mb / rwall_e2e:.0f} MB/s ({mb / rcpu_e2e:.0f} MB per CPU-s); the kernel "
           f"{rwall_e2e / wall:.2f}x")
@@ -287,7 +297,7 @@ def main() -> None:
           f"ratio {rwall / lwall:.1f}x")
     figures = {
         "input_mb": mb, "bare_mb_s": bare, "score_mb_s": e2e, "score_ratio_to_bare": e2e / bare,
-        "score_peak_rss_mb": rss, "score_without_kernel_mb_s": mb / rwall_e2e,
+        "score_ratio_per_round": paired, "rounds": args.rounds, "score_peak_rss_mb": rss, "score_without_kernel_mb_s": mb / rwall_e2e,
         "counting_mb_s": count, "counting_engine": first,
         "counting_regex_path_mb_s": text_mb / engines["regex"][0], "startup_s": start,
         "startup_cpu_s": start_cpu, "loading_mb_s": mb / lwall,
