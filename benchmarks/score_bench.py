@@ -297,7 +297,8 @@ def main() -> None:
           f"ratio {rwall / lwall:.1f}x")
     figures = {
         "input_mb": mb, "bare_mb_s": bare, "score_mb_s": e2e, "score_ratio_to_bare": e2e / bare,
-        "score_ratio_per_round": paired, "rounds": args.rounds, "score_peak_rss_mb": rss, "score_without_kernel_mb_s": mb / rwall_e2e,
+        "score_ratio_per_round": paired, "rounds": args.rounds, "score_peak_rss_mb": rss,
+        "score_without_kernel_mb_s": mb / rwall_e2e,
         "counting_mb_s": count, "counting_engine": first,
         "counting_regex_path_mb_s": text_mb / engines["regex"][0], "startup_s": start,
         "startup_cpu_s": start_cpu, "loading_mb_s": mb / lwall,

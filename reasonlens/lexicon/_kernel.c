@@ -351,7 +351,7 @@ static int64_t latex_name(const tables_t *tb, const uint8_t *raw, int64_t x, int
  * numbers cannot hold: a text of over 4 GB, more than one Arrow string holds) */
 static int grow(runs_t *rs) {
     int64_t cap = rs->cap * 2;
-    if (cap > INT32_MAX)
+    if (cap > ((int64_t)1 << 31))   /* run numbers up to 2^31 - 1 fit in 32 bits */
         return -1;
     int32_t *tok = realloc(rs->tok, cap * sizeof(int32_t)), *from;
     if (!tok)
