@@ -134,13 +134,22 @@ def test_integers_beyond_64_bits_are_read_exactly(tmp_path):
     assert [r["id"] for _, r, _ in iter_json_records(p)] == [2**70, 2**70 + 1]
 
 
-def test_count_newlines_counts_across_its_steps():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_count_newlines_counts_across_its_steps(compiled, monkeypatch):
     """count_newlines (the loader's line count per chunk) equals bytes.count wherever the
-    newlines fall against its steps: none, at the edges of a step, at the very end."""
+    newlines fall: by the compiled scanner's memchr, and by numpy's steps (none, at the edges
+    of a step, at the very end) where it is not built."""
     import random
 
     from reasonlens.records import count_newlines
+    from reasonlens.traces import jsonkeys
 
+    if compiled and jsonkeys.count_byte(b"a\nb\n", 10) is None:
+        pytest.skip("the compiled JSON scanner is not built (pip install -e . builds it)")
+    if compiled:
+        assert jsonkeys.count_byte(b"\n\x00\n", 0) == 1
+    else:
+        monkeypatch.setattr(jsonkeys, "count_byte", lambda data, byte: None)
     rng = random.Random(5)
     for n in (0, 1, 7, 8, 9, 100, 1000):
         for step in (1, 8, 64, 1 << 18):

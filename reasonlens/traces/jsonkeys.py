@@ -35,7 +35,7 @@ import polars as pl
 
 from reasonlens.native import function, import_library
 
-ABI = 2          # rl_json_keys_abi() of the _jsonkeys.c this module is for
+ABI = 3          # rl_json_keys_abi() of the _jsonkeys.c this module is for
 FIRST_ROWS = 100  # rows a chunk's schema is inferred from when no earlier chunk gave one
 
 
@@ -93,6 +93,20 @@ def _library():
     lib = import_library("reasonlens.traces._jsonkeys", "rl_json_keys_abi", ABI)
     return function(lib, "rl_json_keys", ctypes.c_int64,
                     [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)])
+
+
+@functools.lru_cache(maxsize=1)
+def _count_library():
+    lib = import_library("reasonlens.traces._jsonkeys", "rl_json_keys_abi", ABI)
+    return function(lib, "rl_count_byte", ctypes.c_int64,
+                    [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64])
+
+
+def count_byte(data: bytes, byte: int) -> int | None:
+    """How many bytes of ``data`` equal ``byte``, by the compiled scanner (GIL released); None
+    without it."""
+    fn = _count_library()
+    return None if fn is None else fn(data, len(data), byte)
 
 
 def key_count(chunk: bytes) -> int | None:
@@ -161,5 +175,5 @@ def kept_every_key(chunk: bytes, df: pl.DataFrame, *, keys: int | None = None) -
     return keys is not None and keys == frame_values(df)
 
 
-__all__ = ["KeysLost", "SchemaHint", "frame_values", "has_inner_null", "kept_every_key",
+__all__ = ["KeysLost", "SchemaHint", "count_byte", "frame_values", "has_inner_null", "kept_every_key",
            "key_count", "read_lines", "repeated_keys"]
