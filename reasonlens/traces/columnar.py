@@ -53,6 +53,7 @@ from reasonlens.traces.model import (BATCH_BYTES, INTEGER_FLOATS, META_TEXT_MAX,
                                      gold_text)
 
 if TYPE_CHECKING:
+    from reasonlens.traces.ids import SeenIds
     from reasonlens.traces.load import LoadOptions, LoadReport, _RowBuilder
 
 TEXT_FIELDS = ("response", "reasoning", "prompt")
@@ -114,7 +115,7 @@ def prepare_frame(parse, chunk: bytes | None, first_line: int, builder: _RowBuil
         return Prepared(None, version)
 
 
-def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: set[str]
+def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: SeenIds
                  ) -> pl.DataFrame | None:
     """Sample numbers and ids of a prepared chunk, in input order: the trace frame, or None
     when the chunk must be read record by record (then nothing is changed). On success the
@@ -126,17 +127,14 @@ def finish_chunk(prepared: Prepared, builder: _RowBuilder, seen: set[str]
                          pl.when(pl.col("step").is_null()).then(pl.lit(""))
                          .otherwise(pl.concat_str(pl.lit("@"), pl.col("step"))))
     df = df.with_columns(pl.coalesce("rec_id", made).alias("id"))
-    ids = df["id"]
-    id_list = ids.to_list()
-    if ids.is_duplicated().any() or not seen.isdisjoint(id_list):
+    if not seen.add_new(df["id"]):
         return None  # the row path names the line (or drops it: keep-first)
-    seen.update(id_list)
     builder.counters.update(keys)
     return df.select([pl.col(k).cast(v) for k, v in TRACE_SCHEMA.items()])
 
 
 def iter_jsonl_source(source: str, options: LoadOptions, report: LoadReport,
-                      counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
+                      counters: dict[tuple, int], seen: SeenIds) -> Iterator[pl.DataFrame]:
     """A JSONL file in chunks of whole lines: each chunk through the columnar path when it can
     take it, else record by record. While one chunk is finished and handed over, the next
     ``PREPARE_AHEAD`` are parsed and prepared in threads (polars releases the GIL)."""

@@ -29,13 +29,14 @@ from reasonlens.traces.model import BATCH_BYTES, text_slices
 from reasonlens.traces.readers import parquet_batches
 
 if TYPE_CHECKING:
+    from reasonlens.traces.ids import SeenIds
     from reasonlens.traces.load import LoadOptions, LoadReport
 
 _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
 
 
 def iter_parquet_source(source: str, options: LoadOptions, report: LoadReport,
-                        counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
+                        counters: dict[tuple, int], seen: SeenIds) -> Iterator[pl.DataFrame]:
     """A parquet file in tables of whole batches: each through the columnar path when it can
     take it, else record by record."""
     from reasonlens.traces.load import _iter_items

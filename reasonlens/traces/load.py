@@ -24,6 +24,7 @@ from reasonlens.records import JSONL_SUFFIXES
 from reasonlens.schema import TRACE_SCHEMA
 from reasonlens.traces.formats import (lighteval_gold, lighteval_model_from_path,
                                        lighteval_task_from_name)
+from reasonlens.traces.ids import SeenIds
 from reasonlens.traces.layouts import (FieldMapping, _split_path, detect_layout, get_path,
                                        is_missing, load_mapping_file, optional_fields,
                                        pending_keys)
@@ -388,7 +389,7 @@ def iter_trace_batches(sources: list[str] | str, options: LoadOptions | None = N
     if isinstance(sources, str):
         sources = [sources]
     counters: dict[tuple, int] = {}  # sample numbering continues across files
-    seen: set[str] = set()
+    seen = SeenIds()
     try:
         for source in distinct_sources(expand_sources(list(sources)), options, report):
             yield from _iter_source(source, options, report, counters, seen)
@@ -433,7 +434,7 @@ def distinct_sources(sources: list[str], options: LoadOptions, report: LoadRepor
 
 
 def _iter_source(source: str, options: LoadOptions, report: LoadReport,
-                 counters: dict[tuple, int], seen: set[str]) -> Iterator[pl.DataFrame]:
+                 counters: dict[tuple, int], seen: SeenIds) -> Iterator[pl.DataFrame]:
     if Path(source).is_file() and source.lower().endswith(JSONL_SUFFIXES):
         from reasonlens.traces.columnar import iter_jsonl_source
 
@@ -449,7 +450,7 @@ def _iter_source(source: str, options: LoadOptions, report: LoadReport,
 
 
 def _iter_items(items, source: str, options: LoadOptions, report: LoadReport,
-                counters: dict[tuple, int], seen: set[str], builder: _RowBuilder | None):
+                counters: dict[tuple, int], seen: SeenIds, builder: _RowBuilder | None):
     """Records ``(line, record_or_error, raw)`` into frames, record by record; returns the
     builder (its mapping and counters carry on to the source's next chunk)."""
     buf: list[dict[str, Any]] = []
