@@ -95,3 +95,19 @@ def _counting(real, taken):
         taken.append(frame is not None)
         return frame
     return finish
+
+
+def test_ids_whose_first_slots_all_agree_are_kept_and_found():
+    """A run of taken slots longer than the table's rounds: the ids left after them go in one
+    by one, and each is found again; a hash 2 that differs is not the same id."""
+    import numpy as np
+
+    seen = SeenIds()
+    seen._grow(100)
+    n = 40
+    h1 = (np.uint64(7) << np.uint64(52)) + np.arange(1, n + 1, dtype=np.uint64)  # one slot
+    h2 = np.arange(100, 100 + n, dtype=np.uint64)
+    seen._insert(h1, h2)
+    assert int((seen._t1 != 0).sum()) == n
+    assert seen._found(h1, h2).all()
+    assert not seen._found(h1, h2 + np.uint64(1)).any()

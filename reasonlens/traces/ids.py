@@ -20,6 +20,8 @@ SEEDS = (0x5EED, 0xC0FFEE)   # the two hashes of an id (polars' own, with these 
 
 
 class SeenIds:
+    """``rid in seen`` and ``seen.add(rid)`` one id at a time; ``seen.add_new(ids)`` a chunk."""
+
     def __init__(self) -> None:
         self._strs: set[str] = set()         # ids added one at a time (record-by-record path)
         self._strs_series: pl.Series | None = None   # ... as a series, while unchanged
@@ -70,7 +72,9 @@ class SeenIds:
         return self._strs_series
 
     def _slots(self, h1: np.ndarray) -> np.ndarray:
-        return (h1 >> np.uint64(64 - int(len(self._t1)).bit_length() + 1)).astype(np.int64)
+        """Each id's first slot: the top log2(table size) bits of its hash 1."""
+        bits = len(self._t1).bit_length() - 1
+        return (h1 >> np.uint64(64 - bits)).astype(np.int64)
 
     def _found(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Per id: both of its hashes are those of an id in the table (all ids probed at once,
@@ -109,7 +113,8 @@ class SeenIds:
             t1[p], t2[p] = h1[i], h2[i]
 
     def _grow(self, n: int) -> None:
-        old1, old2 = self._t1[self._t1 != 0], self._t2[self._t1 != 0]
+        used = self._t1 != 0
+        old1, old2 = self._t1[used], self._t2[used]
         size = 1 << max(12, (2 * n - 1).bit_length())   # a quarter to half full after it
         self._t1, self._t2 = np.zeros(size, np.uint64), np.zeros(size, np.uint64)
         self._insert(old1, old2)

@@ -175,5 +175,5 @@ def kept_every_key(chunk: bytes, df: pl.DataFrame, *, keys: int | None = None) -
     return keys is not None and keys == frame_values(df)
 
 
-__all__ = ["KeysLost", "SchemaHint", "count_byte", "frame_values", "has_inner_null", "kept_every_key",
-           "key_count", "read_lines", "repeated_keys"]
+__all__ = ["KeysLost", "SchemaHint", "count_byte", "frame_values", "has_inner_null",
+           "kept_every_key", "key_count", "read_lines", "repeated_keys"]
