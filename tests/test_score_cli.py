@@ -404,6 +404,44 @@ def _jemalloc_decay(cmd: str, user_conf: str | None) -> str | None:
     return found.group(1) if found else None
 
 
+def _malloc_arenas(cmd: str, env_extra: dict[str, str]) -> int:
+    """glibc's malloc arenas in a fresh process after the CLI's pre-import hook for ``cmd``
+    and three threads that each allocated (``malloc_info``'s heaps)."""
+    import os
+
+    code = ("import ctypes, re, sys, tempfile, threading; "
+            "from reasonlens.cli import before_polars; before_polars(%r); "
+            "import numpy as np; "
+            "ts = [threading.Thread(target=lambda: [np.ones(1 << 16) for _ in range(50)]) "
+            "for _ in range(3)]; [t.start() for t in ts]; [t.join() for t in ts]; "
+            "libc = ctypes.CDLL(None); libc.fopen.restype = ctypes.c_void_p; "
+            "path = tempfile.mktemp(); fp = ctypes.c_void_p(libc.fopen(path.encode(), b'w')); "
+            "libc.malloc_info(0, fp); libc.fclose(fp); "
+            "print(len(re.findall('<heap nr=', open(path).read())))" % cmd)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
+    out = subprocess.run([sys.executable, "-c", code], env={**env, **env_extra},
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def test_score_keeps_freed_memory_in_one_glibc_arena_unless_told_otherwise():
+    """score gives glibc's malloc one arena and fixed thresholds (the 16 MB input chunks are
+    reused memory, not fresh pages); other commands, and a user's own malloc settings, keep
+    glibc's arena per thread."""
+    import os
+
+    if not hasattr(os, "confstr") or not os.confstr("CS_GNU_LIBC_VERSION"):
+        pytest.skip("not glibc")
+    from reasonlens.cli import _MALLOC_ENV, keep_freed_memory
+
+    assert _malloc_arenas("score", {}) == 1
+    assert _malloc_arenas("grade", {}) > 1
+    assert _malloc_arenas("score", {"MALLOC_ARENA_MAX": "4"}) > 1
+    assert _malloc_arenas("score", {"GLIBC_TUNABLES": ""}) > 1
+    if not any(v in os.environ for v in _MALLOC_ENV):
+        assert keep_freed_memory() is True   # glibc took every value (here: harmless)
+
+
 def test_score_keeps_freed_pages_in_polars_allocator_unless_told_otherwise():
     """score sets polars' jemalloc to keep freed pages for 10 s (5.8% less CPU on 1 GB); jemalloc
     reads the setting (its statistics say so), other commands keep polars' default, and a value
