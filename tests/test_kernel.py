@@ -227,6 +227,13 @@ def test_kernel_run_direct_call():
     assert words.tolist() == [6, 0, 2]           # \frac is not a word
     assert list(zip(rows.tolist(), tids.tolist(), counts.tolist())) == [
         (0, 0, 2), (0, 1, 1), (0, 2, 1), (2, 1, 1)]
+    # the hit arrays are reused from call to call (per thread): what a call returned is its own
+    small = k.run(pl.Series(["let me \\frac", "wait " * 9]), 3)      # the same arrays again
+    large = k.run(pl.Series(["let me"] * 2000 + ["wait " * 9]), 3)     # grown ones
+    assert list(zip(rows.tolist(), tids.tolist(), counts.tolist())) == [
+        (0, 0, 2), (0, 1, 1), (0, 2, 1), (2, 1, 1)]
+    assert list(zip(*(a.tolist() for a in small[1:]))) == [(0, 1, 1), (0, 2, 1), (1, 0, 9)]
+    assert large[1].tolist() == list(range(2001)) and large[3].tolist() == [1] * 2000 + [9]
 
 
 def test_tokens_of_every_length_up_to_24_bytes_and_longer_ones(monkeypatch):

@@ -256,6 +256,7 @@ class Kernel:
         self.bmp = word_table(0, 0x10000)          # bools: one byte each, 0 or 1
         self._astral: np.ndarray | None = None
         self._lock = threading.Lock()
+        self._scratch = threading.local()      # per thread: the hit arrays, reused (_room)
         addr = lambda a: a.ctypes.data   # noqa: E731
         self.tables = _Tables(addr(self.tkeys), addr(self.tlen), addr(self.tid), size - 1,
                               addr(self.tfilter), self.fshift, addr(self.ekeys),
@@ -316,8 +317,8 @@ class Kernel:
         ptr, size, _alive = text_spans(texts)   # _alive holds the bytes while they are read
         n, n_terms = len(ptr), max(n_terms, 1)
         words = np.zeros(max(n, 1), np.int64)
-        cap = max(1024, 4 * n + n_terms)
-        out = [np.empty(cap, np.int64) for _ in range(3)]
+        out = self._room(max(1024, 4 * n + n_terms), 0)
+        cap = len(out[0])
         counts, touched = np.zeros(n_terms, np.int64), np.zeros(n_terms, np.int64)
         n_out, need, t = ctypes.c_int64(0), ctypes.c_int64(0), 0
         while t < n:
@@ -331,11 +332,24 @@ class Kernel:
                 need.value = 0
                 self._need_astral()
             elif t < n:                          # the hits would overflow: twice the room
-                cap *= 2
-                out = [np.concatenate([o[:n_out.value], np.empty(cap - n_out.value, np.int64)])
-                       for o in out]
+                out = self._room(2 * cap, n_out.value)
+                cap = len(out[0])
         k = n_out.value
-        return words[:n], out[0][:k], out[1][:k], out[2][:k]
+        return words[:n], out[0][:k].copy(), out[1][:k].copy(), out[2][:k].copy()
+
+    def _room(self, cap: int, keep: int) -> list[np.ndarray]:
+        """This thread's three hit arrays (rows, term ids, counts), at least ``cap`` long, the
+        first ``keep`` entries kept. They outlive the call and only grow: real R1 traces have
+        ~19 distinct terms each, so arrays sized for the batch's texts overflowed three times
+        per batch, each time copied into fresh memory."""
+        out = getattr(self._scratch, "out", None)
+        if out is None or len(out[0]) < cap:
+            grown = [np.empty(cap, np.int64) for _ in range(3)]
+            if out is not None and keep:
+                for g, o in zip(grown, out):
+                    g[:keep] = o[:keep]
+            out = self._scratch.out = grown
+        return out
 
 
 #: Arrow's string view (16 bytes): the length, then up to 12 bytes inline, else a prefix of 4
