@@ -409,15 +409,15 @@ def _malloc_arenas(cmd: str, env_extra: dict[str, str]) -> int:
     and three threads that each allocated (``malloc_info``'s heaps)."""
     import os
 
-    code = ("import ctypes, re, sys, tempfile, threading; "
+    code = ("import ctypes, os, re, sys, tempfile, threading; "
             "from reasonlens.cli import before_polars; before_polars(%r); "
             "import numpy as np; "
             "ts = [threading.Thread(target=lambda: [np.ones(1 << 16) for _ in range(50)]) "
             "for _ in range(3)]; [t.start() for t in ts]; [t.join() for t in ts]; "
             "libc = ctypes.CDLL(None); libc.fopen.restype = ctypes.c_void_p; "
             "path = tempfile.mktemp(); fp = ctypes.c_void_p(libc.fopen(path.encode(), b'w')); "
-            "libc.malloc_info(0, fp); libc.fclose(fp); "
-            "print(len(re.findall('<heap nr=', open(path).read())))" % cmd)
+            "libc.malloc_info(0, fp); libc.fclose(fp); info = open(path).read(); "
+            "os.remove(path); print(len(re.findall('<heap nr=', info)))" % cmd)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
     out = subprocess.run([sys.executable, "-c", code], env={**env, **env_extra},
                          capture_output=True, text=True, check=True)
@@ -432,7 +432,7 @@ def test_score_keeps_freed_memory_in_one_glibc_arena_unless_told_otherwise():
 
     if not hasattr(os, "confstr") or not os.confstr("CS_GNU_LIBC_VERSION"):
         pytest.skip("not glibc")
-    from reasonlens.cli import _MALLOC_ENV, keep_freed_memory
+    from reasonlens.allocator import _MALLOC_ENV, keep_freed_memory
 
     assert _malloc_arenas("score", {}) == 1
     assert _malloc_arenas("grade", {}) > 1

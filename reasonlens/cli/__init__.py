@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 
 from reasonlens import __version__
+from reasonlens.allocator import keep_freed_memory
 from reasonlens.errors import ReasonlensError
 
 _HERE = Path(__file__).resolve().parent
@@ -74,7 +75,7 @@ def before_polars(cmd_name: str) -> None:
     (benchmarks/scoring.md). A value the user set is kept.
 
     And glibc's malloc (numpy, pyarrow's buffers, Python's large objects: the 16 MB chunks of
-    input read from the file) gets :func:`keep_freed_memory`."""
+    input read from the file) gets :func:`reasonlens.allocator.keep_freed_memory`."""
     if cmd_name != "score":
         return
     if "polars" not in sys.modules:
@@ -85,41 +86,6 @@ def before_polars(cmd_name: str) -> None:
     for var, module in (("POLARS_MAX_THREADS", "polars"), ("OPENBLAS_NUM_THREADS", "numpy")):
         if module not in sys.modules and var not in os.environ:
             os.environ[var] = "1"
-
-
-#: glibc's ``mallopt`` for ``score``: M_ARENA_MAX 1, M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD
-#: 512 MiB (see :func:`keep_freed_memory`)
-SCORE_MALLOPT = ((-8, 1), (-3, 32 << 20), (-1, 512 << 20))
-_MALLOC_ENV = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_",
-               "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
-
-
-def keep_freed_memory() -> bool:
-    """Tell glibc's malloc to keep what is freed for the next allocation of its size: one arena
-    for all threads, blocks of up to 32 MiB from it rather than mapped each time (no sliding
-    threshold), and up to 512 MiB of free memory kept before it is given back. Each chunk of
-    input (16 MB, read in the loader's thread) was a fresh mapping, and with an arena per
-    thread (heaps of at most 64 MiB, deleted when empty) even a fixed threshold did not stop
-    that: every page of it was faulted and zeroed again. Over interleaved runs of ``score`` on
-    1 GB: about half the page faults and less CPU and peak memory (benchmarks/scoring.md).
-    Only on glibc, only before the process starts threads (the arena limit applies to threads
-    not yet given one), and not where the user set any of glibc's malloc variables. Whether
-    all three settings took."""
-    if any(v in os.environ for v in _MALLOC_ENV):
-        return False
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION"):
-            return False
-    except (AttributeError, ValueError, OSError):  # not glibc
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all([mallopt(param, value) == 1 for param, value in SCORE_MALLOPT])
 
 
 _INT64 = 2**63
